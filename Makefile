@@ -1,0 +1,48 @@
+# lumi: `make` builds ./lumi, `make test` runs the Check suite, `make run`
+# runs the default experiment on the shipped model.
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -MMD -MP
+LDLIBS  += -lyaml -lz -lm -lpthread
+
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
+
+BUILD   := build
+LIB_SRC := $(wildcard engine/*.c paths/*.c paths/*/*.c experiments/*.c)
+CLI_SRC := $(wildcard cli/*.c)
+TEST_SRC:= $(wildcard tests/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ:= $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all test run clean
+all: lumi
+
+lumi: $(LIB_OBJ) $(CLI_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/run_tests: $(LIB_OBJ) $(TEST_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS)
+
+# Tests run from the repository root: they read models/ and ../shared/models
+# and call ./lumi for the command-line checks.
+test: lumi $(BUILD)/run_tests
+	./$(BUILD)/run_tests
+
+run: lumi
+	./lumi generate -m models/kjv1M.bin -z models/kjv512.bin -p "In the beginning" -n 64 -t 0
+
+clean:
+	rm -rf $(BUILD) lumi
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

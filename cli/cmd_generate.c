@@ -1,0 +1,170 @@
+/* cmd_generate.c: `lumi generate`, prompt -> prefill -> sample/decode loop.
+ * Text streams to stdout, timings to stderr; --json prints one object. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/json.h"
+#include "../engine/session.h"
+#include "../paths/sampler/sampler.h"
+#include "cli.h"
+
+static const char *USAGE =
+    "usage: lumi generate -m MODEL -z TOKENIZER (-p TEXT | --ids 1,2,3) [-n STEPS] [-t TEMP]\n"
+    "                     [--top-k K] [--top-p P] [--seed S] [--path backend=..,cache=..,prefill=..]\n"
+    "                     [--threads N] [--no-bos] [--json]\n"
+    "  -n STEPS   new tokens at most (default 64); stops earlier at EOS, BOS or the context end\n"
+    "  -t TEMP    temperature, 0 = greedy (default 0)\n";
+
+/* Print a piece the way a terminal can show it: raw bytes of the text,
+ * except stray control bytes from byte tokens. */
+static void emit(const char *p, int len) {
+    if (len == 1) {
+        unsigned char c = (unsigned char)p[0];
+        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') return;
+    }
+    fwrite(p, 1, (size_t)len, stdout);
+    fflush(stdout);
+}
+
+int cmd_generate(int argc, char **argv) {
+    LumiPromptOpts o = {0};
+    lumi_path_default(&o.path);
+    LumiSamplerCfg sc;
+    lumi_sampler_cfg_default(&sc);
+    long steps = 64;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        int r = cli_prompt_opt(&o, argc, argv, &i);
+        if (r < 0) return LUMI_EXIT_BAD;
+        if (r > 0) continue;
+        const char *a = argv[i], *v;
+        double d;
+        long k;
+        uint64_t u;
+        if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(USAGE, stdout);
+            return LUMI_EXIT_OK;
+        } else if (!strcmp(a, "-n") || !strcmp(a, "--steps")) {
+            if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
+            if (lumi_parse_int(v, 0, 1 << 30, &steps)) return cli_error("-n: '%s' is not a count >= 0", v), LUMI_EXIT_BAD;
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--temperature")) {
+            if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
+            if (lumi_parse_float(v, &d) || d < 0) return cli_error("-t: '%s' is not a temperature >= 0", v), LUMI_EXIT_BAD;
+            sc.temperature = (float)d;
+        } else if (!strcmp(a, "--top-k")) {
+            if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
+            if (lumi_parse_int(v, 0, 1 << 30, &k)) return cli_error("--top-k: '%s' is not a count >= 0", v), LUMI_EXIT_BAD;
+            sc.top_k = (int)k;
+        } else if (!strcmp(a, "--top-p")) {
+            if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
+            if (lumi_parse_float(v, &d) || !(d > 0 && d <= 1)) return cli_error("--top-p: '%s' is not in (0, 1]", v), LUMI_EXIT_BAD;
+            sc.top_p = (float)d;
+        } else if (!strcmp(a, "--seed") || !strcmp(a, "-s")) {
+            if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
+            if (lumi_parse_u64(v, &u)) return cli_error("--seed: '%s' is not an unsigned integer", v), LUMI_EXIT_BAD;
+            sc.seed = u;
+        } else {
+            cli_error("generate: unknown option '%s'", a);
+            fputs(USAGE, stderr);
+            return LUMI_EXIT_BAD;
+        }
+    }
+    LumiModel m;
+    LumiTokenizer t;
+    int have_tok, *prompt, n_prompt;
+    if (cli_load(&o, &m, &t, &have_tok, &prompt, &n_prompt) != 0) return LUMI_EXIT_BAD;
+
+    LumiErr e;
+    LumiSession s;
+    LumiSampler smp;
+    int rc = LUMI_EXIT_BAD;
+    if (lumi_sampler_init(&smp, &sc, m.cfg.vocab_size, &e) != 0) {
+        cli_error("%s", e.msg);
+        goto out_model;
+    }
+    if (lumi_session_open(&s, &m, &o.path, &e) != 0) {
+        cli_error("%s", e.msg);
+        goto out_sampler;
+    }
+    int room = m.cfg.seq_len - n_prompt; /* positions left after the prompt */
+    int *gen = lumi_xmalloc(((size_t)steps + 1) * sizeof(int));
+    size_t text_cap = 256, text_len = 0;
+    char *text = lumi_xmalloc(text_cap);
+    int n_gen = 0;
+    const char *stop = "steps";
+
+    double t0 = lumi_now();
+    if (lumi_session_feed(&s, prompt, n_prompt, NULL, &e) != 0) {
+        cli_error("%s", e.msg);
+        goto out_session;
+    }
+    double t1 = lumi_now();
+    int prev = prompt[n_prompt - 1];
+    while (n_gen < steps) {
+        int next = lumi_sample(&smp, s.last);
+        /* llama2.c-trained models open each document with BOS */
+        if (next == 2 || next == 1) {
+            stop = "eos";
+            break;
+        }
+        gen[n_gen++] = next;
+        if (have_tok) {
+            int len;
+            const char *piece = lumi_decode_piece(&t, prev, next, &len);
+            if (text_len + (size_t)len + 1 > text_cap) text = lumi_xrealloc(text, text_cap = 2 * (text_len + (size_t)len + 1));
+            memcpy(text + text_len, piece, (size_t)len);
+            text_len += (size_t)len;
+            if (!json) emit(piece, len);
+        } else if (!json) {
+            printf("%s%d", n_gen > 1 ? " " : "", next);
+            fflush(stdout);
+        }
+        prev = next;
+        if (n_gen == steps) break;
+        if (n_gen >= room) { /* the next feed would pass the context */
+            stop = "context";
+            break;
+        }
+        if (lumi_session_feed(&s, &next, 1, NULL, &e) != 0) {
+            cli_error("%s", e.msg);
+            goto out_session;
+        }
+    }
+    double t2 = lumi_now();
+    double pre_tps = n_prompt / (t1 - t0 > 0 ? t1 - t0 : 1e-9);
+    int decoded = n_gen > 1 ? n_gen - 1 : 0; /* the first token came from prefill */
+    double dec_tps = decoded / (t2 - t1 > 0 ? t2 - t1 : 1e-9);
+    if (json) {
+        char path[128];
+        lumi_path_format(&o.path, path, sizeof path);
+        printf("{\"prompt_ids\":");
+        lumi_json_ints(stdout, prompt, n_prompt);
+        printf(",\"ids\":");
+        lumi_json_ints(stdout, gen, n_gen);
+        printf(",\"text\":");
+        lumi_json_str(stdout, text, text_len);
+        printf(",\"prefill_tok_s\":");
+        lumi_json_num(stdout, pre_tps);
+        printf(",\"decode_tok_s\":");
+        lumi_json_num(stdout, dec_tps);
+        printf(",\"stop\":\"%s\",\"path\":\"%s\"}\n", stop, path);
+    } else {
+        printf("\n");
+    }
+    fprintf(stderr, "prefill: %d tokens, %.1f tok/s; decode: %d tokens, %.1f tok/s; stop: %s\n", n_prompt, pre_tps,
+            decoded, dec_tps, stop);
+    rc = LUMI_EXIT_OK;
+out_session:
+    free(gen);
+    free(text);
+    lumi_session_close(&s);
+out_sampler:
+    lumi_sampler_free(&smp);
+out_model:
+    free(prompt);
+    if (have_tok) lumi_tokenizer_free(&t);
+    lumi_model_free(&m);
+    return rc;
+}

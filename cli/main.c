@@ -1,0 +1,43 @@
+/* main.c: `lumi COMMAND ...` dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} Command;
+
+static const Command COMMANDS[] = {
+    {"generate", cmd_generate, "generate text from a prompt on one path"},
+    {"logits", cmd_logits, "write the logits of every prompt position as .npy"},
+    {"tokenize", cmd_tokenize, "print the token ids of a text"},
+    {"inspect", cmd_inspect, "print a model's header, parameter count and sizes"},
+    {"synth", cmd_synth, "write a random-weight llama2.c model of any shape"},
+    {"paths", cmd_paths, "list the strategies of every path axis"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: lumi COMMAND [options]   (lumi COMMAND --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+    fprintf(f, "\nexit status: 0 ok, 1 a check failed, 2 bad input\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return LUMI_EXIT_BAD;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return LUMI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "lumi: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return LUMI_EXIT_BAD;
+}

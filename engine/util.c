@@ -1,0 +1,258 @@
+/* util.c: see util.h. */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int lumi_err(LumiErr *e, const char *fmt, ...) {
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int lumi_mul_size(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return -1;
+    *out = a * b;
+    return 0;
+}
+
+int lumi_add_size(size_t a, size_t b, size_t *out) {
+    if (b > SIZE_MAX - a) return -1;
+    *out = a + b;
+    return 0;
+}
+
+static void oom(size_t n) {
+    fprintf(stderr, "lumi: out of memory allocating %zu bytes\n", n);
+    exit(2);
+}
+
+void *lumi_xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) oom(n);
+    return p;
+}
+
+void *lumi_xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) oom(n * size);
+    return p;
+}
+
+void *lumi_xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) oom(n);
+    return q;
+}
+
+char *lumi_xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = lumi_xmalloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+void *lumi_aligned_alloc(size_t bytes) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) oom(bytes);
+    return p;
+}
+
+int lumi_map_file(const char *path, LumiMap *m, LumiErr *e) {
+    m->data = NULL;
+    m->size = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return lumi_err(e, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return lumi_err(e, "%s: cannot stat: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return lumi_err(e, "%s: not a regular file", path);
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        return lumi_err(e, "%s: file is empty", path);
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return lumi_err(e, "%s: mmap failed: %s", path, strerror(errno));
+    m->data = p;
+    m->size = (size_t)st.st_size;
+    return 0;
+}
+
+void lumi_unmap(LumiMap *m) {
+    if (m->data) munmap(m->data, m->size);
+    m->data = NULL;
+    m->size = 0;
+}
+
+int lumi_read_file(const char *path, char **out, size_t *len, LumiErr *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return lumi_err(e, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = lumi_xmalloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) buf = lumi_xrealloc(buf, cap *= 2);
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return lumi_err(e, "%s: read error", path);
+    }
+    buf[n] = 0;
+    *out = buf;
+    if (len) *len = n;
+    return 0;
+}
+
+int lumi_write_atomic(const char *path, const void *data, size_t len, LumiErr *e) {
+    size_t n = strlen(path) + 32;
+    char *tmp = lumi_xmalloc(n);
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        lumi_err(e, "%s: cannot write: %s", tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    int ok = fwrite(data, 1, len, f) == len;
+    ok = (fflush(f) == 0) && ok;
+    ok = (fsync(fileno(f)) == 0) && ok;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        lumi_err(e, "%s: write failed: %s", path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}
+
+int lumi_mkdirs(const char *path, LumiErr *e) {
+    char *p = lumi_xstrdup(path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            lumi_err(e, "%s: cannot create folder: %s", p, strerror(errno));
+            free(p);
+            return -1;
+        }
+        *s = '/';
+    }
+    int rc = 0;
+    if (mkdir(p, 0777) != 0 && errno != EEXIST)
+        rc = lumi_err(e, "%s: cannot create folder: %s", p, strerror(errno));
+    free(p);
+    return rc;
+}
+
+double lumi_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int lumi_parse_int(const char *s, long lo, long hi, long *out) {
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int lumi_parse_float(const char *s, double *out) {
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+int lumi_parse_u64(const char *s, uint64_t *out) {
+    if (!s || !*s || *s == '-') return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end) return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int lumi_parse_ids(const char *s, int **ids, int *n, LumiErr *e) {
+    int cap = 16, k = 0;
+    int *a = lumi_xmalloc(sizeof(int) * (size_t)cap);
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 0 || v > INT_MAX) {
+            free(a);
+            return lumi_err(e, "--ids: '%s' is not a comma-separated list of token ids", s);
+        }
+        if (k == cap) a = lumi_xrealloc(a, sizeof(int) * (size_t)(cap *= 2));
+        a[k++] = (int)v;
+        p = end;
+        while (*p == ' ') p++;
+        if (*p == ',') p++;
+        else if (*p) {
+            free(a);
+            return lumi_err(e, "--ids: unexpected '%c' in '%s'", *p, s);
+        }
+    }
+    if (k == 0) {
+        free(a);
+        return lumi_err(e, "--ids: empty id list");
+    }
+    *ids = a;
+    *n = k;
+    return 0;
+}
+
+void lumi_rng_seed(LumiRng *r, uint64_t seed) {
+    /* splitmix64 of the seed, so that seeds 0, 1, 2 give unrelated streams
+     * and the state is never zero (xorshift's one fixed point). */
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    r->s = z ? z : 0x9E3779B97F4A7C15ull;
+}
+
+uint64_t lumi_rng_u64(LumiRng *r) {
+    r->s ^= r->s >> 12;
+    r->s ^= r->s << 25;
+    r->s ^= r->s >> 27;
+    return r->s * 0x2545F4914F6CDD1Dull;
+}
+
+float lumi_rng_f32(LumiRng *r) { return (float)(lumi_rng_u64(r) >> 40) / 16777216.0f; }
+
+double lumi_rng_f64(LumiRng *r) { return (double)(lumi_rng_u64(r) >> 11) / 9007199254740992.0; }

@@ -1,0 +1,61 @@
+/* util.h: errors as values, checked arithmetic, small file helpers.
+ * Every fallible function returns 0 on success or -1 with a one-line
+ * message in a LumiErr; callers print it and exit 2. */
+#ifndef LUMI_UTIL_H
+#define LUMI_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct { char msg[1024]; } LumiErr;
+
+#if defined(__GNUC__)
+#define LUMI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define LUMI_PRINTF(a, b)
+#endif
+
+/* Formats into e (if non-NULL) and returns -1, so `return lumi_err(e, ...)`. */
+int lumi_err(LumiErr *e, const char *fmt, ...) LUMI_PRINTF(2, 3);
+
+/* Overflow-checked size arithmetic: return 0 and set *out, or -1 on overflow. */
+int lumi_mul_size(size_t a, size_t b, size_t *out);
+int lumi_add_size(size_t a, size_t b, size_t *out);
+
+/* Aborting allocators for memory we cannot run without (never in hot loops). */
+void *lumi_xmalloc(size_t n);
+void *lumi_xcalloc(size_t n, size_t size);
+void *lumi_xrealloc(void *p, size_t n);
+char *lumi_xstrdup(const char *s);
+/* 64-byte aligned allocation, for activations the SIMD kernels read. */
+void *lumi_aligned_alloc(size_t bytes);
+
+/* Read-only memory map of a whole file. */
+typedef struct { void *data; size_t size; } LumiMap;
+int lumi_map_file(const char *path, LumiMap *m, LumiErr *e);
+void lumi_unmap(LumiMap *m);
+
+/* Read a whole file into a malloc'd NUL-terminated buffer. */
+int lumi_read_file(const char *path, char **out, size_t *len, LumiErr *e);
+/* Write bytes to path atomically: temp file in the same folder, fsync, rename. */
+int lumi_write_atomic(const char *path, const void *data, size_t len, LumiErr *e);
+/* mkdir -p */
+int lumi_mkdirs(const char *path, LumiErr *e);
+
+double lumi_now(void); /* monotonic seconds */
+
+/* Parse helpers that reject trailing garbage and out-of-range values. */
+int lumi_parse_int(const char *s, long lo, long hi, long *out);
+int lumi_parse_float(const char *s, double *out);
+int lumi_parse_u64(const char *s, uint64_t *out);
+/* "1,2,3" -> malloc'd int array. */
+int lumi_parse_ids(const char *s, int **ids, int *n, LumiErr *e);
+
+/* xorshift64* PRNG: tiny, seedable, identical on every machine. */
+typedef struct { uint64_t s; } LumiRng;
+void lumi_rng_seed(LumiRng *r, uint64_t seed);
+uint64_t lumi_rng_u64(LumiRng *r);
+float lumi_rng_f32(LumiRng *r);    /* uniform in [0, 1), 24 bits */
+double lumi_rng_f64(LumiRng *r);   /* uniform in [0, 1), 53 bits */
+
+#endif

@@ -1,0 +1,155 @@
+/* ref.c: the reference backend, the oracle every other path is judged by.
+ * Plain loops, double accumulators, one fixed left-to-right reduction order
+ * per output element, so it is batch invariant by construction and as close
+ * to the exact result as fp32 storage allows. Speed is not a goal. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+
+typedef struct {
+    const LumiModel *m;
+    double *att; /* [seq_len] scores for one (query, head) */
+} Ref;
+
+static int ref_init(void **ctx, const LumiModel *m, const LumiBackendOpts *o, LumiErr *e) {
+    (void)o;
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        if (m->w.layers[l].wq.type != LUMI_F32)
+            return lumi_err(e, "%s: backend ref supports f32 weights only, got %s", m->path,
+                            lumi_dtype_name(m->w.layers[l].wq.type));
+    Ref *r = lumi_xcalloc(1, sizeof *r);
+    r->m = m;
+    r->att = lumi_xmalloc((size_t)m->cfg.seq_len * sizeof(double));
+    *ctx = r;
+    return 0;
+}
+
+static void ref_free(void *ctx) {
+    Ref *r = ctx;
+    if (!r) return;
+    free(r->att);
+    free(r);
+}
+
+static const LumiWeights *ref_weights(void *ctx) { return &((Ref *)ctx)->m->w; }
+static float *ref_alloc(void *ctx, size_t n) { (void)ctx; return lumi_aligned_alloc(n * sizeof(float)); }
+static void ref_release(void *ctx, float *p) { (void)ctx; free(p); }
+static void ref_copy(void *ctx, float *dst, const float *src, size_t n) { (void)ctx; memcpy(dst, src, n * sizeof(float)); }
+
+static void ref_embed(void *ctx, float *x, const LumiMat *emb, const int *tokens, int n) {
+    (void)ctx;
+    const float *w = emb->data;
+    for (int t = 0; t < n; t++)
+        memcpy(x + (size_t)t * emb->cols, w + (size_t)tokens[t] * emb->cols, (size_t)emb->cols * sizeof(float));
+}
+
+static void ref_rmsnorm(void *ctx, float *out, const float *x, const float *w, int n, int dim, float eps) {
+    (void)ctx;
+    for (int t = 0; t < n; t++) {
+        const float *xt = x + (size_t)t * dim;
+        double ss = 0;
+        for (int i = 0; i < dim; i++) ss += (double)xt[i] * xt[i];
+        double inv = 1.0 / sqrt(ss / dim + (double)eps);
+        for (int i = 0; i < dim; i++) out[(size_t)t * dim + i] = (float)(xt[i] * inv * w[i]);
+    }
+}
+
+static void ref_matmul(void *ctx, float *out, int out_stride, const float *x, const LumiMat *w, const float *bias,
+                       int n) {
+    (void)ctx;
+    const float *W = w->data;
+    for (int t = 0; t < n; t++) {
+        const float *xt = x + (size_t)t * w->cols;
+        for (int r = 0; r < w->rows; r++) {
+            const float *wr = W + (size_t)r * w->cols;
+            double s = 0;
+            for (int c = 0; c < w->cols; c++) s += (double)wr[c] * xt[c];
+            if (bias) s += bias[r];
+            out[(size_t)t * out_stride + r] = (float)s;
+        }
+    }
+}
+
+static void ref_rope(void *ctx, float *x, int stride, int n, int pos0, int n_heads, int head_size) {
+    const LumiRope *rp = &((Ref *)ctx)->m->rope;
+    int half = head_size / 2;
+    for (int t = 0; t < n; t++) {
+        const float *cs = rp->cos + (size_t)(pos0 + t) * rp->half;
+        const float *sn = rp->sin + (size_t)(pos0 + t) * rp->half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + (size_t)t * stride + (size_t)h * head_size;
+            for (int i = 0; i < half; i++) {
+                /* interleaved pairs (2i, 2i+1) or halves (i, i + half) */
+                int a = rp->style == LUMI_ROPE_HALF ? i : 2 * i;
+                int b = rp->style == LUMI_ROPE_HALF ? i + half : 2 * i + 1;
+                float x0 = v[a], x1 = v[b];
+                v[a] = x0 * cs[i] - x1 * sn[i];
+                v[b] = x0 * sn[i] + x1 * cs[i];
+            }
+        }
+    }
+}
+
+static void ref_attention(void *ctx, float *out, const float *q, const float *kc, const float *vc, int n, int pos0) {
+    Ref *r = ctx;
+    const LumiConfig *c = &r->m->cfg;
+    int hs = c->head_size, group = c->n_heads / c->n_kv_heads;
+    double scale = 1.0 / sqrt((double)hs);
+    for (int t = 0; t < n; t++) {
+        int pos = pos0 + t;
+        for (int h = 0; h < c->n_heads; h++) {
+            const float *qh = q + (size_t)t * c->dim + (size_t)h * hs;
+            int kvh = h / group; /* GQA: query head h reads kv head h / group */
+            double mx = -INFINITY;
+            for (int s = 0; s <= pos; s++) {
+                const float *k = kc + (size_t)s * c->kv_dim + (size_t)kvh * hs;
+                double d = 0;
+                for (int i = 0; i < hs; i++) d += (double)qh[i] * k[i];
+                r->att[s] = d * scale;
+                if (r->att[s] > mx) mx = r->att[s];
+            }
+            double sum = 0;
+            for (int s = 0; s <= pos; s++) sum += (r->att[s] = exp(r->att[s] - mx));
+            float *o = out + (size_t)t * c->dim + (size_t)h * hs;
+            for (int i = 0; i < hs; i++) {
+                double acc = 0;
+                for (int s = 0; s <= pos; s++) acc += r->att[s] * vc[(size_t)s * c->kv_dim + (size_t)kvh * hs + i];
+                o[i] = (float)(acc / sum);
+            }
+        }
+    }
+}
+
+static void ref_swiglu(void *ctx, float *h1, const float *h3, size_t len) {
+    (void)ctx;
+    for (size_t i = 0; i < len; i++) {
+        double g = h1[i];
+        h1[i] = (float)(g / (1.0 + exp(-g)) * h3[i]);
+    }
+}
+
+static void ref_add(void *ctx, float *x, const float *y, size_t len) {
+    (void)ctx;
+    for (size_t i = 0; i < len; i++) x[i] += y[i];
+}
+
+const LumiBackendOps lumi_backend_ref = {
+    .name = "ref",
+    .doc = "plain C reference (the oracle): double accumulators, fixed reduction order",
+    .init = ref_init,
+    .free = ref_free,
+    .weights = ref_weights,
+    .alloc = ref_alloc,
+    .release = ref_release,
+    .to_host = ref_copy,
+    .copy = ref_copy,
+    .embed = ref_embed,
+    .rmsnorm = ref_rmsnorm,
+    .matmul = ref_matmul,
+    .rope = ref_rope,
+    .attention = ref_attention,
+    .swiglu = ref_swiglu,
+    .add = ref_add,
+};

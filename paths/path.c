@@ -1,0 +1,81 @@
+/* path.c: parsing and printing path specs. */
+#include "path.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "cache/cache.h"
+#include "prefill/prefill.h"
+
+void lumi_path_default(LumiPathSpec *p) {
+    memset(p, 0, sizeof *p);
+    strcpy(p->backend, "ref");
+    strcpy(p->cache, "fixed");
+    strcpy(p->prefill, "batched");
+}
+
+static int bad_value(const char *axis, const char *value, LumiErr *e) {
+    char names[256];
+    lumi_registry_names(axis, names, sizeof names);
+    return lumi_err(e, "unknown %s '%s' (valid: %s)", axis, value, names);
+}
+
+int lumi_path_set(LumiPathSpec *p, const char *axis, const char *value, LumiErr *e) {
+    if (strcmp(axis, "backend") == 0) {
+        if (!lumi_backend_find(value) || strlen(value) >= sizeof p->backend) return bad_value(axis, value, e);
+        strcpy(p->backend, value);
+    } else if (strcmp(axis, "cache") == 0) {
+        if (!lumi_cache_find(value) || strlen(value) >= sizeof p->cache) return bad_value(axis, value, e);
+        strcpy(p->cache, value);
+    } else if (strcmp(axis, "prefill") == 0) {
+        char name[32];
+        const char *colon = strchr(value, ':');
+        size_t len = colon ? (size_t)(colon - value) : strlen(value);
+        if (len >= sizeof name) return bad_value(axis, value, e);
+        memcpy(name, value, len);
+        name[len] = 0;
+        const LumiPrefillOps *op = lumi_prefill_find(name);
+        if (!op) return bad_value(axis, value, e);
+        long n = 0;
+        if (op->takes_arg) {
+            if (!colon || lumi_parse_int(colon + 1, 1, 1 << 20, &n) != 0)
+                return lumi_err(e, "prefill '%s': expected %s:N with N >= 1", value, name);
+        } else if (colon) {
+            return lumi_err(e, "prefill '%s' takes no argument", name);
+        }
+        strcpy(p->prefill, name);
+        p->chunk = (int)n;
+    } else if (strcmp(axis, "threads") == 0) {
+        long n;
+        if (lumi_parse_int(value, 0, 1024, &n) != 0) return lumi_err(e, "threads '%s': expected 0..1024", value);
+        p->threads = (int)n;
+    } else {
+        return lumi_err(e, "unknown path axis '%s' (valid: backend, cache, prefill, threads)", axis);
+    }
+    return 0;
+}
+
+int lumi_path_parse(const char *s, LumiPathSpec *p, LumiErr *e) {
+    char *copy = lumi_xstrdup(s), *save = NULL;
+    int rc = 0;
+    for (char *item = strtok_r(copy, ",", &save); item && rc == 0; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq) {
+            rc = lumi_err(e, "path '%s': expected axis=value, got '%s'", s, item);
+            break;
+        }
+        *eq = 0;
+        rc = lumi_path_set(p, item, eq + 1, e);
+    }
+    free(copy);
+    return rc;
+}
+
+void lumi_path_format(const LumiPathSpec *p, char *buf, size_t n) {
+    char pre[48];
+    if (p->chunk > 0) snprintf(pre, sizeof pre, "%s:%d", p->prefill, p->chunk);
+    else snprintf(pre, sizeof pre, "%s", p->prefill);
+    int k = snprintf(buf, n, "backend=%s,cache=%s,prefill=%s", p->backend, p->cache, pre);
+    if (p->threads > 0 && k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, ",threads=%d", p->threads);
+}

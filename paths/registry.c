@@ -1,0 +1,64 @@
+/* registry.c: the one place that knows every strategy. Adding a strategy is
+ * one file plus one line in the table of its axis. Tables are const: the
+ * registry is the only global state and it is immutable. */
+#include <string.h>
+
+#include "backend/backend.h"
+#include "cache/cache.h"
+#include "path.h"
+#include "prefill/prefill.h"
+
+extern const LumiBackendOps lumi_backend_ref;
+extern const LumiCacheOps lumi_cache_none, lumi_cache_growing, lumi_cache_fixed;
+extern const LumiPrefillOps lumi_prefill_token, lumi_prefill_batched, lumi_prefill_chunked;
+
+static const LumiBackendOps *const BACKENDS[] = {&lumi_backend_ref};
+static const LumiCacheOps *const CACHES[] = {&lumi_cache_none, &lumi_cache_growing, &lumi_cache_fixed};
+static const LumiPrefillOps *const PREFILLS[] = {&lumi_prefill_token, &lumi_prefill_batched, &lumi_prefill_chunked};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+const LumiBackendOps *lumi_backend_find(const char *name) {
+    for (size_t i = 0; i < COUNT(BACKENDS); i++)
+        if (strcmp(BACKENDS[i]->name, name) == 0) return BACKENDS[i];
+    return NULL;
+}
+
+const LumiCacheOps *lumi_cache_find(const char *name) {
+    for (size_t i = 0; i < COUNT(CACHES); i++)
+        if (strcmp(CACHES[i]->name, name) == 0) return CACHES[i];
+    return NULL;
+}
+
+const LumiPrefillOps *lumi_prefill_find(const char *name) {
+    for (size_t i = 0; i < COUNT(PREFILLS); i++)
+        if (strcmp(PREFILLS[i]->name, name) == 0) return PREFILLS[i];
+    return NULL;
+}
+
+static void join(char *buf, size_t n, const char *s) {
+    size_t l = strlen(buf);
+    snprintf(buf + l, n - l, "%s%s", l ? ", " : "", s);
+}
+
+void lumi_registry_names(const char *axis, char *buf, size_t n) {
+    buf[0] = 0;
+    if (strcmp(axis, "backend") == 0)
+        for (size_t i = 0; i < COUNT(BACKENDS); i++) join(buf, n, BACKENDS[i]->name);
+    else if (strcmp(axis, "cache") == 0)
+        for (size_t i = 0; i < COUNT(CACHES); i++) join(buf, n, CACHES[i]->name);
+    else if (strcmp(axis, "prefill") == 0)
+        for (size_t i = 0; i < COUNT(PREFILLS); i++) join(buf, n, PREFILLS[i]->takes_arg ? "chunked:N" : PREFILLS[i]->name);
+    else
+        snprintf(buf, n, "backend, cache, prefill, threads");
+}
+
+void lumi_registry_print(FILE *f) {
+    fprintf(f, "backend:\n");
+    for (size_t i = 0; i < COUNT(BACKENDS); i++) fprintf(f, "  %-10s %s\n", BACKENDS[i]->name, BACKENDS[i]->doc);
+    fprintf(f, "cache:\n");
+    for (size_t i = 0; i < COUNT(CACHES); i++) fprintf(f, "  %-10s %s\n", CACHES[i]->name, CACHES[i]->doc);
+    fprintf(f, "prefill:\n");
+    for (size_t i = 0; i < COUNT(PREFILLS); i++)
+        fprintf(f, "  %-10s %s\n", PREFILLS[i]->takes_arg ? "chunked:N" : PREFILLS[i]->name, PREFILLS[i]->doc);
+}

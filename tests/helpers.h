@@ -1,0 +1,37 @@
+/* helpers.h: shared test fixtures. Tests run from the repository root. */
+#ifndef LUMI_TEST_HELPERS_H
+#define LUMI_TEST_HELPERS_H
+#include <check.h>
+#include <stdint.h>
+
+#include "../engine/model.h"
+#include "../engine/synth.h"
+
+#define SHARED_MODELS "../shared/models"
+#define DEFAULT_MODEL "models/kjv1M.bin"
+#define DEFAULT_TOKENIZER "models/kjv512.bin"
+
+/* Prints "SKIP <test>: reason" and returns from the test when path is absent. */
+#define SKIP_UNLESS_FILE(path)                                                              \
+    do {                                                                                    \
+        if (!th_exists(path)) {                                                             \
+            printf("SKIP %s: %s not found (shared models are absent here)\n", __func__, path); \
+            return;                                                                         \
+        }                                                                                   \
+    } while (0)
+
+int th_exists(const char *path);
+/* A fresh temporary folder for one test (under /tmp), created on demand. */
+const char *th_tmpdir(void);
+/* th_tmpdir()/name, in a static rotating buffer. */
+const char *th_path(const char *name);
+/* Synthesize a model into th_path(name); returns that path. */
+const char *th_synth(const char *name, int dim, int hidden, int layers, int heads, int kv_heads, int vocab, int seq,
+                     int unshared, uint64_t seed);
+/* Runs a shell command; returns its exit status (or -1). Output captured into
+ * *out (malloc'd) when out != NULL. */
+int th_run(const char *cmd, char **out);
+/* max |a-b| */
+double th_max_abs(const float *a, const float *b, size_t n);
+
+#endif

@@ -1,0 +1,26 @@
+/* main.c: the Check runner. Each tests/test_*.c contributes one suite;
+ * add its constructor to SUITES. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+Suite *suite_tokenizer(void);
+Suite *suite_model(void);
+Suite *suite_forward(void);
+Suite *suite_cli(void);
+
+static Suite *(*const SUITES[])(void) = {
+    suite_tokenizer,
+    suite_model,
+    suite_forward,
+    suite_cli,
+};
+
+int main(void) {
+    SRunner *sr = srunner_create(NULL);
+    for (size_t i = 0; i < sizeof SUITES / sizeof SUITES[0]; i++) srunner_add_suite(sr, SUITES[i]());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

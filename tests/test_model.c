@@ -1,0 +1,142 @@
+/* test_model.c: checkpoint loading and header validation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+static const char *write_header(const char *name, int32_t d, int32_t h, int32_t l, int32_t nh, int32_t kv, int32_t v,
+                                int32_t s) {
+    const char *p = th_path(name);
+    FILE *f = fopen(p, "wb");
+    int32_t hdr[7] = {d, h, l, nh, kv, v, s};
+    fwrite(hdr, sizeof hdr, 1, f);
+    float zero[64] = {0};
+    fwrite(zero, sizeof zero, 1, f);
+    fclose(f);
+    return p;
+}
+
+static void expect_reject(const char *path, const char *needle) {
+    LumiModel m;
+    LumiErr e;
+    ck_assert_int_eq(lumi_model_load(path, &m, &e), -1);
+    ck_assert_msg(strstr(e.msg, needle), "error '%s' lacks '%s'", e.msg, needle);
+    ck_assert_msg(strstr(e.msg, path), "error '%s' does not name the file", e.msg);
+}
+
+START_TEST(rejects_bad_headers) {
+    expect_reject(write_header("neg.bin", -8, 16, 1, 2, 2, 16, 8), "dim must be positive");
+    expect_reject(write_header("zero_layers.bin", 8, 16, 0, 2, 2, 16, 8), "n_layers must be positive");
+    expect_reject(write_header("div.bin", 10, 16, 1, 3, 3, 16, 8), "not divisible by n_heads");
+    expect_reject(write_header("gqa.bin", 8, 16, 1, 4, 3, 16, 8), "not divisible by n_kv_heads");
+    expect_reject(write_header("odd.bin", 6, 16, 1, 2, 2, 16, 8), "odd");
+    expect_reject(write_header("huge.bin", 1 << 20, 16, 1, 2, 2, 16, 8), "exceeds the limit");
+    expect_reject(write_header("huge2.bin", 65536, 262144, 1024, 1024, 1024, 4000000, 8), "too large");
+    expect_reject(write_header("small.bin", 8, 16, 1, 2, 2, 16, 8), "truncated");
+    const char *p = th_path("tiny_hdr.bin");
+    FILE *f = fopen(p, "wb");
+    fwrite("abc", 1, 3, f);
+    fclose(f);
+    expect_reject(p, "truncated header");
+}
+END_TEST
+
+/* Copy `src` to `dst` with `delta` bytes appended (>0) or removed (<0). */
+static const char *resized_copy(const char *src, const char *name, long delta) {
+    char *data;
+    size_t len;
+    LumiErr e;
+    ck_assert(lumi_read_file(src, &data, &len, &e) == 0);
+    const char *p = th_path(name);
+    FILE *f = fopen(p, "wb");
+    fwrite(data, 1, delta < 0 ? len - (size_t)(-delta) : len, f);
+    for (long i = 0; i < delta; i++) fputc(0, f);
+    fclose(f);
+    free(data);
+    return p;
+}
+
+START_TEST(rejects_size_mismatch) {
+    const char *ok = th_synth("ok.bin", 16, 32, 2, 4, 2, 64, 16, 1, 7);
+    LumiModel m;
+    LumiErr e;
+    ck_assert_msg(lumi_model_load(ok, &m, &e) == 0, "%s", e.msg);
+    ck_assert(!m.cfg.shared_classifier);
+    lumi_model_free(&m);
+    expect_reject(resized_copy(ok, "trunc.bin", -4), "truncated");
+    expect_reject(resized_copy(ok, "trunc2.bin", -1), "truncated");
+    expect_reject(resized_copy(ok, "extra.bin", 4), "size mismatch");
+}
+END_TEST
+
+/* A v1 file (256-byte header, norms first) written from a v0 model loads
+ * to the same weights. */
+static void put(FILE *f, const void *p, size_t n_floats) { fwrite(p, 4, n_floats, f); }
+
+START_TEST(v1_matches_v0) {
+    const char *v0 = th_synth("v0.bin", 16, 24, 2, 4, 2, 40, 12, 1, 3);
+    LumiModel a, b;
+    LumiErr e;
+    ck_assert(lumi_model_load(v0, &a, &e) == 0);
+    const LumiConfig *c = &a.cfg;
+    const char *v1 = th_path("v1.bin");
+    FILE *f = fopen(v1, "wb");
+    char hdr[256] = {0};
+    uint32_t magic = 0x616b3432;
+    int32_t ints[8] = {1, c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len};
+    memcpy(hdr, &magic, 4);
+    memcpy(hdr + 4, ints, sizeof ints);
+    hdr[36] = 0; /* separate classifier */
+    fwrite(hdr, 1, 256, f);
+    size_t d = (size_t)c->dim, kv = (size_t)c->kv_dim, h = (size_t)c->hidden_dim;
+    for (int l = 0; l < c->n_layers; l++) put(f, a.w.layers[l].rms_att, d);
+    for (int l = 0; l < c->n_layers; l++) put(f, a.w.layers[l].rms_ffn, d);
+    put(f, a.w.rms_final, d);
+    put(f, a.w.tok_emb.data, (size_t)c->vocab_size * d);
+    for (int l = 0; l < c->n_layers; l++) put(f, a.w.layers[l].wq.data, d * d);
+    for (int l = 0; l < c->n_layers; l++) put(f, a.w.layers[l].wk.data, kv * d);
+    for (int l = 0; l < c->n_layers; l++) put(f, a.w.layers[l].wv.data, kv * d);
+    for (int l = 0; l < c->n_layers; l++) put(f, a.w.layers[l].wo.data, d * d);
+    for (int l = 0; l < c->n_layers; l++) put(f, a.w.layers[l].w1.data, h * d);
+    for (int l = 0; l < c->n_layers; l++) put(f, a.w.layers[l].w2.data, d * h);
+    for (int l = 0; l < c->n_layers; l++) put(f, a.w.layers[l].w3.data, h * d);
+    put(f, a.w.cls.data, (size_t)c->vocab_size * d);
+    fclose(f);
+    ck_assert_msg(lumi_model_load(v1, &b, &e) == 0, "%s", e.msg);
+    ck_assert_str_eq(b.format, "llama2c-v1");
+    ck_assert(memcmp(&a.cfg, &b.cfg, sizeof a.cfg) == 0);
+    ck_assert(memcmp(a.w.cls.data, b.w.cls.data, (size_t)c->vocab_size * d * 4) == 0);
+    ck_assert(memcmp(a.w.layers[1].w2.data, b.w.layers[1].w2.data, d * h * 4) == 0);
+    ck_assert(memcmp(a.w.layers[1].rms_ffn, b.w.layers[1].rms_ffn, d * 4) == 0);
+    ck_assert(memcmp(a.w.rms_final, b.w.rms_final, d * 4) == 0);
+    lumi_model_free(&a);
+    lumi_model_free(&b);
+    /* a v1 file one byte short is rejected too */
+    expect_reject(resized_copy(v1, "v1_trunc.bin", -1), "truncated");
+}
+END_TEST
+
+START_TEST(default_model_header) {
+    LumiModel m;
+    LumiErr e;
+    ck_assert_msg(lumi_model_load(DEFAULT_MODEL, &m, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(m.cfg.dim, 128);
+    ck_assert_int_eq(m.cfg.n_kv_heads, 4);
+    ck_assert_int_eq(m.cfg.vocab_size, 512);
+    ck_assert(m.cfg.shared_classifier);
+    ck_assert_uint_eq(lumi_param_count(&m.cfg), 973184);
+    lumi_model_free(&m);
+}
+END_TEST
+
+Suite *suite_model(void) {
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("load");
+    tcase_add_test(tc, rejects_bad_headers);
+    tcase_add_test(tc, rejects_size_mismatch);
+    tcase_add_test(tc, v1_matches_v0);
+    tcase_add_test(tc, default_model_header);
+    suite_add_tcase(s, tc);
+    return s;
+}
