@@ -8,12 +8,14 @@ Suite *suite_tokenizer(void);
 Suite *suite_model(void);
 Suite *suite_forward(void);
 Suite *suite_cli(void);
+Suite *suite_yaml(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
     suite_model,
     suite_forward,
     suite_cli,
+    suite_yaml,
 };
 
 int main(void) {
