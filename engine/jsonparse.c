@@ -110,7 +110,11 @@ static int container(P *p, LumiJson *j, char close) {
             p->s++;
         }
         LumiJson *v = NULL;
-        if (value(p, &v) != 0) { free(key); return -1; }
+        if (value(p, &v) != 0) {
+            free(key);
+            lumi_json_free(v); /* partial child, not yet attached */
+            return -1;
+        }
         j->items = lumi_xrealloc(j->items, sizeof(LumiJson *) * (size_t)(j->n + 1));
         if (j->type == LJ_OBJ) {
             j->keys = lumi_xrealloc(j->keys, sizeof(char *) * (size_t)(j->n + 1));
