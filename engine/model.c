@@ -129,7 +129,7 @@ int lumi_model_load(const char *path, LumiModel *m, LumiErr *e) {
     m->file_dtype = LUMI_F32;
     int rc;
     if (is_safetensors(path)) rc = lumi_safetensors_load(path, m, e);
-    else if (is_gguf(path)) rc = lumi_err(e, "%s: GGUF models are not supported yet (use llama2.c .bin or safetensors)", path);
+    else if (is_gguf(path)) rc = lumi_gguf_load(path, m, e);
     else rc = lumi_llama2c_load(path, m, e);
     if (rc != 0) {
         lumi_model_free(m);

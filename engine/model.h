@@ -92,5 +92,7 @@ int lumi_llama2c_load(const char *path, LumiModel *m, LumiErr *e);
 /* Hugging Face layout: a folder with config.json + model.safetensors, or the
  * .safetensors file with config.json beside it (engine/safetensors.c). */
 int lumi_safetensors_load(const char *path, LumiModel *m, LumiErr *e);
+/* GGUF, architectures llama and qwen2 (engine/gguf_model.c). */
+int lumi_gguf_load(const char *path, LumiModel *m, LumiErr *e);
 
 #endif

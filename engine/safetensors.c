@@ -8,12 +8,12 @@
  * are used in place from the mapping; BF16 and F16 are widened to f32 once
  * at load (exactly: every bf16/f16 value is representable in f32) until the
  * backends grow native kernels for them. */
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dtype.h"
 #include "jsonparse.h"
 #include "model.h"
 
@@ -34,26 +34,6 @@ static int dtype_of(const char *s, LumiDType *t, size_t *elem) {
     else if (!strcmp(s, "F16")) *t = LUMI_F16, *elem = 2;
     else return -1;
     return 0;
-}
-
-static float bf16_to_f32(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static float f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
-    if (exp == 0) {
-        float f = ldexpf((float)man, -24); /* zero or subnormal */
-        return sign ? -f : f;
-    }
-    if (exp == 31) u = sign | 0x7f800000u | (man << 13);
-    else u = sign | ((exp + 112) << 23) | (man << 13);
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
 }
 
 /* Finds tensor `name` with the given shape (cols 0 for a vector) and
@@ -103,14 +83,7 @@ static const float *tensor(St *st, const char *name, int rows, int cols, int opt
     }
     float *dst = st->owned + st->owned_used;
     st->owned_used += n;
-    for (size_t i = 0; i < n; i++) {
-        uint16_t h;
-        if (type == LUMI_F32) memcpy(&dst[i], src + 4 * i, 4);
-        else {
-            memcpy(&h, src + 2 * i, 2);
-            dst[i] = type == LUMI_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
-        }
-    }
+    lumi_widen(type, src, n, dst);
     return dst;
 }
 

@@ -10,6 +10,7 @@ Suite *suite_forward(void);
 Suite *suite_cli(void);
 Suite *suite_yaml(void);
 Suite *suite_safetensors(void);
+Suite *suite_gguf(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
@@ -18,6 +19,7 @@ static Suite *(*const SUITES[])(void) = {
     suite_cli,
     suite_yaml,
     suite_safetensors,
+    suite_gguf,
 };
 
 int main(void) {
