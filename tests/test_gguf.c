@@ -94,18 +94,6 @@ static void write_gguf(const char *path, const LumiModel *m, int f16) {
     fclose(f);
 }
 
-static float *run(const LumiModel *m, const int *tok, int T) {
-    LumiSession s;
-    LumiPathSpec p;
-    LumiErr e;
-    lumi_path_default(&p);
-    ck_assert(lumi_session_open(&s, m, &p, &e) == 0);
-    float *out = malloc((size_t)T * m->cfg.vocab_size * sizeof(float));
-    ck_assert_msg(lumi_session_feed(&s, tok, T, out, &e) == 0, "%s", e.msg);
-    lumi_session_close(&s);
-    return out;
-}
-
 START_TEST(gguf_f32_matches_llama2c) {
     const char *v0 = th_synth("g_src.bin", 32, 48, 2, 4, 2, 64, 16, 1, 31);
     LumiModel a, b;
@@ -118,7 +106,7 @@ START_TEST(gguf_f32_matches_llama2c) {
     ck_assert(!b.cfg.shared_classifier);
     ck_assert_int_eq(b.cfg.n_kv_heads, 2);
     int tok[10] = {1, 5, 9, 13, 40, 63, 2, 0, 7, 7};
-    float *x = run(&a, tok, 10), *y = run(&b, tok, 10);
+    float *x = th_logits(&a, tok, 10), *y = th_logits(&b, tok, 10);
     ck_assert(memcmp(x, y, 10 * 64 * sizeof(float)) == 0);
     free(x), free(y);
     lumi_model_free(&b);
@@ -167,7 +155,7 @@ START_TEST(shared_tiny_gguf) {
     ck_assert_int_eq(m.file_dtype, LUMI_F16);
     ck_assert(!m.cfg.shared_classifier);
     int tok[4] = {1, 306, 4658, 278};
-    float *x = run(&m, tok, 4);
+    float *x = th_logits(&m, tok, 4);
     for (int i = 0; i < 4 * 32000; i++) ck_assert(x[i] == x[i]); /* finite, no NaN */
     free(x);
     lumi_model_free(&m);

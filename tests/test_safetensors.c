@@ -103,14 +103,8 @@ static void write_st(const char *dir, const LumiModel *m, int bf16, int tie, con
 static float *logits_of(const char *path, const int *tok, int T) {
     LumiModel m;
     LumiErr e;
-    LumiSession s;
-    LumiPathSpec p;
     ck_assert_msg(lumi_model_load(path, &m, &e) == 0, "%s", e.msg);
-    lumi_path_default(&p);
-    ck_assert(lumi_session_open(&s, &m, &p, &e) == 0);
-    float *out = malloc((size_t)T * m.cfg.vocab_size * sizeof(float));
-    ck_assert(lumi_session_feed(&s, tok, T, out, &e) == 0);
-    lumi_session_close(&s);
+    float *out = th_logits(&m, tok, T);
     lumi_model_free(&m);
     return out;
 }
@@ -134,14 +128,8 @@ START_TEST(rotate_half_matches_interleaved) {
     ck_assert(!h.cfg.shared_classifier);
     h.cfg.rope_style = LUMI_ROPE_INTERLEAVED;
     h.rope.style = LUMI_ROPE_INTERLEAVED;
-    LumiSession s;
-    LumiPathSpec p;
-    lumi_path_default(&p);
-    ck_assert(lumi_session_open(&s, &h, &p, &e) == 0);
-    float *c = malloc(12 * 61 * sizeof(float));
-    ck_assert(lumi_session_feed(&s, tok, 12, c, &e) == 0);
+    float *c = th_logits(&h, tok, 12);
     ck_assert(th_max_abs(a, c, 12 * 61) > 1e-3);
-    lumi_session_close(&s);
     lumi_model_free(&h);
     free(a), free(b), free(c);
     lumi_model_free(&m);
