@@ -31,6 +31,13 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# Only the SIMD kernel files get vector ISA flags, so ./lumi runs on any
+# x86-64; paths/backend/cpu.c picks the table the CPU supports at run time.
+ifneq ($(filter x86_64 amd64,$(shell uname -m)),)
+$(BUILD)/paths/backend/cpu_kernels_avx512.o: CFLAGS += -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma
+$(BUILD)/paths/backend/cpu_kernels_avx2.o: CFLAGS += -mavx2 -mfma
+endif
+
 $(BUILD)/run_tests: $(LIB_OBJ) $(TEST_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS)
 

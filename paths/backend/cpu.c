@@ -1,0 +1,217 @@
+/* cpu.c: the fast CPU backend. Kernels come from a per-ISA table
+ * (cpu_kernels.h: AVX-512, AVX2+FMA or portable C, picked from CPUID) and
+ * run on a persistent thread pool (cpu_threads.h) over output rows.
+ *
+ * Batch invariance: every matmul output and attention score is one dot16
+ * (cpu_kernels.h) whose order depends on nothing but the row length, and
+ * every thread computes whole output elements, so results are bitwise the
+ * same for any number of tokens per call, any cache strategy and any thread
+ * count. Elementwise steps (norm scaling, RoPE, SiLU, softmax exponentials)
+ * are plain C shared by all tables, so the tables agree bitwise too.
+ *
+ * Environment: LUMI_FORCE_SCALAR=1 selects the portable table (as does
+ * LumiBackendOpts.force_scalar); LUMI_CPU_ISA=avx512|avx2|scalar picks one
+ * explicitly (an error if this CPU cannot run it). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "cpu_kernels.h"
+#include "cpu_threads.h"
+
+typedef struct {
+    const LumiModel *m;
+    const LumiCpuKernels *k;
+    LumiPool *pool;
+    float *scores; /* [threads, seq_len] attention scratch, one row per thread */
+} Cpu;
+
+const LumiCpuKernels *lumi_cpu_kernels(const char *isa) {
+    int any = !isa || !*isa;
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    int has512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("fma");
+    int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    int has512 = 0, has2 = 0;
+#endif
+    if ((any || !strcmp(isa, "avx512")) && has512 && lumi_cpu_kernels_avx512()) return lumi_cpu_kernels_avx512();
+    if ((any || !strcmp(isa, "avx2")) && has2 && lumi_cpu_kernels_avx2()) return lumi_cpu_kernels_avx2();
+    if (any || !strcmp(isa, "scalar")) return lumi_cpu_kernels_scalar();
+    return NULL;
+}
+
+static int cpu_init(void **ctx, const LumiModel *m, const LumiBackendOpts *o, LumiErr *e) {
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        if (m->w.layers[l].wq.type != LUMI_F32)
+            return lumi_err(e, "%s: backend cpu supports f32 weights only, got %s", m->path,
+                            lumi_dtype_name(m->w.layers[l].wq.type));
+    const char *isa = getenv("LUMI_CPU_ISA");
+    const char *fs = getenv("LUMI_FORCE_SCALAR");
+    if (o->force_scalar || (fs && *fs && strcmp(fs, "0"))) isa = "scalar";
+    const LumiCpuKernels *k = lumi_cpu_kernels(isa);
+    if (!k) return lumi_err(e, "LUMI_CPU_ISA=%s: this CPU or build cannot run it (valid: avx512, avx2, scalar)", isa);
+    Cpu *c = lumi_xcalloc(1, sizeof *c);
+    c->m = m;
+    c->k = k;
+    c->pool = lumi_pool_new(o->threads);
+    c->scores = lumi_aligned_alloc((size_t)lumi_pool_size(c->pool) * (size_t)m->cfg.seq_len * sizeof(float));
+    *ctx = c;
+    return 0;
+}
+
+static void cpu_free(void *ctx) {
+    Cpu *c = ctx;
+    if (!c) return;
+    lumi_pool_free(c->pool);
+    free(c->scores);
+    free(c);
+}
+
+static const LumiWeights *cpu_weights(void *ctx) { return &((Cpu *)ctx)->m->w; }
+static float *cpu_alloc(void *ctx, size_t n) { (void)ctx; return lumi_aligned_alloc(n * sizeof(float)); }
+static void cpu_release(void *ctx, float *p) { (void)ctx; free(p); }
+static void cpu_copy(void *ctx, float *dst, const float *src, size_t n) { (void)ctx; memcpy(dst, src, n * sizeof(float)); }
+
+static void cpu_embed(void *ctx, float *x, const LumiMat *emb, const int *tokens, int n) {
+    (void)ctx;
+    const float *w = emb->data;
+    for (int t = 0; t < n; t++)
+        memcpy(x + (size_t)t * emb->cols, w + (size_t)tokens[t] * emb->cols, (size_t)emb->cols * sizeof(float));
+}
+
+static void cpu_rmsnorm(void *ctx, float *out, const float *x, const float *w, int n, int dim, float eps) {
+    Cpu *c = ctx;
+    for (int t = 0; t < n; t++) {
+        const float *xt = x + (size_t)t * dim;
+        float *ot = out + (size_t)t * dim;
+        float inv = 1.0f / sqrtf(c->k->dot(xt, xt, dim) / (float)dim + eps);
+        for (int i = 0; i < dim; i++) ot[i] = xt[i] * inv * w[i];
+    }
+}
+
+/* ---- matmul: threads split the output rows, in slabs of 4 ---- */
+
+typedef struct {
+    const LumiCpuKernels *k;
+    float *out;
+    int os;
+    const float *x, *W, *bias;
+    int cols, rows, n;
+} MatJob;
+
+static void mat_part(void *arg, int tid, int nt) {
+    const MatJob *j = arg;
+    int slabs = (j->rows + 3) / 4;
+    int r0 = (int)((long)slabs * tid / nt) * 4, r1 = (int)((long)slabs * (tid + 1) / nt) * 4;
+    if (r1 > j->rows) r1 = j->rows;
+    if (r0 < r1) j->k->matmul(j->out, j->os, j->x, j->W, j->bias, j->cols, 0, j->n, r0, r1);
+}
+
+/* Below this many multiply-adds a job is cheaper than waking the pool. */
+#define MIN_PARALLEL_MACS (1 << 15)
+
+static void cpu_matmul(void *ctx, float *out, int out_stride, const float *x, const LumiMat *w, const float *bias,
+                       int n) {
+    Cpu *c = ctx;
+    MatJob j = {c->k, out, out_stride, x, w->data, bias, w->cols, w->rows, n};
+    if ((size_t)w->rows * (size_t)w->cols * (size_t)n < MIN_PARALLEL_MACS) mat_part(&j, 0, 1);
+    else lumi_pool_run(c->pool, mat_part, &j);
+}
+
+static void cpu_rope(void *ctx, float *x, int stride, int n, int pos0, int n_heads, int head_size) {
+    const LumiRope *rp = &((Cpu *)ctx)->m->rope;
+    int half = head_size / 2;
+    for (int t = 0; t < n; t++) {
+        const float *cs = rp->cos + (size_t)(pos0 + t) * rp->half;
+        const float *sn = rp->sin + (size_t)(pos0 + t) * rp->half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + (size_t)t * stride + (size_t)h * head_size;
+            for (int i = 0; i < half; i++) {
+                int a = rp->style == LUMI_ROPE_HALF ? i : 2 * i;
+                int b = rp->style == LUMI_ROPE_HALF ? i + half : 2 * i + 1;
+                float x0 = v[a], x1 = v[b];
+                v[a] = x0 * cs[i] - x1 * sn[i];
+                v[b] = x0 * sn[i] + x1 * cs[i];
+            }
+        }
+    }
+}
+
+/* ---- attention: threads split the (query, head) pairs ---- */
+
+typedef struct {
+    Cpu *c;
+    float *out;
+    const float *q, *kc, *vc;
+    int n, pos0;
+} AttJob;
+
+/* One query head over keys 0..pos in order: scores by dot16, a max-shifted
+ * softmax summed left to right, values accumulated by fma in key order. */
+static void att_one(const AttJob *j, float *sc, int t, int h) {
+    const LumiConfig *cf = &j->c->m->cfg;
+    const LumiCpuKernels *k = j->c->k;
+    int hs = cf->head_size, kvh = h / (cf->n_heads / cf->n_kv_heads), pos = j->pos0 + t;
+    const float *qh = j->q + (size_t)t * cf->dim + (size_t)h * hs;
+    float scale = 1.0f / sqrtf((float)hs), mx = -INFINITY, sum = 0;
+    for (int s = 0; s <= pos; s++) {
+        sc[s] = k->dot(qh, j->kc + (size_t)s * cf->kv_dim + (size_t)kvh * hs, hs) * scale;
+        if (sc[s] > mx) mx = sc[s];
+    }
+    for (int s = 0; s <= pos; s++) sum += (sc[s] = expf(sc[s] - mx));
+    float *o = j->out + (size_t)t * cf->dim + (size_t)h * hs;
+    memset(o, 0, (size_t)hs * sizeof(float));
+    for (int s = 0; s <= pos; s++) k->axpy(o, sc[s], j->vc + (size_t)s * cf->kv_dim + (size_t)kvh * hs, hs);
+    float inv = 1.0f / sum;
+    for (int i = 0; i < hs; i++) o[i] *= inv;
+}
+
+static void att_part(void *arg, int tid, int nt) {
+    const AttJob *j = arg;
+    int heads = j->c->m->cfg.n_heads;
+    long tasks = (long)j->n * heads;
+    float *sc = j->c->scores + (size_t)tid * j->c->m->cfg.seq_len;
+    for (long i = tasks * tid / nt; i < tasks * (tid + 1) / nt; i++) att_one(j, sc, (int)(i / heads), (int)(i % heads));
+}
+
+static void cpu_attention(void *ctx, float *out, const float *q, const float *kc, const float *vc, int n, int pos0) {
+    Cpu *c = ctx;
+    AttJob j = {c, out, q, kc, vc, n, pos0};
+    lumi_pool_run(c->pool, att_part, &j);
+}
+
+static void cpu_swiglu(void *ctx, float *h1, const float *h3, size_t len) {
+    (void)ctx;
+    for (size_t i = 0; i < len; i++) {
+        float g = h1[i];
+        h1[i] = g / (1.0f + expf(-g)) * h3[i];
+    }
+}
+
+static void cpu_add(void *ctx, float *x, const float *y, size_t len) {
+    (void)ctx;
+    for (size_t i = 0; i < len; i++) x[i] += y[i];
+}
+
+const LumiBackendOps lumi_backend_cpu = {
+    .name = "cpu",
+    .doc = "SIMD (AVX-512/AVX2/C, from CPUID) + threads, batch invariant; LUMI_FORCE_SCALAR=1 for plain C",
+    .init = cpu_init,
+    .free = cpu_free,
+    .weights = cpu_weights,
+    .alloc = cpu_alloc,
+    .release = cpu_release,
+    .to_host = cpu_copy,
+    .copy = cpu_copy,
+    .embed = cpu_embed,
+    .rmsnorm = cpu_rmsnorm,
+    .matmul = cpu_matmul,
+    .rope = cpu_rope,
+    .attention = cpu_attention,
+    .swiglu = cpu_swiglu,
+    .add = cpu_add,
+};

@@ -1,0 +1,46 @@
+/* cpu_kernels.h: the inner loops of the cpu backend, one table per
+ * instruction set (AVX-512, AVX2+FMA, portable C), chosen at run time.
+ *
+ * Every reduction is defined once, independent of the instruction set and of
+ * how many tokens or rows a call covers, so all three tables give bitwise the
+ * same results (batch invariance, and a testable scalar fallback):
+ *
+ *   dot16(a, b, n): 16 lanes, lane l accumulates a[k] * b[k] for k = l, l+16,
+ *     l+32, ... in increasing k with a fused multiply-add; the last partial
+ *     chunk reads zeros past n. The 16 lanes are then summed by the fixed
+ *     tree lanes (i, i+8), then (i, i+4), then (i, i+2), then (0, 1).
+ *
+ * AVX-512 holds the 16 lanes in one register, AVX2 in two, the C fallback in
+ * an array with fmaf(). Matmul tiles (several rows x several tokens) only
+ * change which dot16 products are in flight together, never their order. */
+#ifndef LUMI_CPU_KERNELS_H
+#define LUMI_CPU_KERNELS_H
+#include <stddef.h>
+
+#define LUMI_CPU_LANES 16
+
+typedef struct {
+    const char *name; /* "avx512", "avx2", "scalar" */
+    /* out[t*os + r] = dot16(W[r, :], x[t, :], cols) (+ bias[r]) for
+     * t in [t0, t1), r in [r0, r1); W row-major [*, cols], x rows of cols. */
+    void (*matmul)(float *out, int os, const float *x, const float *W, const float *bias, int cols, int t0, int t1,
+                   int r0, int r1);
+    float (*dot)(const float *a, const float *b, int n); /* dot16 */
+    /* o[i] = fma(p, v[i], o[i]) for i < n (elementwise, so order-free) */
+    void (*axpy)(float *o, float p, const float *v, int n);
+    /* Machine micro-benchmarks for `lumi bench`: a sum over n floats
+     * (streaming loads), and `iters` rounds of independent FMA chains;
+     * both return a value only so the work cannot be optimised away. */
+    double (*read_sum)(const float *p, size_t n);
+    double (*fma_burn)(long iters, double *flops);
+} LumiCpuKernels;
+
+const LumiCpuKernels *lumi_cpu_kernels_scalar(void);
+const LumiCpuKernels *lumi_cpu_kernels_avx2(void);   /* NULL if not compiled in */
+const LumiCpuKernels *lumi_cpu_kernels_avx512(void); /* NULL if not compiled in */
+
+/* The table for `isa` ("avx512", "avx2", "scalar", or NULL/"" for the best
+ * this CPU supports); NULL if the CPU cannot run it. */
+const LumiCpuKernels *lumi_cpu_kernels(const char *isa);
+
+#endif

@@ -1,0 +1,157 @@
+/* cpu_kernels_avx512.c: the AVX-512 kernel table. This file alone is built
+ * with -mavx512f/bw/dq/vl -mfma (see the Makefile); nothing here runs unless
+ * CPUID reported AVX-512 (lumi_cpu_kernels). The 16 lanes of dot16 are one
+ * zmm register; see cpu_kernels.h for the reduction every table shares. */
+#include "cpu_kernels.h"
+
+#if defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__FMA__)
+#include <immintrin.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* The fixed tree: (i, i+8), (i, i+4), (i, i+2), (0, 1). */
+INLINE float hsum(__m512 a) {
+    __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
+    return _mm_cvtss_f32(s1);
+}
+
+INLINE __mmask16 tail_mask(int rem) { return (__mmask16)((1u << rem) - 1u); }
+
+/* One register tile: R weight rows x T tokens, R*T zmm accumulators, each a
+ * dot16 in the shared order. R, T are constants at every call site, so the
+ * loops unroll and the accumulators live in registers (24 of 32 at 4x6). */
+INLINE void tile(const int R, const int T, float *out, int os, const float *x, const float *W, const float *bias,
+                 int cols) {
+    __m512 acc[4][6];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 6
+        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 16 <= cols; k += 16) {
+        __m512 w[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) w[r] = _mm512_loadu_ps(W + (size_t)r * cols + k);
+#pragma GCC unroll 6
+        for (int t = 0; t < T; t++) {
+            __m512 xv = _mm512_loadu_ps(x + (size_t)t * cols + k);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) acc[r][t] = _mm512_fmadd_ps(w[r], xv, acc[r][t]);
+        }
+    }
+    if (k < cols) { /* the partial chunk: zeros past cols, same lanes */
+        __mmask16 m = tail_mask(cols - k);
+        __m512 w[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) w[r] = _mm512_maskz_loadu_ps(m, W + (size_t)r * cols + k);
+#pragma GCC unroll 6
+        for (int t = 0; t < T; t++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)t * cols + k);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) acc[r][t] = _mm512_fmadd_ps(w[r], xv, acc[r][t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 6
+        for (int t = 0; t < T; t++) {
+            float s = hsum(acc[r][t]);
+            if (bias) s += bias[r];
+            out[(size_t)t * os + r] = s;
+        }
+}
+
+typedef void (*TileFn)(float *, int, const float *, const float *, const float *, int);
+#define TILE(R, T)                                                                                         \
+    static void tile_##R##_##T(float *o, int os, const float *x, const float *W, const float *b, int cols) { \
+        tile(R, T, o, os, x, W, b, cols);                                                                  \
+    }
+TILE(4, 1) TILE(4, 2) TILE(4, 3) TILE(4, 4) TILE(4, 5) TILE(4, 6)
+TILE(1, 1) TILE(1, 2) TILE(1, 3) TILE(1, 4) TILE(1, 5) TILE(1, 6)
+static const TileFn TILES4[7] = {NULL, tile_4_1, tile_4_2, tile_4_3, tile_4_4, tile_4_5, tile_4_6};
+static const TileFn TILES1[7] = {NULL, tile_1_1, tile_1_2, tile_1_3, tile_1_4, tile_1_5, tile_1_6};
+
+/* Tokens are taken in blocks of TB so the block's activations stay in L2
+ * while every 4-row slab of weights (L1) is swept across them. */
+enum { TB = 48 };
+
+static void matmul(float *out, int os, const float *x, const float *W, const float *bias, int cols, int t0, int t1,
+                   int r0, int r1) {
+    for (int tb = t0; tb < t1; tb += TB) {
+        int te = tb + TB < t1 ? tb + TB : t1;
+        int r = r0;
+        for (; r + 4 <= r1; r += 4)
+            for (int t = tb; t < te; t += 6) {
+                int T = te - t < 6 ? te - t : 6;
+                TILES4[T](out + (size_t)t * os + r, os, x + (size_t)t * cols, W + (size_t)r * cols,
+                          bias ? bias + r : NULL, cols);
+            }
+        for (; r < r1; r++)
+            for (int t = tb; t < te; t += 6) {
+                int T = te - t < 6 ? te - t : 6;
+                TILES1[T](out + (size_t)t * os + r, os, x + (size_t)t * cols, W + (size_t)r * cols,
+                          bias ? bias + r : NULL, cols);
+            }
+    }
+}
+
+static float dot(const float *a, const float *b, int n) {
+    __m512 acc = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 16 <= n; k += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b + k), acc);
+    if (k < n) {
+        __mmask16 m = tail_mask(n - k);
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + k), _mm512_maskz_loadu_ps(m, b + k), acc);
+    }
+    return hsum(acc);
+}
+
+static void axpy(float *o, float p, const float *v, int n) {
+    __m512 pv = _mm512_set1_ps(p);
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(o + i, _mm512_fmadd_ps(pv, _mm512_loadu_ps(v + i), _mm512_loadu_ps(o + i)));
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 r = _mm512_fmadd_ps(pv, _mm512_maskz_loadu_ps(m, v + i), _mm512_maskz_loadu_ps(m, o + i));
+        _mm512_mask_storeu_ps(o + i, m, r);
+    }
+}
+
+static double read_sum(const float *p, size_t n) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        a0 = _mm512_add_ps(a0, _mm512_load_ps(p + i));
+        a1 = _mm512_add_ps(a1, _mm512_load_ps(p + i + 16));
+        a2 = _mm512_add_ps(a2, _mm512_load_ps(p + i + 32));
+        a3 = _mm512_add_ps(a3, _mm512_load_ps(p + i + 48));
+    }
+    double s = hsum(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    for (; i < n; i++) s += p[i];
+    return s;
+}
+
+/* 12 independent chains cover the FMA latency x throughput of current cores. */
+static double fma_burn(long iters, double *flops) {
+    __m512 a[12];
+    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    for (int j = 0; j < 12; j++) a[j] = _mm512_set1_ps(1.0f + (float)j * 1e-3f);
+    for (long i = 0; i < iters; i++) {
+#pragma GCC unroll 12
+        for (int j = 0; j < 12; j++) a[j] = _mm512_fmadd_ps(a[j], m, c);
+    }
+    __m512 s = a[0];
+    for (int j = 1; j < 12; j++) s = _mm512_add_ps(s, a[j]);
+    *flops = (double)iters * 12 * 16 * 2;
+    return hsum(s);
+}
+
+static const LumiCpuKernels K = {"avx512", matmul, dot, axpy, read_sum, fma_burn};
+const LumiCpuKernels *lumi_cpu_kernels_avx512(void) { return &K; }
+#else
+const LumiCpuKernels *lumi_cpu_kernels_avx512(void) { return NULL; }
+#endif

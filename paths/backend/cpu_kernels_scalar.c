@@ -1,0 +1,64 @@
+/* cpu_kernels_scalar.c: the portable kernel table (any CPU, and forced by
+ * LUMI_FORCE_SCALAR=1). It spells out the shared reduction of cpu_kernels.h
+ * with 16 explicit lanes and fmaf(), so it is the plain-C definition the
+ * SIMD tables must match bitwise, and a fallback that is still batch
+ * invariant. */
+#include <math.h>
+
+#include "cpu_kernels.h"
+
+enum { L = LUMI_CPU_LANES };
+
+static float hsum(const float *a) {
+    float s8[8], s4[4], s2[2];
+    for (int i = 0; i < 8; i++) s8[i] = a[i] + a[i + 8];
+    for (int i = 0; i < 4; i++) s4[i] = s8[i] + s8[i + 4];
+    for (int i = 0; i < 2; i++) s2[i] = s4[i] + s4[i + 2];
+    return s2[0] + s2[1];
+}
+
+static float dot(const float *a, const float *b, int n) {
+    float acc[L] = {0};
+    for (int k = 0; k < n; k += L)
+        for (int l = 0; l < L; l++) {
+            int i = k + l;
+            acc[l] = fmaf(i < n ? a[i] : 0.0f, i < n ? b[i] : 0.0f, acc[l]);
+        }
+    return hsum(acc);
+}
+
+static void matmul(float *out, int os, const float *x, const float *W, const float *bias, int cols, int t0, int t1,
+                   int r0, int r1) {
+    for (int t = t0; t < t1; t++)
+        for (int r = r0; r < r1; r++) {
+            float s = dot(W + (size_t)r * cols, x + (size_t)t * cols, cols);
+            if (bias) s += bias[r];
+            out[(size_t)t * os + r] = s;
+        }
+}
+
+static void axpy(float *o, float p, const float *v, int n) {
+    for (int i = 0; i < n; i++) o[i] = fmaf(p, v[i], o[i]);
+}
+
+static double read_sum(const float *p, size_t n) {
+    float a[4] = {0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; j++) a[j] += p[i + j];
+    double s = (double)a[0] + a[1] + a[2] + a[3];
+    for (; i < n; i++) s += p[i];
+    return s;
+}
+
+static double fma_burn(long iters, double *flops) {
+    float a[8];
+    for (int j = 0; j < 8; j++) a[j] = 1.0f + (float)j * 1e-3f;
+    for (long i = 0; i < iters; i++)
+        for (int j = 0; j < 8; j++) a[j] = a[j] * 0.999999f + 1e-7f;
+    *flops = (double)iters * 8 * 2;
+    return (double)a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
+}
+
+static const LumiCpuKernels K = {"scalar", matmul, dot, axpy, read_sum, fma_burn};
+const LumiCpuKernels *lumi_cpu_kernels_scalar(void) { return &K; }

@@ -1,0 +1,142 @@
+/* cpu_threads.c: see cpu_threads.h. A decode step dispatches ~10 jobs per
+ * layer, tens of microseconds each, so waking workers through a condition
+ * variable every time would cost a visible share of the token. Workers spin
+ * on a generation counter for a short while after each job and only then
+ * sleep; the caller works as thread 0 and spins for the others to finish. */
+#include "cpu_threads.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../../engine/util.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+/* How long an idle worker spins before sleeping: long enough to bridge the
+ * gap between the kernels of one forward pass, short enough not to burn a
+ * shared machine's cores between requests. */
+#define SPIN_SECONDS 2e-4
+
+struct LumiPool {
+    int n;
+    pthread_t *th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_uint gen;     /* bumped once per job */
+    atomic_int pending;  /* workers still running the current job */
+    atomic_int quit;
+    LumiPoolFn fn;
+    void *arg;
+};
+
+typedef struct {
+    LumiPool *p;
+    int id;
+} Worker;
+
+int lumi_cpu_count(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static unsigned wait_job(LumiPool *p, unsigned seen) {
+    double t0 = 0;
+    for (unsigned spins = 0;; spins++) {
+        unsigned g = atomic_load(&p->gen);
+        if (g != seen) return g;
+        CPU_RELAX();
+        if ((spins & 1023) == 1023) {
+            double now = lumi_now();
+            if (t0 == 0) t0 = now;
+            else if (now - t0 > SPIN_SECONDS) break;
+        }
+    }
+    pthread_mutex_lock(&p->mu);
+    while (atomic_load(&p->gen) == seen) pthread_cond_wait(&p->cv, &p->mu);
+    unsigned g = atomic_load(&p->gen);
+    pthread_mutex_unlock(&p->mu);
+    return g;
+}
+
+static void *worker_main(void *arg) {
+    Worker *w = arg;
+    LumiPool *p = w->p;
+    int id = w->id;
+    free(w);
+    unsigned seen = 0;
+    for (;;) {
+        seen = wait_job(p, seen);
+        if (atomic_load(&p->quit)) return NULL;
+        p->fn(p->arg, id, p->n);
+        atomic_fetch_sub(&p->pending, 1);
+    }
+}
+
+LumiPool *lumi_pool_new(int n) {
+    if (n <= 0) n = lumi_cpu_count();
+    LumiPool *p = lumi_xcalloc(1, sizeof *p);
+    p->n = n;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->th = lumi_xcalloc((size_t)n, sizeof(pthread_t));
+    for (int i = 1; i < n; i++) {
+        Worker *w = lumi_xmalloc(sizeof *w);
+        *w = (Worker){p, i};
+        if (pthread_create(&p->th[i], NULL, worker_main, w) != 0) {
+            /* run with the threads we got: the work split adapts to n */
+            free(w);
+            p->n = i;
+            break;
+        }
+    }
+    return p;
+}
+
+static void publish(LumiPool *p) {
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add(&p->gen, 1);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void lumi_pool_run(LumiPool *p, LumiPoolFn fn, void *arg) {
+    if (p->n == 1) {
+        fn(arg, 0, 1);
+        return;
+    }
+    p->fn = fn;
+    p->arg = arg;
+    atomic_store(&p->pending, p->n - 1);
+    publish(p);
+    fn(arg, 0, p->n);
+    for (unsigned spins = 0; atomic_load(&p->pending) > 0; spins++) {
+        CPU_RELAX();
+        if ((spins & 4095) == 4095) sched_yield(); /* a worker may have been descheduled */
+    }
+}
+
+int lumi_pool_size(const LumiPool *p) { return p->n; }
+
+void lumi_pool_free(LumiPool *p) {
+    if (!p) return;
+    atomic_store(&p->quit, 1);
+    publish(p);
+    for (int i = 1; i < p->n; i++) pthread_join(p->th[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->th);
+    free(p);
+}
