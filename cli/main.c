@@ -17,6 +17,7 @@ static const Command COMMANDS[] = {
     {"inspect", cmd_inspect, "print a model's header, parameter count and sizes"},
     {"synth", cmd_synth, "write a random-weight llama2.c model of any shape"},
     {"paths", cmd_paths, "list the strategies of every path axis"},
+    {"bench", cmd_bench, "prefill/decode tok/s per path vs measured bandwidth and FMA peak"},
 };
 
 static void usage(FILE *f) {

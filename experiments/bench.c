@@ -1,0 +1,386 @@
+/* bench.c: see bench.h. Each model x path is measured in a forked child, so
+ * its peak RSS is its own and a crash in one path cannot lose the others;
+ * the child sends its figures back through a pipe. */
+#include "bench.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../engine/session.h"
+#include "../paths/backend/cpu_kernels.h"
+#include "../paths/backend/cpu_threads.h"
+
+#define MAX_REPS 64
+
+typedef struct {
+    int ok;
+    char err[1024];
+    int reps;
+    double pp[MAX_REPS], tg[MAX_REPS]; /* tok/s per repetition */
+    double rss_mb;
+    double weight_bytes;   /* read per decoded token */
+    double prefill_flops;  /* for the whole n_prompt prompt */
+    char isa[16];
+    int threads;
+} Result;
+
+typedef struct {
+    double med, lo, hi;
+} Stat;
+
+void lumi_bench_plan_default(LumiBenchPlan *p) {
+    memset(p, 0, sizeof *p);
+    p->n_prompt = 512;
+    p->n_gen = 128;
+    p->reps = 3;
+    p->threads = -1;
+    snprintf(p->out_root, sizeof p->out_root, "results/bench");
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static Stat stat_of(const double *v, int n) {
+    double s[MAX_REPS];
+    memcpy(s, v, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    Stat st = {n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2, s[0], s[n - 1]};
+    return st;
+}
+
+/* FLOPs of an n-token prompt: 2 per weight per token in the layers, the
+ * causal attention (q.k and p.v over pos+1 keys), and the classifier for
+ * the last position only (that is all a prefill computes). */
+static double prefill_flops(const LumiConfig *c, int n) {
+    double d = c->dim, h = c->hidden_dim, kv = c->kv_dim;
+    double layer = 2 * (2 * d * d + 2 * d * kv + 3 * d * h);
+    double att = 0;
+    for (int p = 0; p < n; p++) att += 4.0 * d * (p + 1);
+    return c->n_layers * (n * layer + att) + 2.0 * d * c->vocab_size;
+}
+
+static int argmax(const float *v, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[b]) b = i;
+    return b;
+}
+
+static void measure(const LumiBenchPlan *p, const LumiBenchModel *bm, const LumiPathSpec *spec, Result *r) {
+    LumiModel m;
+    LumiErr e;
+    LumiSession s;
+    memset(r, 0, sizeof *r);
+    if (lumi_model_load(bm->file, &m, &e) != 0) {
+        snprintf(r->err, sizeof r->err, "%s", e.msg);
+        return;
+    }
+    const LumiConfig *c = &m.cfg;
+    if (p->n_prompt > c->seq_len || p->n_gen + 1 > c->seq_len) {
+        snprintf(r->err, sizeof r->err, "%.400s: pp %d / tg %d do not fit its context length %d", bm->file, p->n_prompt,
+                 p->n_gen, c->seq_len);
+        lumi_model_free(&m);
+        return;
+    }
+    if (lumi_session_open(&s, &m, spec, &e) != 0) {
+        snprintf(r->err, sizeof r->err, "%s", e.msg);
+        lumi_model_free(&m);
+        return;
+    }
+    int *ids = lumi_xmalloc((size_t)p->n_prompt * sizeof(int));
+    for (int i = 0; i < p->n_prompt; i++) ids[i] = i == 0 ? 1 : (int)((i * 7919L + 13) % c->vocab_size);
+    /* warm-up: faults the weights in and sizes every buffer */
+    if (lumi_session_feed(&s, ids, p->n_prompt, NULL, &e) != 0) goto fail;
+    for (int rep = 0; rep < p->reps; rep++) {
+        lumi_session_reset(&s);
+        double t0 = lumi_now();
+        if (lumi_session_feed(&s, ids, p->n_prompt, NULL, &e) != 0) goto fail;
+        r->pp[rep] = p->n_prompt / (lumi_now() - t0);
+    }
+    for (int rep = 0; rep < p->reps; rep++) {
+        lumi_session_reset(&s);
+        int tok = 1;
+        if (lumi_session_feed(&s, &tok, 1, NULL, &e) != 0) goto fail;
+        double t0 = lumi_now();
+        for (int i = 0; i < p->n_gen; i++) {
+            tok = argmax(s.last, c->vocab_size);
+            if (lumi_session_feed(&s, &tok, 1, NULL, &e) != 0) goto fail;
+        }
+        r->tg[rep] = p->n_gen / (lumi_now() - t0);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    r->rss_mb = ru.ru_maxrss / 1024.0;
+    r->weight_bytes = (double)lumi_weight_bytes_per_token(&m);
+    r->prefill_flops = prefill_flops(c, p->n_prompt);
+    r->reps = p->reps;
+    r->threads = spec->threads > 0 ? spec->threads : lumi_cpu_count();
+    const LumiCpuKernels *k = lumi_cpu_select(0, NULL);
+    snprintf(r->isa, sizeof r->isa, "%s", strcmp(spec->backend, "cpu") ? "-" : k ? k->name : "?");
+    r->ok = 1;
+    goto done;
+fail:
+    snprintf(r->err, sizeof r->err, "%s", e.msg);
+done:
+    free(ids);
+    lumi_session_close(&s);
+    lumi_model_free(&m);
+}
+
+/* Runs measure() in a child; a crash there becomes an error row. */
+static void measure_isolated(const LumiBenchPlan *p, const LumiBenchModel *bm, const LumiPathSpec *spec, Result *r) {
+    int fd[2];
+    memset(r, 0, sizeof *r);
+    fflush(NULL);
+    if (pipe(fd) != 0) {
+        snprintf(r->err, sizeof r->err, "pipe: %s", strerror(errno));
+        return;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(r->err, sizeof r->err, "fork: %s", strerror(errno));
+        close(fd[0]), close(fd[1]);
+        return;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        Result mine;
+        measure(p, bm, spec, &mine);
+        size_t off = 0;
+        while (off < sizeof mine) {
+            ssize_t w = write(fd[1], (char *)&mine + off, sizeof mine - off);
+            if (w <= 0) _exit(1);
+            off += (size_t)w;
+        }
+        _exit(0);
+    }
+    close(fd[1]);
+    size_t off = 0;
+    ssize_t got;
+    while (off < sizeof *r && (got = read(fd[0], (char *)r + off, sizeof *r - off)) > 0) off += (size_t)got;
+    close(fd[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    if (off != sizeof *r) {
+        memset(r, 0, sizeof *r);
+        snprintf(r->err, sizeof r->err, "the measuring process died (status %d)", st);
+    }
+}
+
+/* ---- output ---- */
+
+typedef struct {
+    const LumiBenchModel *model;
+    char path[160];
+    Result r;
+    Stat pp, tg;
+    double pp_frac, tg_frac; /* of FMA peak / of read bandwidth; 0 if unknown */
+} Row;
+
+static void run_id(char *buf, size_t n) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
+        else fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static int write_csv(const char *dir, const LumiBenchPlan *p, const Row *rows, int n, LumiErr *e) {
+    char path[1300];
+    snprintf(path, sizeof path, "%.1200s/bench.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return lumi_err(e, "%s: %s", path, strerror(errno));
+    fprintf(f, "model,path,test,tokens,reps,tps_median,tps_min,tps_max,fraction,fraction_of,peak_rss_mb,error\n");
+    for (int i = 0; i < n; i++) {
+        const Row *w = &rows[i];
+        if (!w->r.ok) {
+            fprintf(f, "%s,\"%s\",,,,,,,,,,\"%s\"\n", w->model->name, w->path, w->r.err);
+            continue;
+        }
+        fprintf(f, "%s,\"%s\",pp,%d,%d,%.3f,%.3f,%.3f,%.4f,fma_peak,%.1f,\n", w->model->name, w->path, p->n_prompt,
+                p->reps, w->pp.med, w->pp.lo, w->pp.hi, w->pp_frac, w->r.rss_mb);
+        fprintf(f, "%s,\"%s\",tg,%d,%d,%.3f,%.3f,%.3f,%.4f,read_bandwidth,%.1f,\n", w->model->name, w->path, p->n_gen,
+                p->reps, w->tg.med, w->tg.lo, w->tg.hi, w->tg_frac, w->r.rss_mb);
+    }
+    if (fclose(f) != 0) return lumi_err(e, "%s: write failed", path);
+    return 0;
+}
+
+static int write_json(const char *dir, const char *id, const LumiBenchPlan *p, const LumiMachine *mc, const Row *rows,
+                      int n, LumiErr *e) {
+    char path[1300];
+    snprintf(path, sizeof path, "%.1200s/bench.json", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return lumi_err(e, "%s: %s", path, strerror(errno));
+    fprintf(f, "{\n  \"run_id\": \"%s\",\n  \"n_prompt\": %d,\n  \"n_gen\": %d,\n  \"reps\": %d,\n", id, p->n_prompt,
+            p->n_gen, p->reps);
+    if (mc)
+        fprintf(f,
+                "  \"machine\": {\"read_gbs\": %.3f, \"fma_gflops\": %.3f, \"threads\": %d, \"isa\": \"%s\", "
+                "\"buffer_bytes\": %zu},\n",
+                mc->read_gbs, mc->fma_gflops, mc->threads, mc->isa, mc->buffer_bytes);
+    else
+        fprintf(f, "  \"machine\": null,\n");
+    fprintf(f, "  \"results\": [\n");
+    for (int i = 0; i < n; i++) {
+        const Row *w = &rows[i];
+        fprintf(f, "    {\"model\": ");
+        json_str(f, w->model->name);
+        fprintf(f, ", \"file\": ");
+        json_str(f, w->model->file);
+        fprintf(f, ", \"path\": ");
+        json_str(f, w->path);
+        if (!w->r.ok) {
+            fprintf(f, ", \"error\": ");
+            json_str(f, w->r.err);
+        } else {
+            fprintf(f, ", \"isa\": \"%s\", \"peak_rss_mb\": %.1f, \"weight_bytes_per_token\": %.0f", w->r.isa,
+                    w->r.rss_mb, w->r.weight_bytes);
+            fprintf(f, ", \"pp\": {\"tokens\": %d, \"median\": %.3f, \"min\": %.3f, \"max\": %.3f, \"flops\": %.0f, "
+                       "\"fraction_of_fma_peak\": %.4f, \"reps\": [",
+                    p->n_prompt, w->pp.med, w->pp.lo, w->pp.hi, w->r.prefill_flops, w->pp_frac);
+            for (int k = 0; k < w->r.reps; k++) fprintf(f, "%s%.3f", k ? ", " : "", w->r.pp[k]);
+            fprintf(f, "]}, \"tg\": {\"tokens\": %d, \"median\": %.3f, \"min\": %.3f, \"max\": %.3f, "
+                       "\"fraction_of_read_bandwidth\": %.4f, \"reps\": [",
+                    p->n_gen, w->tg.med, w->tg.lo, w->tg.hi, w->tg_frac);
+            for (int k = 0; k < w->r.reps; k++) fprintf(f, "%s%.3f", k ? ", " : "", w->r.tg[k]);
+            fprintf(f, "]}");
+        }
+        fprintf(f, "}%s\n", i + 1 < n ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+    if (fclose(f) != 0) return lumi_err(e, "%s: write failed", path);
+    return 0;
+}
+
+static int have_gnuplot(void) { return system("command -v gnuplot >/dev/null 2>&1") == 0; }
+
+/* bench.dat + bench.gp beside bench.png: a grouped bar chart of pp and tg
+ * tok/s (log scale) per model and path. */
+static int write_plot(const char *dir, const LumiBenchPlan *p, const Row *rows, int n, LumiErr *e) {
+    char path[1300];
+    snprintf(path, sizeof path, "%.1200s/bench.dat", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return lumi_err(e, "%s: %s", path, strerror(errno));
+    fprintf(f, "# label\tpp\ttg\n");
+    for (int i = 0; i < n; i++)
+        if (rows[i].r.ok) fprintf(f, "\"%s %s\"\t%.3f\t%.3f\n", rows[i].model->name, rows[i].path, rows[i].pp.med, rows[i].tg.med);
+    fclose(f);
+    snprintf(path, sizeof path, "%.1200s/bench.gp", dir);
+    f = fopen(path, "w");
+    if (!f) return lumi_err(e, "%s: %s", path, strerror(errno));
+    fprintf(f,
+            "# gnuplot bench.gp (run in this folder) redraws bench.png from bench.dat\n"
+            "set terminal pngcairo size 1400,700 font ',9'\n"
+            "set output 'bench.png'\n"
+            "set title 'lumi bench: tokens/s per model and path (median of %d)'\n"
+            "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n"
+            "set logscale y\nset ylabel 'tokens/s'\nset grid ytics\nset key top right\n"
+            "set xtics rotate by -30 left noenhanced\nset bmargin 14\nset rmargin 10\n"
+            "plot 'bench.dat' using 2:xtic(1) title 'pp%d', '' using 3 title 'tg%d'\n",
+            p->reps, p->n_prompt, p->n_gen);
+    fclose(f);
+    char cmd[1500];
+    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot bench.gp", dir);
+    if (system(cmd) != 0) return lumi_err(e, "%s: gnuplot failed", path);
+    return 0;
+}
+
+static void print_table(const LumiBenchPlan *p, const LumiMachine *mc, const Row *rows, int n) {
+    if (mc)
+        printf("machine: %d threads, %s; read bandwidth %.1f GB/s; FMA peak %.1f GFLOP/s\n\n", mc->threads, mc->isa,
+               mc->read_gbs, mc->fma_gflops);
+    printf("| %-8s | %-44s | %-6s | %9s | %-19s | %8s | %8s |\n", "model", "path", "test", "t/s", "min-max",
+           mc ? "of peak" : "", "RSS MB");
+    printf("|----------|----------------------------------------------|--------|-----------|---------------------|---"
+           "-------|----------|\n");
+    for (int i = 0; i < n; i++) {
+        const Row *w = &rows[i];
+        if (!w->r.ok) {
+            printf("| %-8s | %-44s | error: %s\n", w->model->name, w->path, w->r.err);
+            continue;
+        }
+        char mm[64], fr[16] = "";
+        snprintf(mm, sizeof mm, "%.2f-%.2f", w->pp.lo, w->pp.hi);
+        if (mc) snprintf(fr, sizeof fr, "%.0f%% fma", 100 * w->pp_frac);
+        printf("| %-8s | %-44s | pp%-4d | %9.2f | %-19s | %8s | %8.0f |\n", w->model->name, w->path, p->n_prompt,
+               w->pp.med, mm, fr, w->r.rss_mb);
+        snprintf(mm, sizeof mm, "%.2f-%.2f", w->tg.lo, w->tg.hi);
+        if (mc) snprintf(fr, sizeof fr, "%.0f%% bw", 100 * w->tg_frac);
+        printf("| %-8s | %-44s | tg%-4d | %9.2f | %-19s | %8s | %8.0f |\n", w->model->name, w->path, p->n_gen,
+               w->tg.med, mm, fr, w->r.rss_mb);
+    }
+}
+
+int lumi_bench_run(const LumiBenchPlan *p) {
+    if (p->n_models == 0 || p->n_paths == 0) return fprintf(stderr, "lumi: bench: no models or no paths\n"), 2;
+    if (p->reps < 1 || p->reps > MAX_REPS)
+        return fprintf(stderr, "lumi: bench: reps %d outside 1..%d\n", p->reps, MAX_REPS), 2;
+    LumiMachine mc;
+    if (!p->skip_machine) {
+        fprintf(stderr, "measuring the machine (read bandwidth, FMA peak)...\n");
+        lumi_bench_machine(&mc, p->threads > 0 ? p->threads : 0);
+    }
+    int n = p->n_models * p->n_paths, failed = 0;
+    Row *rows = lumi_xcalloc((size_t)n, sizeof *rows);
+    for (int mi = 0; mi < p->n_models; mi++)
+        for (int pi = 0; pi < p->n_paths; pi++) {
+            Row *w = &rows[mi * p->n_paths + pi];
+            LumiPathSpec spec = p->paths[pi];
+            if (p->threads >= 0) spec.threads = p->threads;
+            w->model = &p->models[mi];
+            lumi_path_format(&spec, w->path, sizeof w->path);
+            fprintf(stderr, "%s %s ...\n", w->model->name, w->path);
+            measure_isolated(p, w->model, &spec, &w->r);
+            if (!w->r.ok) {
+                failed++;
+                fprintf(stderr, "lumi: bench: %s %s: %s\n", w->model->name, w->path, w->r.err);
+                continue;
+            }
+            w->pp = stat_of(w->r.pp, w->r.reps);
+            w->tg = stat_of(w->r.tg, w->r.reps);
+            if (!p->skip_machine) {
+                w->tg_frac = w->r.weight_bytes * w->tg.med / (mc.read_gbs * 1e9);
+                w->pp_frac = w->r.prefill_flops / p->n_prompt * w->pp.med / (mc.fma_gflops * 1e9);
+            }
+        }
+    const LumiMachine *mcp = p->skip_machine ? NULL : &mc;
+    print_table(p, mcp, rows, n);
+    char id[64], dir[1200];
+    run_id(id, sizeof id);
+    snprintf(dir, sizeof dir, "%s/%s", p->out_root, id);
+    for (int k = 2; access(dir, F_OK) == 0; k++) snprintf(dir, sizeof dir, "%s/%s-%d", p->out_root, id, k);
+    LumiErr e;
+    int rc = failed ? 1 : 0;
+    if (lumi_mkdirs(dir, &e) != 0 || write_csv(dir, p, rows, n, &e) != 0 || write_json(dir, id, p, mcp, rows, n, &e) != 0) {
+        fprintf(stderr, "lumi: bench: %s\n", e.msg);
+        rc = 2;
+    } else if (!have_gnuplot()) {
+        printf("\nwrote %s/bench.{csv,json} (gnuplot not found: no plot)\n", dir);
+    } else if (write_plot(dir, p, rows, n, &e) != 0) {
+        fprintf(stderr, "lumi: bench: %s (csv and json are written)\n", e.msg);
+        printf("\nwrote %s/bench.{csv,json}\n", dir);
+    } else {
+        printf("\nwrote %s/bench.{csv,json,png,gp}\n", dir);
+    }
+    free(rows);
+    return rc;
+}

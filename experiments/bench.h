@@ -1,0 +1,50 @@
+/* bench.h: `lumi bench` and the `bench` experiment kind. For every model x
+ * path it measures prefill (pp N: an N-token prompt in the path's prefill
+ * strategy) and decode (tg N: N greedy tokens one at a time after a BOS)
+ * throughput over repetitions, like llama-bench, plus peak RSS; and once per
+ * run the machine's streaming read bandwidth and FMA peak, so each figure is
+ * also reported as a fraction of what the hardware allows. Results go to
+ * OUT/<run id>/bench.{csv,json} and, when gnuplot is installed, bench.png
+ * (with its bench.gp beside it). */
+#ifndef LUMI_BENCH_H
+#define LUMI_BENCH_H
+#include "../paths/path.h"
+#include "experiment.h"
+
+typedef struct {
+    char name[64];    /* label in the table */
+    char file[1024];  /* the model file */
+} LumiBenchModel;
+
+typedef struct {
+    LumiBenchModel models[16];
+    int n_models;
+    LumiPathSpec paths[32];
+    int n_paths;
+    int n_prompt, n_gen, reps;
+    int threads;          /* >= 0: overrides every path's threads; -1 keeps them */
+    char out_root[1024];  /* default results/bench */
+    int skip_machine;     /* skip the bandwidth/FMA micro-benchmarks (tests) */
+} LumiBenchPlan;
+
+void lumi_bench_plan_default(LumiBenchPlan *p);
+/* Runs the plan, prints the table; returns the process exit code. */
+int lumi_bench_run(const LumiBenchPlan *p);
+/* Reads a `kind: bench` YAML document into a plan, synthesizing the models
+ * it describes into its cache folder on first use. */
+int lumi_bench_from_yaml(const LumiYamlDoc *d, LumiBenchPlan *p, LumiErr *e);
+
+/* Machine micro-benchmarks (experiments/bench_machine.c), on `threads`
+ * threads (0: all cores), with the best SIMD kernels this CPU has. */
+typedef struct {
+    double read_gbs;      /* streaming read bandwidth, GB/s (1e9 bytes) */
+    double fma_gflops;    /* FMA throughput peak, GFLOP/s */
+    int threads;
+    char isa[16];
+    size_t buffer_bytes;
+} LumiMachine;
+void lumi_bench_machine(LumiMachine *m, int threads);
+
+extern const LumiExperimentKind lumi_kind_bench;
+
+#endif
