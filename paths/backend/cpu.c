@@ -44,15 +44,21 @@ const LumiCpuKernels *lumi_cpu_kernels(const char *isa) {
     return NULL;
 }
 
+const LumiCpuKernels *lumi_cpu_select(int force_scalar, const char **isa_out) {
+    const char *isa = getenv("LUMI_CPU_ISA");
+    const char *fs = getenv("LUMI_FORCE_SCALAR");
+    if (force_scalar || (fs && *fs && strcmp(fs, "0"))) isa = "scalar";
+    if (isa_out) *isa_out = isa;
+    return lumi_cpu_kernels(isa);
+}
+
 static int cpu_init(void **ctx, const LumiModel *m, const LumiBackendOpts *o, LumiErr *e) {
     for (int l = 0; l < m->cfg.n_layers; l++)
         if (m->w.layers[l].wq.type != LUMI_F32)
             return lumi_err(e, "%s: backend cpu supports f32 weights only, got %s", m->path,
                             lumi_dtype_name(m->w.layers[l].wq.type));
-    const char *isa = getenv("LUMI_CPU_ISA");
-    const char *fs = getenv("LUMI_FORCE_SCALAR");
-    if (o->force_scalar || (fs && *fs && strcmp(fs, "0"))) isa = "scalar";
-    const LumiCpuKernels *k = lumi_cpu_kernels(isa);
+    const char *isa;
+    const LumiCpuKernels *k = lumi_cpu_select(o->force_scalar, &isa);
     if (!k) return lumi_err(e, "LUMI_CPU_ISA=%s: this CPU or build cannot run it (valid: avx512, avx2, scalar)", isa);
     Cpu *c = lumi_xcalloc(1, sizeof *c);
     c->m = m;

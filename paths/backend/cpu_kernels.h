@@ -42,5 +42,9 @@ const LumiCpuKernels *lumi_cpu_kernels_avx512(void); /* NULL if not compiled in 
 /* The table for `isa` ("avx512", "avx2", "scalar", or NULL/"" for the best
  * this CPU supports); NULL if the CPU cannot run it. */
 const LumiCpuKernels *lumi_cpu_kernels(const char *isa);
+/* The table the cpu backend runs: LUMI_FORCE_SCALAR=1 (or force_scalar) gives
+ * "scalar", else LUMI_CPU_ISA if set, else the best. NULL if LUMI_CPU_ISA
+ * names a table this CPU cannot run; *isa (if non-NULL) gets the name asked. */
+const LumiCpuKernels *lumi_cpu_select(int force_scalar, const char **isa);
 
 #endif

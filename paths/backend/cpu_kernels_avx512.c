@@ -80,6 +80,16 @@ enum { TB = 48 };
 
 static void matmul(float *out, int os, const float *x, const float *W, const float *bias, int cols, int t0, int t1,
                    int r0, int r1) {
+    if (t1 - t0 == 1) {
+        /* Decode is a matvec bound by memory: one row at a time reads the
+         * weights as a single sequential stream, which the hardware
+         * prefetchers follow best (measured: ~25% faster here than 4
+         * interleaved row streams, with or without software prefetch). */
+        for (int r = r0; r < r1; r++)
+            tile_1_1(out + (size_t)t0 * os + r, os, x + (size_t)t0 * cols, W + (size_t)r * cols, bias ? bias + r : NULL,
+                     cols);
+        return;
+    }
     for (int tb = t0; tb < t1; tb += TB) {
         int te = tb + TB < t1 ? tb + TB : t1;
         int r = r0;
