@@ -11,6 +11,7 @@ Suite *suite_cli(void);
 Suite *suite_yaml(void);
 Suite *suite_safetensors(void);
 Suite *suite_gguf(void);
+Suite *suite_cpu(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
@@ -20,6 +21,7 @@ static Suite *(*const SUITES[])(void) = {
     suite_yaml,
     suite_safetensors,
     suite_gguf,
+    suite_cpu,
 };
 
 int main(void) {

@@ -82,6 +82,32 @@ static float *cpu_alloc(void *ctx, size_t n) { (void)ctx; return lumi_aligned_al
 static void cpu_release(void *ctx, float *p) { (void)ctx; free(p); }
 static void cpu_copy(void *ctx, float *dst, const float *src, size_t n) { (void)ctx; memcpy(dst, src, n * sizeof(float)); }
 
+/* ---- elementwise work, split in contiguous ranges (order-free) ---- */
+
+typedef void (*RangeFn)(void *arg, size_t lo, size_t hi);
+typedef struct {
+    RangeFn fn;
+    void *arg;
+    size_t n;
+} ForJob;
+
+static void for_part(void *arg, int tid, int nt) {
+    const ForJob *j = arg;
+    size_t lo = j->n * (size_t)tid / (size_t)nt, hi = j->n * (size_t)(tid + 1) / (size_t)nt;
+    if (lo < hi) j->fn(j->arg, lo, hi);
+}
+
+/* Below this many elements of work a range runs on the calling thread:
+ * waking the pool costs more than it saves (decode-sized vectors). */
+#define MIN_PARALLEL_ELEMS (1 << 14)
+
+/* fn over [0, n) items of `work_per_item` elements each. */
+static void par_for(Cpu *c, size_t n, size_t work_per_item, RangeFn fn, void *arg) {
+    ForJob j = {fn, arg, n};
+    if (n * work_per_item < MIN_PARALLEL_ELEMS || n < 2) fn(arg, 0, n);
+    else lumi_pool_run(c->pool, for_part, &j);
+}
+
 static void cpu_embed(void *ctx, float *x, const LumiMat *emb, const int *tokens, int n) {
     (void)ctx;
     const float *w = emb->data;
@@ -89,14 +115,28 @@ static void cpu_embed(void *ctx, float *x, const LumiMat *emb, const int *tokens
         memcpy(x + (size_t)t * emb->cols, w + (size_t)tokens[t] * emb->cols, (size_t)emb->cols * sizeof(float));
 }
 
+typedef struct {
+    const LumiCpuKernels *k;
+    float *out;
+    const float *x, *w;
+    int dim;
+    float eps;
+} NormJob;
+
+static void norm_rows(void *arg, size_t lo, size_t hi) {
+    const NormJob *j = arg;
+    for (size_t t = lo; t < hi; t++) {
+        const float *xt = j->x + t * j->dim;
+        float *ot = j->out + t * j->dim;
+        float inv = 1.0f / sqrtf(j->k->dot(xt, xt, j->dim) / (float)j->dim + j->eps);
+        for (int i = 0; i < j->dim; i++) ot[i] = xt[i] * inv * j->w[i];
+    }
+}
+
 static void cpu_rmsnorm(void *ctx, float *out, const float *x, const float *w, int n, int dim, float eps) {
     Cpu *c = ctx;
-    for (int t = 0; t < n; t++) {
-        const float *xt = x + (size_t)t * dim;
-        float *ot = out + (size_t)t * dim;
-        float inv = 1.0f / sqrtf(c->k->dot(xt, xt, dim) / (float)dim + eps);
-        for (int i = 0; i < dim; i++) ot[i] = xt[i] * inv * w[i];
-    }
+    NormJob j = {c->k, out, x, w, dim, eps};
+    par_for(c, (size_t)n, (size_t)dim, norm_rows, &j);
 }
 
 /* ---- matmul: threads split the output rows, in slabs of 4 ---- */
@@ -128,15 +168,23 @@ static void cpu_matmul(void *ctx, float *out, int out_stride, const float *x, co
     else lumi_pool_run(c->pool, mat_part, &j);
 }
 
-static void cpu_rope(void *ctx, float *x, int stride, int n, int pos0, int n_heads, int head_size) {
-    const LumiRope *rp = &((Cpu *)ctx)->m->rope;
-    int half = head_size / 2;
-    for (int t = 0; t < n; t++) {
-        const float *cs = rp->cos + (size_t)(pos0 + t) * rp->half;
-        const float *sn = rp->sin + (size_t)(pos0 + t) * rp->half;
-        for (int h = 0; h < n_heads; h++) {
-            float *v = x + (size_t)t * stride + (size_t)h * head_size;
+typedef struct {
+    const LumiRope *rp;
+    float *x;
+    int stride, pos0, n_heads, head_size;
+} RopeJob;
+
+static void rope_rows(void *arg, size_t lo, size_t hi) {
+    const RopeJob *j = arg;
+    const LumiRope *rp = j->rp;
+    int half = j->head_size / 2;
+    for (size_t t = lo; t < hi; t++) {
+        const float *cs = rp->cos + (size_t)(j->pos0 + (int)t) * rp->half;
+        const float *sn = rp->sin + (size_t)(j->pos0 + (int)t) * rp->half;
+        for (int h = 0; h < j->n_heads; h++) {
+            float *v = j->x + t * j->stride + (size_t)h * j->head_size;
             for (int i = 0; i < half; i++) {
+                /* interleaved pairs (2i, 2i+1) or halves (i, i + half) */
                 int a = rp->style == LUMI_ROPE_HALF ? i : 2 * i;
                 int b = rp->style == LUMI_ROPE_HALF ? i + half : 2 * i + 1;
                 float x0 = v[a], x1 = v[b];
@@ -145,6 +193,12 @@ static void cpu_rope(void *ctx, float *x, int stride, int n, int pos0, int n_hea
             }
         }
     }
+}
+
+static void cpu_rope(void *ctx, float *x, int stride, int n, int pos0, int n_heads, int head_size) {
+    Cpu *c = ctx;
+    RopeJob j = {&c->m->rope, x, stride, pos0, n_heads, head_size};
+    par_for(c, (size_t)n, (size_t)n_heads * (size_t)head_size, rope_rows, &j);
 }
 
 /* ---- attention: threads split the (query, head) pairs ---- */
@@ -176,12 +230,14 @@ static void att_one(const AttJob *j, float *sc, int t, int h) {
     for (int i = 0; i < hs; i++) o[i] *= inv;
 }
 
+/* Task i = (query t, head h) goes to thread i mod nt: later queries attend
+ * to more keys, so contiguous ranges would leave the first thread idle. */
 static void att_part(void *arg, int tid, int nt) {
     const AttJob *j = arg;
     int heads = j->c->m->cfg.n_heads;
     long tasks = (long)j->n * heads;
     float *sc = j->c->scores + (size_t)tid * j->c->m->cfg.seq_len;
-    for (long i = tasks * tid / nt; i < tasks * (tid + 1) / nt; i++) att_one(j, sc, (int)(i / heads), (int)(i % heads));
+    for (long i = tid; i < tasks; i += nt) att_one(j, sc, (int)(i / heads), (int)(i % heads));
 }
 
 static void cpu_attention(void *ctx, float *out, const float *q, const float *kc, const float *vc, int n, int pos0) {
@@ -190,17 +246,32 @@ static void cpu_attention(void *ctx, float *out, const float *q, const float *kc
     lumi_pool_run(c->pool, att_part, &j);
 }
 
-static void cpu_swiglu(void *ctx, float *h1, const float *h3, size_t len) {
-    (void)ctx;
-    for (size_t i = 0; i < len; i++) {
-        float g = h1[i];
-        h1[i] = g / (1.0f + expf(-g)) * h3[i];
+typedef struct {
+    float *a;
+    const float *b;
+} Pair;
+
+static void swiglu_range(void *arg, size_t lo, size_t hi) {
+    const Pair *p = arg;
+    for (size_t i = lo; i < hi; i++) {
+        float g = p->a[i];
+        p->a[i] = g / (1.0f + expf(-g)) * p->b[i];
     }
 }
 
+static void cpu_swiglu(void *ctx, float *h1, const float *h3, size_t len) {
+    Pair p = {h1, h3};
+    par_for(ctx, len, 1, swiglu_range, &p);
+}
+
+static void add_range(void *arg, size_t lo, size_t hi) {
+    const Pair *p = arg;
+    for (size_t i = lo; i < hi; i++) p->a[i] += p->b[i];
+}
+
 static void cpu_add(void *ctx, float *x, const float *y, size_t len) {
-    (void)ctx;
-    for (size_t i = 0; i < len; i++) x[i] += y[i];
+    Pair p = {x, y};
+    par_for(ctx, len, 1, add_range, &p);
 }
 
 const LumiBackendOps lumi_backend_cpu = {

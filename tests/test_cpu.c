@@ -1,0 +1,354 @@
+/* test_cpu.c: the fast cpu backend.
+ *  - every kernel table this CPU can run (AVX-512, AVX2, C) against plain-C
+ *    twins written here, on awkward sizes: bitwise for the shared dot16
+ *    order, and close to a double-precision sum;
+ *  - the backend's ops against the ref backend's (odd heads, GQA);
+ *  - batch invariance through the harness: all 9 cache x prefill paths
+ *    bitwise equal, threads=1 equal to threads=2, SIMD equal to the forced
+ *    scalar fallback, and within 1e-4 of ref;
+ *  - perturbations proving those bitwise checks can fail. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/session.h"
+#include "../paths/backend/cpu_kernels.h"
+#include "helpers.h"
+
+extern const LumiBackendOps lumi_backend_cpu, lumi_backend_ref;
+
+/* ---- plain-C twins ---- */
+
+/* dot16 as cpu_kernels.h defines it, written independently. */
+static float twin_dot16(const float *a, const float *b, int n) {
+    float lane[16];
+    for (int l = 0; l < 16; l++) lane[l] = 0.0f;
+    int chunks = (n + 15) / 16;
+    for (int c = 0; c < chunks; c++)
+        for (int l = 0; l < 16; l++) {
+            int k = c * 16 + l;
+            lane[l] = fmaf(k < n ? a[k] : 0.0f, k < n ? b[k] : 0.0f, lane[l]);
+        }
+    float h8[8], h4[4];
+    for (int i = 0; i < 8; i++) h8[i] = lane[i] + lane[i + 8];
+    for (int i = 0; i < 4; i++) h4[i] = h8[i] + h8[i + 4];
+    return (h4[0] + h4[2]) + (h4[1] + h4[3]);
+}
+
+/* A different, equally reasonable order: one running sum, left to right. */
+static float seq_dot(const float *a, const float *b, int n) {
+    float s = 0;
+    for (int k = 0; k < n; k++) s = fmaf(a[k], b[k], s);
+    return s;
+}
+
+static void fill(float *v, size_t n, LumiRng *r) {
+    for (size_t i = 0; i < n; i++) v[i] = 2.0f * lumi_rng_f32(r) - 1.0f;
+}
+
+static const LumiCpuKernels *tables[3];
+static int n_tables(void) {
+    int n = 0;
+    const char *names[] = {"avx512", "avx2", "scalar"};
+    for (int i = 0; i < 3; i++)
+        if ((tables[n] = lumi_cpu_kernels(names[i]))) n++;
+        else printf("NOTE test_cpu: kernel table %s not runnable here, not tested\n", names[i]);
+    return n;
+}
+
+START_TEST(kernels_dot_axpy_match_twins) {
+    int nt = n_tables();
+    ck_assert(nt >= 1);
+    LumiRng r;
+    lumi_rng_seed(&r, 42);
+    float a[300], b[300], o1[300], o2[300];
+    int sizes[] = {1, 2, 7, 15, 16, 17, 31, 33, 48, 63, 100, 129, 300};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        int n = sizes[si];
+        fill(a, 300, &r), fill(b, 300, &r);
+        double exact = 0, mag = 0;
+        for (int k = 0; k < n; k++) exact += (double)a[k] * b[k], mag += fabs((double)a[k] * b[k]);
+        float want = twin_dot16(a, b, n);
+        ck_assert_msg(fabs(want - exact) <= 1e-6 * mag + 1e-30, "twin dot16 n=%d off: %g vs %g", n, want, exact);
+        for (int t = 0; t < nt; t++) {
+            float got = tables[t]->dot(a, b, n);
+            ck_assert_msg(memcmp(&got, &want, 4) == 0, "%s dot n=%d: %a != %a", tables[t]->name, n, got, want);
+            float p = a[n - 1];
+            memcpy(o1, b, sizeof o1), memcpy(o2, b, sizeof o2);
+            tables[t]->axpy(o1, p, a, n);
+            for (int k = 0; k < n; k++) o2[k] = fmaf(p, a[k], o2[k]);
+            ck_assert_msg(memcmp(o1, o2, sizeof o1) == 0, "%s axpy n=%d differs (or wrote past n)", tables[t]->name, n);
+        }
+    }
+}
+END_TEST
+
+/* matmul on a sub-block [t0,t1) x [r0,r1): twin values inside, untouched
+ * (sentinel) outside, for shapes that are not multiples of any tile. */
+START_TEST(kernels_matmul_match_twin) {
+    int nt = n_tables();
+    LumiRng r;
+    lumi_rng_seed(&r, 7);
+    struct { int rows, cols, n; } shapes[] = {{1, 1, 1},  {5, 17, 3},  {7, 33, 7},   {13, 100, 13},
+                                              {4, 16, 6}, {9, 47, 50}, {64, 128, 1}, {3, 5, 97}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        int R = shapes[si].rows, C = shapes[si].cols, N = shapes[si].n, os = R + 3;
+        float *W = malloc((size_t)R * C * 4), *x = malloc((size_t)N * C * 4), *bias = malloc((size_t)R * 4);
+        float *got = malloc((size_t)N * os * 4), *want = malloc((size_t)N * os * 4);
+        fill(W, (size_t)R * C, &r), fill(x, (size_t)N * C, &r), fill(bias, (size_t)R, &r);
+        int t0 = N > 2 ? 1 : 0, t1 = N, r0 = R > 2 ? 1 : 0, r1 = R > 3 ? R - 1 : R;
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            for (size_t i = 0; i < (size_t)N * os; i++) want[i] = -12345.0f;
+            for (int t = t0; t < t1; t++)
+                for (int o = r0; o < r1; o++) {
+                    float s = twin_dot16(W + (size_t)o * C, x + (size_t)t * C, C);
+                    if (with_bias) s += bias[o];
+                    want[(size_t)t * os + o] = s;
+                }
+            for (int k = 0; k < nt; k++) {
+                for (size_t i = 0; i < (size_t)N * os; i++) got[i] = -12345.0f;
+                tables[k]->matmul(got, os, x, W, with_bias ? bias : NULL, C, t0, t1, r0, r1);
+                ck_assert_msg(memcmp(got, want, (size_t)N * os * 4) == 0, "%s matmul %dx%d n=%d bias=%d differs",
+                              tables[k]->name, R, C, N, with_bias);
+            }
+        }
+        free(W), free(x), free(bias), free(got), free(want);
+    }
+}
+END_TEST
+
+/* The twin and the kernels agree, but a different order does not: the
+ * bitwise comparisons above can fail. */
+START_TEST(perturbed_order_differs) {
+    LumiRng r;
+    lumi_rng_seed(&r, 3);
+    float a[100], b[100];
+    int differ = 0;
+    for (int trial = 0; trial < 20; trial++) {
+        fill(a, 100, &r), fill(b, 100, &r);
+        float x = lumi_cpu_kernels(NULL)->dot(a, b, 100), y = seq_dot(a, b, 100);
+        differ += memcmp(&x, &y, 4) != 0;
+        ck_assert(fabsf(x - y) < 1e-4f);
+    }
+    ck_assert_msg(differ > 0, "a sequential sum never differed from dot16: the bitwise checks prove nothing");
+}
+END_TEST
+
+/* ---- backend ops against ref ---- */
+
+static void load(const char *path, LumiModel *m) {
+    LumiErr e;
+    ck_assert_msg(lumi_model_load(path, m, &e) == 0, "%s", e.msg);
+}
+
+/* Odd head count, GQA (3 query heads per kv head), head_size 12. */
+START_TEST(ops_match_ref_odd_heads_gqa) {
+    LumiModel m;
+    load(th_synth("cpu_ops.bin", 36, 52, 1, 3, 1, 41, 16, 1, 21), &m);
+    const LumiConfig *c = &m.cfg;
+    const LumiBackendOps *be[2] = {&lumi_backend_cpu, &lumi_backend_ref};
+    void *ctx[2];
+    LumiBackendOpts o = {2, 0};
+    LumiErr e;
+    for (int i = 0; i < 2; i++) ck_assert_msg(be[i]->init(&ctx[i], &m, &o, &e) == 0, "%s", e.msg);
+    LumiRng r;
+    lumi_rng_seed(&r, 5);
+    int n = 5, pos0 = 3, T = pos0 + n;
+    size_t D = (size_t)c->dim, KV = (size_t)c->kv_dim, H = (size_t)c->hidden_dim;
+    float *x = malloc(T * D * 4), *w = malloc(D * 4), *kc = malloc(T * KV * 4), *vc = malloc(T * KV * 4);
+    float *q = malloc(n * D * 4), *h1 = malloc(n * H * 4), *h3 = malloc(n * H * 4);
+    float *out[2], *tmp[2];
+    fill(x, T * D, &r), fill(w, D, &r), fill(kc, T * KV, &r), fill(vc, T * KV, &r), fill(q, n * D, &r);
+    fill(h1, n * H, &r), fill(h3, n * H, &r);
+    for (int i = 0; i < 2; i++) out[i] = malloc(n * H * 4), tmp[i] = malloc(n * H * 4);
+
+    for (int i = 0; i < 2; i++) be[i]->rmsnorm(ctx[i], out[i], x, w, n, c->dim, 1e-5f);
+    ck_assert_msg(th_max_abs(out[0], out[1], n * D) < 1e-5, "rmsnorm");
+    for (int i = 0; i < 2; i++) memcpy(out[i], q, n * D * 4), be[i]->rope(ctx[i], out[i], c->dim, n, pos0, c->n_heads, c->head_size);
+    ck_assert_msg(th_max_abs(out[0], out[1], n * D) < 1e-6, "rope");
+    for (int i = 0; i < 2; i++) be[i]->attention(ctx[i], out[i], q, kc, vc, n, pos0);
+    ck_assert_msg(th_max_abs(out[0], out[1], n * D) < 1e-5, "attention: %g", th_max_abs(out[0], out[1], n * D));
+    /* batch invariance of attention itself: query by query gives the same bits */
+    for (int t = 0; t < n; t++) be[0]->attention(ctx[0], tmp[0] + t * D, q + t * D, kc, vc, 1, pos0 + t);
+    ck_assert_msg(memcmp(tmp[0], out[0], n * D * 4) == 0, "attention depends on how many queries are in the call");
+    for (int i = 0; i < 2; i++) memcpy(out[i], h1, n * H * 4), be[i]->swiglu(ctx[i], out[i], h3, n * H);
+    ck_assert_msg(th_max_abs(out[0], out[1], n * H) < 1e-6, "swiglu");
+    for (int i = 0; i < 2; i++) memcpy(out[i], h1, n * H * 4), be[i]->add(ctx[i], out[i], h3, n * H);
+    ck_assert(memcmp(out[0], out[1], n * H * 4) == 0);
+    const LumiMat *wq = &m.w.layers[0].wq;
+    for (int i = 0; i < 2; i++) be[i]->matmul(ctx[i], out[i], c->dim, x, wq, NULL, n);
+    ck_assert_msg(th_max_abs(out[0], out[1], n * D) < 1e-5, "matmul");
+    for (int i = 0; i < 2; i++) be[i]->embed(ctx[i], out[i], &m.w.tok_emb, (int[]){3, 0, 40}, 3);
+    ck_assert(memcmp(out[0], out[1], 3 * D * 4) == 0);
+
+    for (int i = 0; i < 2; i++) be[i]->free(ctx[i]), free(out[i]), free(tmp[i]);
+    free(x), free(w), free(kc), free(vc), free(q), free(h1), free(h3);
+    lumi_model_free(&m);
+}
+END_TEST
+
+/* ---- through the harness ---- */
+
+static const char *PATHS[] = {
+    "cache=fixed,prefill=batched",   "cache=fixed,prefill=token",   "cache=fixed,prefill=chunked:3",
+    "cache=growing,prefill=batched", "cache=growing,prefill=token", "cache=growing,prefill=chunked:5",
+    "cache=none,prefill=batched",    "cache=none,prefill=token",    "cache=none,prefill=chunked:4",
+};
+#define N_PATHS (sizeof PATHS / sizeof PATHS[0])
+
+/* Logits of every position, the prompt fed in two parts so every path also
+ * runs against a non-empty cache. `swap` (if non-NULL) replaces the
+ * session's backend table after opening (same context type). */
+static float *run(const LumiModel *m, const char *backend, const char *spec, int threads, const int *tok, int T,
+                  const LumiBackendOps *swap) {
+    LumiPathSpec p;
+    LumiErr e;
+    LumiSession s;
+    lumi_path_default(&p);
+    ck_assert_msg(lumi_path_parse(spec, &p, &e) == 0, "%s", e.msg);
+    ck_assert(lumi_path_set(&p, "backend", backend, &e) == 0);
+    p.threads = threads;
+    ck_assert_msg(lumi_session_open(&s, m, &p, &e) == 0, "%s", e.msg);
+    if (swap) s.be = s.cache.be = swap;
+    size_t V = (size_t)m->cfg.vocab_size;
+    float *out = malloc((size_t)T * V * sizeof(float));
+    int first = T / 2;
+    ck_assert_msg(lumi_session_feed(&s, tok, first, out, &e) == 0, "%s", e.msg);
+    ck_assert_msg(lumi_session_feed(&s, tok + first, T - first, out + (size_t)first * V, &e) == 0, "%s", e.msg);
+    lumi_session_close(&s);
+    return out;
+}
+
+static int *tokens(const LumiModel *m, int T) {
+    int *tok = malloc((size_t)T * sizeof(int));
+    for (int t = 0; t < T; t++) tok[t] = (t * 7919 + 1) % m->cfg.vocab_size;
+    return tok;
+}
+
+/* Returns the index of the first path whose logits differ bitwise from the
+ * first path's, or -1 when all 9 agree. */
+static int first_mismatch(const LumiModel *m, const int *tok, int T, int threads, const LumiBackendOps *swap,
+                          float **base_out) {
+    size_t N = (size_t)T * m->cfg.vocab_size;
+    float *base = run(m, "cpu", PATHS[0], threads, tok, T, swap);
+    int bad = -1;
+    for (size_t i = 1; i < N_PATHS && bad < 0; i++) {
+        float *got = run(m, "cpu", PATHS[i], threads, tok, T, swap);
+        if (memcmp(base, got, N * sizeof(float)) != 0) bad = (int)i;
+        free(got);
+    }
+    if (base_out) *base_out = base;
+    else free(base);
+    return bad;
+}
+
+static void check_invariance(const char *path, int T) {
+    LumiModel m;
+    load(path, &m);
+    int *tok = tokens(&m, T);
+    size_t N = (size_t)T * m.cfg.vocab_size;
+    float *two, *one;
+    int bad = first_mismatch(&m, tok, T, 2, NULL, &two);
+    ck_assert_msg(bad < 0, "%s: cpu %s differs bitwise from %s", path, bad < 0 ? "" : PATHS[bad], PATHS[0]);
+    one = run(&m, "cpu", PATHS[0], 1, tok, T, NULL);
+    ck_assert_msg(memcmp(one, two, N * 4) == 0, "%s: threads=1 differs bitwise from threads=2", path);
+    float *ref = run(&m, "ref", PATHS[0], 0, tok, T, NULL);
+    double err = th_max_abs(two, ref, N);
+    ck_assert_msg(err <= 1e-4, "%s: max |cpu - ref| = %g > 1e-4", path, err);
+    /* the bitwise comparison is sharp: ref, a different order, is not equal */
+    ck_assert_msg(memcmp(two, ref, N * 4) != 0, "%s: cpu equals ref bitwise; the bitwise checks prove nothing", path);
+    free(one), free(two), free(ref), free(tok);
+    lumi_model_free(&m);
+}
+
+START_TEST(invariance_default_model) { check_invariance(DEFAULT_MODEL, 20); }
+END_TEST
+
+START_TEST(invariance_synth_gqa_unshared) {
+    check_invariance(th_synth("cpu_gqa.bin", 40, 72, 2, 5, 1, 97, 32, 1, 13), 23);
+}
+END_TEST
+
+/* Every kernel table this CPU runs gives the same bits end to end (they
+ * share one reduction order), the forced scalar fallback included, and the
+ * fallback is itself invariant across paths. */
+START_TEST(isa_tables_agree_and_scalar_invariant) {
+    LumiModel m;
+    load(th_synth("cpu_isa.bin", 40, 72, 2, 5, 1, 97, 32, 1, 14), &m);
+    int T = 19, *tok = tokens(&m, T);
+    size_t N = (size_t)T * m.cfg.vocab_size;
+    float *best = run(&m, "cpu", PATHS[0], 2, tok, T, NULL);
+    const char *isas[] = {"avx2", "avx512"};
+    for (int i = 0; i < 2; i++) {
+        if (!lumi_cpu_kernels(isas[i])) continue;
+        setenv("LUMI_CPU_ISA", isas[i], 1);
+        float *got = run(&m, "cpu", PATHS[0], 2, tok, T, NULL);
+        ck_assert_msg(memcmp(got, best, N * 4) == 0, "LUMI_CPU_ISA=%s differs bitwise", isas[i]);
+        free(got);
+    }
+    unsetenv("LUMI_CPU_ISA");
+    setenv("LUMI_FORCE_SCALAR", "1", 1);
+    float *scalar;
+    int bad = first_mismatch(&m, tok, T, 2, NULL, &scalar);
+    ck_assert_msg(bad < 0, "scalar fallback: %s differs bitwise from %s", bad < 0 ? "" : PATHS[bad], PATHS[0]);
+    ck_assert_msg(memcmp(scalar, best, N * 4) == 0, "scalar fallback differs bitwise from the SIMD table");
+    unsetenv("LUMI_FORCE_SCALAR");
+    setenv("LUMI_CPU_ISA", "vax", 1);
+    LumiPathSpec p;
+    LumiErr e;
+    LumiSession s;
+    lumi_path_default(&p);
+    ck_assert(lumi_path_parse("backend=cpu", &p, &e) == 0);
+    ck_assert_int_eq(lumi_session_open(&s, &m, &p, &e), -1);
+    ck_assert_msg(strstr(e.msg, "LUMI_CPU_ISA=vax"), "%s", e.msg);
+    unsetenv("LUMI_CPU_ISA");
+    free(best), free(scalar), free(tok);
+    lumi_model_free(&m);
+}
+END_TEST
+
+/* A backend whose matmul sums in a different order when a call holds more
+ * than one token (what an n-dependent GEMM blocking would do) must fail
+ * the 9-path check. */
+static void order_by_n_matmul(void *ctx, float *out, int os, const float *x, const LumiMat *w, const float *bias, int n) {
+    if (n == 1) {
+        lumi_backend_cpu.matmul(ctx, out, os, x, w, bias, n);
+        return;
+    }
+    const float *W = w->data;
+    for (int t = 0; t < n; t++)
+        for (int r = 0; r < w->rows; r++)
+            out[(size_t)t * os + r] = seq_dot(W + (size_t)r * w->cols, x + (size_t)t * w->cols, w->cols) + (bias ? bias[r] : 0);
+}
+
+START_TEST(perturbed_backend_breaks_invariance) {
+    LumiModel m;
+    load(th_synth("cpu_perturb.bin", 40, 72, 2, 5, 1, 97, 32, 1, 15), &m);
+    int T = 12, *tok = tokens(&m, T);
+    LumiBackendOps bad = lumi_backend_cpu;
+    bad.matmul = order_by_n_matmul;
+    ck_assert_msg(first_mismatch(&m, tok, T, 2, &bad, NULL) >= 0, "an n-dependent matmul order went unnoticed");
+    ck_assert_int_eq(first_mismatch(&m, tok, T, 2, NULL, NULL), -1);
+    free(tok);
+    lumi_model_free(&m);
+}
+END_TEST
+
+Suite *suite_cpu(void) {
+    Suite *s = suite_create("cpu");
+    TCase *k = tcase_create("kernels");
+    tcase_add_test(k, kernels_dot_axpy_match_twins);
+    tcase_add_test(k, kernels_matmul_match_twin);
+    tcase_add_test(k, perturbed_order_differs);
+    tcase_add_test(k, ops_match_ref_odd_heads_gqa);
+    suite_add_tcase(s, k);
+    TCase *h = tcase_create("harness");
+    tcase_set_timeout(h, 120);
+    tcase_add_test(h, invariance_default_model);
+    tcase_add_test(h, invariance_synth_gqa_unshared);
+    tcase_add_test(h, isa_tables_agree_and_scalar_invariant);
+    tcase_add_test(h, perturbed_backend_breaks_invariance);
+    suite_add_tcase(s, h);
+    return s;
+}
