@@ -42,6 +42,8 @@ typedef struct {
     int threads;
     char isa[16];
     size_t buffer_bytes;
+    double read_gbs_runs[2], fma_gflops_runs[2]; /* measured before / after the paths */
+    double loadavg;       /* 1-minute load average when the run started */
 } LumiMachine;
 void lumi_bench_machine(LumiMachine *m, int threads);
 
