@@ -13,6 +13,7 @@
  * LumiBackendOpts.force_scalar); LUMI_CPU_ISA=avx512|avx2|scalar picks one
  * explicitly (an error if this CPU cannot run it). */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,22 +140,29 @@ static void cpu_rmsnorm(void *ctx, float *out, const float *x, const float *w, i
     par_for(c, (size_t)n, (size_t)dim, norm_rows, &j);
 }
 
-/* ---- matmul: threads split the output rows, in slabs of 4 ---- */
+/* ---- matmul: threads take slabs of output rows from a shared counter ----
+ * Dynamic rather than static shares: on a shared machine one thread is
+ * often slowed for a while, and a static split would make the other wait.
+ * Which thread computes a row never changes its bits. */
 
 typedef struct {
     const LumiCpuKernels *k;
     float *out;
     int os;
     const float *x, *W, *bias;
-    int cols, rows, n;
+    int cols, rows, n, chunk;
+    atomic_int next;
 } MatJob;
 
 static void mat_part(void *arg, int tid, int nt) {
-    const MatJob *j = arg;
-    int slabs = (j->rows + 3) / 4;
-    int r0 = (int)((long)slabs * tid / nt) * 4, r1 = (int)((long)slabs * (tid + 1) / nt) * 4;
-    if (r1 > j->rows) r1 = j->rows;
-    if (r0 < r1) j->k->matmul(j->out, j->os, j->x, j->W, j->bias, j->cols, 0, j->n, r0, r1);
+    (void)tid, (void)nt;
+    MatJob *j = arg;
+    for (;;) {
+        int r0 = atomic_fetch_add(&j->next, j->chunk);
+        if (r0 >= j->rows) return;
+        int r1 = r0 + j->chunk < j->rows ? r0 + j->chunk : j->rows;
+        j->k->matmul(j->out, j->os, j->x, j->W, j->bias, j->cols, 0, j->n, r0, r1);
+    }
 }
 
 /* Below this many multiply-adds a job is cheaper than waking the pool. */
@@ -163,9 +171,15 @@ static void mat_part(void *arg, int tid, int nt) {
 static void cpu_matmul(void *ctx, float *out, int out_stride, const float *x, const LumiMat *w, const float *bias,
                        int n) {
     Cpu *c = ctx;
-    MatJob j = {c->k, out, out_stride, x, w->data, bias, w->cols, w->rows, n};
-    if ((size_t)w->rows * (size_t)w->cols * (size_t)n < MIN_PARALLEL_MACS) mat_part(&j, 0, 1);
-    else lumi_pool_run(c->pool, mat_part, &j);
+    MatJob j = {c->k, out, out_stride, x, w->data, bias, w->cols, w->rows, n, w->rows, 0};
+    if ((size_t)w->rows * (size_t)w->cols * (size_t)n < MIN_PARALLEL_MACS) {
+        mat_part(&j, 0, 1);
+        return;
+    }
+    /* ~16 slabs per thread, a multiple of the 4-row register tile */
+    int chunk = w->rows / (lumi_pool_size(c->pool) * 16) / 4 * 4;
+    j.chunk = chunk < 4 ? 4 : chunk > 256 ? 256 : chunk;
+    lumi_pool_run(c->pool, mat_part, &j);
 }
 
 typedef struct {

@@ -58,6 +58,9 @@ static unsigned wait_job(LumiPool *p, unsigned seen) {
         unsigned g = atomic_load(&p->gen);
         if (g != seen) return g;
         CPU_RELAX();
+        /* Yield now and then: when the machine has fewer free cores than we
+         * have threads, the thread we wait for may need this core. */
+        if ((spins & 63) == 63) sched_yield();
         if ((spins & 1023) == 1023) {
             double now = lumi_now();
             if (t0 == 0) t0 = now;
@@ -124,7 +127,7 @@ void lumi_pool_run(LumiPool *p, LumiPoolFn fn, void *arg) {
     fn(arg, 0, p->n);
     for (unsigned spins = 0; atomic_load(&p->pending) > 0; spins++) {
         CPU_RELAX();
-        if ((spins & 4095) == 4095) sched_yield(); /* a worker may have been descheduled */
+        if ((spins & 63) == 63) sched_yield(); /* a worker may have been descheduled */
     }
 }
 
