@@ -38,6 +38,14 @@ $(BUILD)/paths/backend/cpu_kernels_avx512.o: CFLAGS += -mavx512f -mavx512bw -mav
 $(BUILD)/paths/backend/cpu_kernels_avx2.o: CFLAGS += -mavx2 -mfma
 endif
 
+# Backend blas links OpenBLAS when pkg-config finds it (libopenblas-dev);
+# without it the backend is still listed and says how to get it.
+BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null)
+ifneq ($(BLAS_LIBS),)
+$(BUILD)/paths/backend/blas.o: CFLAGS += -DLUMI_HAVE_OPENBLAS $(shell pkg-config --cflags openblas)
+LDLIBS += $(BLAS_LIBS)
+endif
+
 $(BUILD)/run_tests: $(LIB_OBJ) $(TEST_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS)
 

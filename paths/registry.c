@@ -10,10 +10,11 @@
 
 extern const LumiBackendOps lumi_backend_ref;
 extern const LumiBackendOps lumi_backend_cpu;
+extern const LumiBackendOps lumi_backend_blas;
 extern const LumiCacheOps lumi_cache_none, lumi_cache_growing, lumi_cache_fixed;
 extern const LumiPrefillOps lumi_prefill_token, lumi_prefill_batched, lumi_prefill_chunked;
 
-static const LumiBackendOps *const BACKENDS[] = {&lumi_backend_ref, &lumi_backend_cpu};
+static const LumiBackendOps *const BACKENDS[] = {&lumi_backend_ref, &lumi_backend_cpu, &lumi_backend_blas};
 static const LumiCacheOps *const CACHES[] = {&lumi_cache_none, &lumi_cache_growing, &lumi_cache_fixed};
 static const LumiPrefillOps *const PREFILLS[] = {&lumi_prefill_token, &lumi_prefill_batched, &lumi_prefill_chunked};
 
