@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../engine/json.h"
 #include "../engine/session.h"
 #include "../paths/backend/cpu_kernels.h"
 #include "../paths/backend/cpu_threads.h"
@@ -193,16 +194,6 @@ static void run_id(char *buf, size_t n) {
     strftime(buf, n, "%Y%m%dT%H%M%SZ", &tm);
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fputc('\\', f);
-        if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
-        else fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static int write_csv(const char *dir, const LumiBenchPlan *p, const Row *rows, int n, LumiErr *e) {
     char path[1300];
     snprintf(path, sizeof path, "%.1200s/bench.csv", dir);
@@ -245,14 +236,14 @@ static int write_json(const char *dir, const char *id, const LumiBenchPlan *p, c
     for (int i = 0; i < n; i++) {
         const Row *w = &rows[i];
         fprintf(f, "    {\"model\": ");
-        json_str(f, w->model->name);
+        lumi_json_cstr(f, w->model->name);
         fprintf(f, ", \"file\": ");
-        json_str(f, w->model->file);
+        lumi_json_cstr(f, w->model->file);
         fprintf(f, ", \"path\": ");
-        json_str(f, w->path);
+        lumi_json_cstr(f, w->path);
         if (!w->r.ok) {
             fprintf(f, ", \"error\": ");
-            json_str(f, w->r.err);
+            lumi_json_cstr(f, w->r.err);
         } else {
             fprintf(f, ", \"isa\": \"%s\", \"peak_rss_mb\": %.1f, \"weight_bytes_per_token\": %.0f", w->r.isa,
                     w->r.rss_mb, w->r.weight_bytes);
@@ -338,6 +329,18 @@ int lumi_bench_run(const LumiBenchPlan *p) {
     if (p->n_models == 0 || p->n_paths == 0) return fprintf(stderr, "lumi: bench: no models or no paths\n"), 2;
     if (p->reps < 1 || p->reps > MAX_REPS)
         return fprintf(stderr, "lumi: bench: reps %d outside 1..%d\n", p->reps, MAX_REPS), 2;
+    /* Sizes that cannot fit a model are bad input: say so before measuring. */
+    for (int mi = 0; mi < p->n_models; mi++) {
+        LumiModel m;
+        LumiErr e;
+        if (lumi_model_load(p->models[mi].file, &m, &e) != 0) return fprintf(stderr, "lumi: bench: %s\n", e.msg), 2;
+        int seq = m.cfg.seq_len;
+        lumi_model_free(&m);
+        if (p->n_prompt > seq || p->n_gen + 1 > seq)
+            return fprintf(stderr, "lumi: bench: %s: pp %d and tg %d (+1 BOS) must fit its context length %d\n",
+                           p->models[mi].file, p->n_prompt, p->n_gen, seq),
+                   2;
+    }
     LumiMachine mc, after;
     double load[1] = {-1};
     if (getloadavg(load, 1) < 1) load[0] = -1;

@@ -9,6 +9,7 @@
  *   threads: 2           # optional: overrides every path's threads
  *   out: results/bench   # runs go to OUT/<run id>/
  *   cache_dir: .cache/synth
+ *   machine: true        # false skips the bandwidth/FMA micro-benchmarks
  *   models:
  *     - {name: 15M, synth: {dim: 288, hidden: 768, layers: 6, heads: 6, vocab: 32000, seq: 256}}
  *     - {name: kjv1M, file: models/kjv1M.bin}
@@ -85,8 +86,8 @@ static int read_model(const LumiYamlDoc *d, const LumiYamlNode *n, const char *c
 }
 
 int lumi_bench_from_yaml(const LumiYamlDoc *d, LumiBenchPlan *p, LumiErr *e) {
-    static const char *const KEYS[] = {"kind", "n_prompt", "n_gen", "reps", "threads", "out", "cache_dir", "models",
-                                       "paths", NULL};
+    static const char *const KEYS[] = {"kind", "n_prompt", "n_gen", "reps", "threads", "out", "cache_dir", "machine",
+                                       "models", "paths", NULL};
     const LumiYamlNode *root = d->root;
     lumi_bench_plan_default(p);
     if (lumi_yaml_expect(d, root, LUMI_Y_MAP, "the config", e) != 0 || lumi_yaml_check_keys(d, root, KEYS, e) != 0)
@@ -104,6 +105,9 @@ int lumi_bench_from_yaml(const LumiYamlDoc *d, LumiBenchPlan *p, LumiErr *e) {
     if (lumi_yaml_str(d, root, "out", 0, &s, e) != 0) return -1;
     if (s) snprintf(p->out_root, sizeof p->out_root, "%s", s);
     if (lumi_yaml_str(d, root, "cache_dir", 0, &cache, e) != 0) return -1;
+    int machine = 1;
+    if (lumi_yaml_bool(d, root, "machine", 0, &machine, e) != 0) return -1;
+    p->skip_machine = !machine;
     const LumiYamlNode *models = lumi_yaml_get(root, "models"), *paths = lumi_yaml_get(root, "paths");
     if (!models) return lumi_yaml_err(d, root, e, "missing key 'models'");
     if (lumi_yaml_expect(d, models, LUMI_Y_SEQ, "models", e) != 0) return -1;

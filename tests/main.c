@@ -12,6 +12,7 @@ Suite *suite_yaml(void);
 Suite *suite_safetensors(void);
 Suite *suite_gguf(void);
 Suite *suite_cpu(void);
+Suite *suite_bench(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
@@ -22,6 +23,7 @@ static Suite *(*const SUITES[])(void) = {
     suite_safetensors,
     suite_gguf,
     suite_cpu,
+    suite_bench,
 };
 
 int main(void) {

@@ -1,0 +1,126 @@
+/* test_bench.c: `lumi bench` from flags and from YAML, on a tiny model and
+ * without the machine micro-benchmarks (they take seconds): exit codes,
+ * the table, the CSV/JSON files and the synthesis cache. Throughput values
+ * are not checked (no timed assertions), only that they are consistent. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/util.h"
+#include "helpers.h"
+
+static char *slurp(const char *path) {
+    char *buf;
+    size_t len;
+    LumiErr e;
+    ck_assert_msg(lumi_read_file(path, &buf, &len, &e) == 0, "%s", e.msg);
+    return buf;
+}
+
+/* The one run folder under root (each test uses a fresh root). */
+static const char *run_dir(const char *root) {
+    static char dir[1024];
+    char cmd[1100], *out;
+    snprintf(cmd, sizeof cmd, "ls %s", root);
+    ck_assert_int_eq(th_run(cmd, &out), 0);
+    out[strcspn(out, "\n")] = 0;
+    ck_assert_msg(out[0], "no run folder under %s", root);
+    snprintf(dir, sizeof dir, "%s/%s", root, out);
+    free(out);
+    return dir;
+}
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+START_TEST(bench_flags_write_table_csv_json) {
+    const char *model = th_synth("bench_tiny.bin", 32, 48, 2, 4, 2, 64, 32, 0, 3);
+    const char *root = th_path("bench_out1");
+    char cmd[2048], *out;
+    snprintf(cmd, sizeof cmd,
+             "./lumi bench -m %s --path backend=cpu --path cache=none,prefill=token,threads=1 -p 6 -n 4 -r 2 "
+             "--no-machine -o %s 2>&1",
+             model, root);
+    ck_assert_int_eq(th_run(cmd, &out), 0);
+    ck_assert_msg(strstr(out, "| pp6 ") && strstr(out, "| tg4 ") && strstr(out, "cache=none,prefill=token,threads=1"),
+                  "%s", out);
+    free(out);
+    const char *dir = run_dir(root);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/bench.csv", dir);
+    char *csv = slurp(path);
+    ck_assert_int_eq(count_lines(csv), 1 + 2 * 2); /* header + pp,tg per path */
+    ck_assert_msg(strstr(csv, "\"backend=cpu,cache=fixed,prefill=batched\",pp,6,2,"), "%s", csv);
+    free(csv);
+    snprintf(path, sizeof path, "%s/bench.json", dir);
+    char *json = slurp(path);
+    ck_assert_msg(strstr(json, "\"machine\": null") && strstr(json, "\"n_prompt\": 6"), "%s", json);
+    /* median within min-max, per test and path */
+    int seen = 0;
+    for (const char *p = json; (p = strstr(p, "\"median\": ")); p++, seen++) {
+        double med, lo, hi;
+        ck_assert(sscanf(p, "\"median\": %lf, \"min\": %lf, \"max\": %lf", &med, &lo, &hi) == 3);
+        ck_assert_msg(lo > 0 && lo <= med && med <= hi, "median %g outside [%g, %g]", med, lo, hi);
+    }
+    ck_assert_int_eq(seen, 4);
+    free(json);
+}
+END_TEST
+
+START_TEST(bench_yaml_synthesizes_once) {
+    const char *cfg = th_path("bench.yaml"), *cache = th_path("bench_cache"), *root = th_path("bench_out2");
+    char text[2048], cmd[2048], *out;
+    snprintf(text, sizeof text,
+             "kind: bench\nn_prompt: 5\nn_gen: 3\nreps: 1\nmachine: false\nout: %s\ncache_dir: %s\n"
+             "models:\n  - name: tiny\n    synth: {dim: 24, hidden: 40, layers: 1, heads: 3, kv_heads: 1, vocab: 50, seq: 16}\n"
+             "paths:\n  - {cache: growing, prefill: chunked:2}\n",
+             root, cache);
+    LumiErr e;
+    ck_assert(lumi_write_atomic(cfg, text, strlen(text), &e) == 0);
+    snprintf(cmd, sizeof cmd, "./lumi bench --config %s 2>&1", cfg);
+    ck_assert_int_eq(th_run(cmd, &out), 0);
+    ck_assert_msg(strstr(out, "synthesizing") && strstr(out, "backend=cpu,cache=growing,prefill=chunked:2"), "%s", out);
+    free(out);
+    ck_assert_int_eq(th_run(cmd, &out), 0);
+    ck_assert_msg(!strstr(out, "synthesizing"), "second run synthesized again: %s", out);
+    free(out);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/d24_h40_l1_nh3_kv1_v50_s16_seed1.bin", cache);
+    ck_assert_msg(th_exists(path), "%s missing", path);
+}
+END_TEST
+
+START_TEST(bench_bad_input_exit_2) {
+    const char *cfg = th_path("bench_bad.yaml");
+    const char *text = "kind: bench\nmodels:\n  - name: x\n    file: models/kjv1M.bin\n    colour: red\n";
+    char cmd[2048], *out;
+    LumiErr e;
+    ck_assert(lumi_write_atomic(cfg, text, strlen(text), &e) == 0);
+    snprintf(cmd, sizeof cmd, "./lumi bench --config %s 2>&1", cfg);
+    ck_assert_int_eq(th_run(cmd, &out), 2);
+    ck_assert_msg(strstr(out, "bench_bad.yaml:5:") && strstr(out, "colour"), "%s", out);
+    free(out);
+    ck_assert_int_eq(th_run("./lumi bench -m " DEFAULT_MODEL " -p 300 --no-machine 2>&1", &out), 2);
+    ck_assert_msg(strstr(out, "context length 256"), "%s", out);
+    free(out);
+    ck_assert_int_eq(th_run("./lumi bench -m " DEFAULT_MODEL " --path backend=nope --no-machine 2>&1", &out), 2);
+    free(out);
+    ck_assert_int_eq(th_run("./lumi bench --no-machine 2>&1", &out), 2);
+    ck_assert_msg(strstr(out, "missing -m"), "%s", out);
+    free(out);
+}
+END_TEST
+
+Suite *suite_bench(void) {
+    Suite *s = suite_create("bench");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, bench_flags_write_table_csv_json);
+    tcase_add_test(tc, bench_yaml_synthesizes_once);
+    tcase_add_test(tc, bench_bad_input_exit_2);
+    suite_add_tcase(s, tc);
+    return s;
+}
