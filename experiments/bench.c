@@ -225,11 +225,11 @@ static int write_json(const char *dir, const char *id, const LumiBenchPlan *p, c
             p->n_gen, p->reps);
     if (mc)
         fprintf(f,
-                "  \"machine\": {\"read_gbs\": %.3f, \"fma_gflops\": %.3f, \"read_gbs_before_after\": [%.3f, %.3f], "
-                "\"fma_gflops_before_after\": [%.3f, %.3f], \"threads\": %d, \"isa\": \"%s\", "
+                "  \"machine\": {\"read_gbs\": %.3f, \"read_gbs_min\": %.3f, \"fma_gflops\": %.3f, "
+                "\"fma_gflops_min\": %.3f, \"samples\": %d, \"threads\": %d, \"isa\": \"%s\", "
                 "\"buffer_bytes\": %zu, \"loadavg_at_start\": %.2f},\n",
-                mc->read_gbs, mc->fma_gflops, mc->read_gbs_runs[0], mc->read_gbs_runs[1], mc->fma_gflops_runs[0],
-                mc->fma_gflops_runs[1], mc->threads, mc->isa, mc->buffer_bytes, mc->loadavg);
+                mc->read_gbs, mc->read_gbs_min, mc->fma_gflops, mc->fma_gflops_min, mc->samples, mc->threads, mc->isa,
+                mc->buffer_bytes, mc->loadavg);
     else
         fprintf(f, "  \"machine\": null,\n");
     fprintf(f, "  \"results\": [\n");
@@ -299,10 +299,10 @@ static int write_plot(const char *dir, const LumiBenchPlan *p, const Row *rows, 
 
 static void print_table(const LumiBenchPlan *p, const LumiMachine *mc, const Row *rows, int n) {
     if (mc)
-        printf("machine: %d threads, %s; read bandwidth %.1f GB/s (before/after: %.1f/%.1f); FMA peak %.1f GFLOP/s "
-               "(%.1f/%.1f); load average at start %.2f\n\n",
-               mc->threads, mc->isa, mc->read_gbs, mc->read_gbs_runs[0], mc->read_gbs_runs[1], mc->fma_gflops,
-               mc->fma_gflops_runs[0], mc->fma_gflops_runs[1], mc->loadavg);
+        printf("machine: %d threads, %s; read bandwidth %.1f GB/s (worst %.1f), FMA peak %.1f GFLOP/s (worst %.1f): "
+               "best of %d samples before, between and after the paths; load average at start %.2f\n\n",
+               mc->threads, mc->isa, mc->read_gbs, mc->read_gbs_min, mc->fma_gflops, mc->fma_gflops_min, mc->samples,
+               mc->loadavg);
     printf("| %-8s | %-44s | %-6s | %9s | %-19s | %8s | %8s |\n", "model", "path", "test", "t/s", "min-max",
            mc ? "of peak" : "", "RSS MB");
     printf("|----------|----------------------------------------------|--------|-----------|---------------------|---"
@@ -325,6 +325,27 @@ static void print_table(const LumiBenchPlan *p, const LumiMachine *mc, const Row
     }
 }
 
+/* On a shared machine a neighbour can halve either figure for a while, so
+ * the machine is sampled before, between and after the paths; the best
+ * sample is what the hardware allows and fractions are taken against it.
+ * Each sample allocates and frees its buffer, so no measured child
+ * inherits it in its RSS. */
+static void sample_machine(const LumiBenchPlan *p, LumiMachine *mc, int first) {
+    if (p->skip_machine) return;
+    LumiMachine s;
+    if (first) fprintf(stderr, "measuring the machine (read bandwidth, FMA peak)...\n");
+    lumi_bench_machine(&s, p->threads > 0 ? p->threads : 0);
+    if (first) {
+        *mc = s;
+        return;
+    }
+    if (s.read_gbs > mc->read_gbs) mc->read_gbs = s.read_gbs;
+    if (s.read_gbs < mc->read_gbs_min) mc->read_gbs_min = s.read_gbs;
+    if (s.fma_gflops > mc->fma_gflops) mc->fma_gflops = s.fma_gflops;
+    if (s.fma_gflops < mc->fma_gflops_min) mc->fma_gflops_min = s.fma_gflops;
+    mc->samples++;
+}
+
 int lumi_bench_run(const LumiBenchPlan *p) {
     if (p->n_models == 0 || p->n_paths == 0) return fprintf(stderr, "lumi: bench: no models or no paths\n"), 2;
     if (p->reps < 1 || p->reps > MAX_REPS)
@@ -341,13 +362,10 @@ int lumi_bench_run(const LumiBenchPlan *p) {
                            p->models[mi].file, p->n_prompt, p->n_gen, seq),
                    2;
     }
-    LumiMachine mc, after;
+    LumiMachine mc;
     double load[1] = {-1};
     if (getloadavg(load, 1) < 1) load[0] = -1;
-    if (!p->skip_machine) {
-        fprintf(stderr, "measuring the machine (read bandwidth, FMA peak)...\n");
-        lumi_bench_machine(&mc, p->threads > 0 ? p->threads : 0);
-    }
+    sample_machine(p, &mc, 1);
     int n = p->n_models * p->n_paths, failed = 0;
     Row *rows = lumi_xcalloc((size_t)n, sizeof *rows);
     for (int mi = 0; mi < p->n_models; mi++)
@@ -359,6 +377,7 @@ int lumi_bench_run(const LumiBenchPlan *p) {
             lumi_path_format(&spec, w->path, sizeof w->path);
             fprintf(stderr, "%s %s ...\n", w->model->name, w->path);
             measure_isolated(p, w->model, &spec, &w->r);
+            sample_machine(p, &mc, 0);
             if (!w->r.ok) {
                 failed++;
                 fprintf(stderr, "lumi: bench: %s %s: %s\n", w->model->name, w->path, w->r.err);
@@ -367,23 +386,13 @@ int lumi_bench_run(const LumiBenchPlan *p) {
             w->pp = stat_of(w->r.pp, w->r.reps);
             w->tg = stat_of(w->r.tg, w->r.reps);
         }
-    if (!p->skip_machine) {
-        /* Again after the paths: on a shared machine a neighbour can halve
-         * either figure for a while. The better of the two is what the
-         * hardware allows, so fractions are taken against it. */
-        fprintf(stderr, "measuring the machine again...\n");
-        lumi_bench_machine(&after, p->threads > 0 ? p->threads : 0);
-        mc.read_gbs_runs[1] = after.read_gbs;
-        mc.fma_gflops_runs[1] = after.fma_gflops;
-        if (after.read_gbs > mc.read_gbs) mc.read_gbs = after.read_gbs;
-        if (after.fma_gflops > mc.fma_gflops) mc.fma_gflops = after.fma_gflops;
+    if (!p->skip_machine)
         for (int i = 0; i < n; i++) {
             Row *w = &rows[i];
             if (!w->r.ok) continue;
             w->tg_frac = w->r.weight_bytes * w->tg.med / (mc.read_gbs * 1e9);
             w->pp_frac = w->r.prefill_flops / p->n_prompt * w->pp.med / (mc.fma_gflops * 1e9);
         }
-    }
     mc.loadavg = load[0];
     const LumiMachine *mcp = p->skip_machine ? NULL : &mc;
     print_table(p, mcp, rows, n);

@@ -42,9 +42,13 @@ typedef struct {
     int threads;
     char isa[16];
     size_t buffer_bytes;
-    double read_gbs_runs[2], fma_gflops_runs[2]; /* measured before / after the paths */
+    /* lumi_bench_run samples the machine before, between and after the
+     * paths; read_gbs/fma_gflops are the best sample, these the worst. */
+    double read_gbs_min, fma_gflops_min;
+    int samples;
     double loadavg;       /* 1-minute load average when the run started */
 } LumiMachine;
+/* One sample (best of a few tries of each micro-benchmark). */
 void lumi_bench_machine(LumiMachine *m, int threads);
 
 extern const LumiExperimentKind lumi_kind_bench;

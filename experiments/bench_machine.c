@@ -67,7 +67,8 @@ void lumi_bench_machine(LumiMachine *m, int threads) {
         for (int i = 0; i < nt && i < 64; i++) total += j.flops[i];
         if (total / dt / 1e9 > m->fma_gflops) m->fma_gflops = total / dt / 1e9;
     }
-    m->read_gbs_runs[0] = m->read_gbs;
-    m->fma_gflops_runs[0] = m->fma_gflops;
+    m->read_gbs_min = m->read_gbs;
+    m->fma_gflops_min = m->fma_gflops;
+    m->samples = 1;
     lumi_pool_free(pool);
 }

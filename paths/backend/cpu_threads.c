@@ -24,6 +24,8 @@
  * gap between the kernels of one forward pass, short enough not to burn a
  * shared machine's cores between requests. */
 #define SPIN_SECONDS 2e-4
+/* Spins between sched_yield() calls (a power of two minus one). */
+#define YIELD_EVERY 255
 
 struct LumiPool {
     int n;
@@ -33,6 +35,7 @@ struct LumiPool {
     atomic_uint gen;     /* bumped once per job */
     atomic_int pending;  /* workers still running the current job */
     atomic_int quit;
+    atomic_int sleepers; /* workers blocked on cv: only then is a wake-up needed */
     LumiPoolFn fn;
     void *arg;
 };
@@ -60,7 +63,7 @@ static unsigned wait_job(LumiPool *p, unsigned seen) {
         CPU_RELAX();
         /* Yield now and then: when the machine has fewer free cores than we
          * have threads, the thread we wait for may need this core. */
-        if ((spins & 63) == 63) sched_yield();
+        if ((spins & YIELD_EVERY) == YIELD_EVERY) sched_yield();
         if ((spins & 1023) == 1023) {
             double now = lumi_now();
             if (t0 == 0) t0 = now;
@@ -68,7 +71,9 @@ static unsigned wait_job(LumiPool *p, unsigned seen) {
         }
     }
     pthread_mutex_lock(&p->mu);
+    atomic_fetch_add(&p->sleepers, 1);
     while (atomic_load(&p->gen) == seen) pthread_cond_wait(&p->cv, &p->mu);
+    atomic_fetch_sub(&p->sleepers, 1);
     unsigned g = atomic_load(&p->gen);
     pthread_mutex_unlock(&p->mu);
     return g;
@@ -108,9 +113,13 @@ LumiPool *lumi_pool_new(int n) {
     return p;
 }
 
+/* A worker increments sleepers under the mutex before it re-checks gen and
+ * waits, so either it sees the new gen, or we see it sleeping (both are
+ * sequentially consistent atomics) and wake it under the mutex. */
 static void publish(LumiPool *p) {
-    pthread_mutex_lock(&p->mu);
     atomic_fetch_add(&p->gen, 1);
+    if (atomic_load(&p->sleepers) == 0) return;
+    pthread_mutex_lock(&p->mu);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
@@ -127,7 +136,7 @@ void lumi_pool_run(LumiPool *p, LumiPoolFn fn, void *arg) {
     fn(arg, 0, p->n);
     for (unsigned spins = 0; atomic_load(&p->pending) > 0; spins++) {
         CPU_RELAX();
-        if ((spins & 63) == 63) sched_yield(); /* a worker may have been descheduled */
+        if ((spins & YIELD_EVERY) == YIELD_EVERY) sched_yield(); /* a worker may have been descheduled */
     }
 }
 
