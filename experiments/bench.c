@@ -303,6 +303,10 @@ static void print_table(const LumiBenchPlan *p, const LumiMachine *mc, const Row
                "best of %d samples before, between and after the paths; load average at start %.2f\n\n",
                mc->threads, mc->isa, mc->read_gbs, mc->read_gbs_min, mc->fma_gflops, mc->fma_gflops_min, mc->samples,
                mc->loadavg);
+    if (mc && mc->loadavg > 0.5)
+        printf("warning: the load average was %.2f when the run started: other work shared the machine, so the\n"
+               "figures are noisy; compare ratios within one run.\n\n",
+               mc->loadavg);
     printf("| %-8s | %-44s | %-6s | %9s | %-19s | %8s | %8s |\n", "model", "path", "test", "t/s", "min-max",
            mc ? "of peak" : "", "RSS MB");
     printf("|----------|----------------------------------------------|--------|-----------|---------------------|---"

@@ -176,9 +176,14 @@ static void cpu_matmul(void *ctx, float *out, int out_stride, const float *x, co
         mat_part(&j, 0, 1);
         return;
     }
-    /* ~16 slabs per thread, a multiple of the 4-row register tile */
-    int chunk = w->rows / (lumi_pool_size(c->pool) * 16) / 4 * 4;
-    j.chunk = chunk < 4 ? 4 : chunk > 256 ? 256 : chunk;
+    /* Slabs are a multiple of the 4-row register tile. Decode (n = 1)
+     * streams each slab from memory, and every slab start is a new stream
+     * the prefetchers must pick up, so it takes few, long slabs (4 per
+     * thread); prefill reuses each slab across tokens and balances better
+     * with more (16 per thread). */
+    int per_thread = n == 1 ? 4 : 16;
+    int chunk = w->rows / (lumi_pool_size(c->pool) * per_thread) / 4 * 4;
+    j.chunk = chunk < 4 ? 4 : chunk > 1024 ? 1024 : chunk;
     lumi_pool_run(c->pool, mat_part, &j);
 }
 
