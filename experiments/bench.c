@@ -287,7 +287,7 @@ static int write_plot(const char *dir, const LumiBenchPlan *p, const Row *rows, 
             "set title 'lumi bench: tokens/s per model and path (median of %d)'\n"
             "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n"
             "set logscale y\nset ylabel 'tokens/s'\nset grid ytics\nset key top right\n"
-            "set xtics rotate by -30 left noenhanced\nset bmargin 14\nset rmargin 10\n"
+            "set xtics rotate by 30 right noenhanced font ',8'\nset bmargin 16\nset lmargin 24\n"
             "plot 'bench.dat' using 2:xtic(1) title 'pp%d', '' using 3 title 'tg%d'\n",
             p->reps, p->n_prompt, p->n_gen);
     fclose(f);
