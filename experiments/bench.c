@@ -185,6 +185,7 @@ typedef struct {
     Result r;
     Stat pp, tg;
     double pp_frac, tg_frac; /* of FMA peak / of read bandwidth; 0 if unknown */
+    double local_gbs, local_gflops; /* the machine around this path (see sample_machine) */
 } Row;
 
 static void run_id(char *buf, size_t n) {
@@ -247,6 +248,8 @@ static int write_json(const char *dir, const char *id, const LumiBenchPlan *p, c
         } else {
             fprintf(f, ", \"isa\": \"%s\", \"peak_rss_mb\": %.1f, \"weight_bytes_per_token\": %.0f", w->r.isa,
                     w->r.rss_mb, w->r.weight_bytes);
+            if (mc)
+                fprintf(f, ", \"read_gbs_around\": %.3f, \"fma_gflops_around\": %.3f", w->local_gbs, w->local_gflops);
             fprintf(f, ", \"pp\": {\"tokens\": %d, \"median\": %.3f, \"min\": %.3f, \"max\": %.3f, \"flops\": %.0f, "
                        "\"fraction_of_fma_peak\": %.4f, \"reps\": [",
                     p->n_prompt, w->pp.med, w->pp.lo, w->pp.hi, w->r.prefill_flops, w->pp_frac);
@@ -299,8 +302,9 @@ static int write_plot(const char *dir, const LumiBenchPlan *p, const Row *rows, 
 
 static void print_table(const LumiBenchPlan *p, const LumiMachine *mc, const Row *rows, int n) {
     if (mc)
-        printf("machine: %d threads, %s; read bandwidth %.1f GB/s (worst %.1f), FMA peak %.1f GFLOP/s (worst %.1f): "
-               "best of %d samples before, between and after the paths; load average at start %.2f\n\n",
+        printf("machine: %d threads, %s; read bandwidth %.1f GB/s (worst %.1f), FMA peak %.1f GFLOP/s (worst %.1f) over\n"
+               "%d samples before, between and after the paths ('of peak': against the better sample next to each\n"
+               "path, in bench.json); load average at start %.2f\n\n",
                mc->threads, mc->isa, mc->read_gbs, mc->read_gbs_min, mc->fma_gflops, mc->fma_gflops_min, mc->samples,
                mc->loadavg);
     if (mc && mc->loadavg > 0.5)
@@ -329,25 +333,28 @@ static void print_table(const LumiBenchPlan *p, const LumiMachine *mc, const Row
     }
 }
 
-/* On a shared machine a neighbour can halve either figure for a while, so
- * the machine is sampled before, between and after the paths; the best
- * sample is what the hardware allows and fractions are taken against it.
- * Each sample allocates and frees its buffer, so no measured child
- * inherits it in its RSS. */
-static void sample_machine(const LumiBenchPlan *p, LumiMachine *mc, int first) {
-    if (p->skip_machine) return;
-    LumiMachine s;
+/* On a shared machine (a VM, other jobs) either figure can change by half
+ * from one second to the next, so the machine is sampled before, between
+ * and after the paths. Each path's fractions are taken against the better
+ * of the samples just before and just after it (what the hardware gave at
+ * that time); the run's best and worst samples are reported too. Each
+ * sample allocates and frees its buffer, so no measured child inherits it
+ * in its RSS. Returns the sample. */
+static LumiMachine sample_machine(const LumiBenchPlan *p, LumiMachine *mc, int first) {
+    LumiMachine s = {0};
+    if (p->skip_machine) return s;
     if (first) fprintf(stderr, "measuring the machine (read bandwidth, FMA peak)...\n");
     lumi_bench_machine(&s, p->threads > 0 ? p->threads : 0);
     if (first) {
         *mc = s;
-        return;
+        return s;
     }
     if (s.read_gbs > mc->read_gbs) mc->read_gbs = s.read_gbs;
     if (s.read_gbs < mc->read_gbs_min) mc->read_gbs_min = s.read_gbs;
     if (s.fma_gflops > mc->fma_gflops) mc->fma_gflops = s.fma_gflops;
     if (s.fma_gflops < mc->fma_gflops_min) mc->fma_gflops_min = s.fma_gflops;
     mc->samples++;
+    return s;
 }
 
 int lumi_bench_run(const LumiBenchPlan *p) {
@@ -369,7 +376,7 @@ int lumi_bench_run(const LumiBenchPlan *p) {
     LumiMachine mc;
     double load[1] = {-1};
     if (getloadavg(load, 1) < 1) load[0] = -1;
-    sample_machine(p, &mc, 1);
+    LumiMachine prev = sample_machine(p, &mc, 1);
     int n = p->n_models * p->n_paths, failed = 0;
     Row *rows = lumi_xcalloc((size_t)n, sizeof *rows);
     for (int mi = 0; mi < p->n_models; mi++)
@@ -381,7 +388,10 @@ int lumi_bench_run(const LumiBenchPlan *p) {
             lumi_path_format(&spec, w->path, sizeof w->path);
             fprintf(stderr, "%s %s ...\n", w->model->name, w->path);
             measure_isolated(p, w->model, &spec, &w->r);
-            sample_machine(p, &mc, 0);
+            LumiMachine next = sample_machine(p, &mc, 0);
+            w->local_gbs = prev.read_gbs > next.read_gbs ? prev.read_gbs : next.read_gbs;
+            w->local_gflops = prev.fma_gflops > next.fma_gflops ? prev.fma_gflops : next.fma_gflops;
+            prev = next;
             if (!w->r.ok) {
                 failed++;
                 fprintf(stderr, "lumi: bench: %s %s: %s\n", w->model->name, w->path, w->r.err);
@@ -394,8 +404,8 @@ int lumi_bench_run(const LumiBenchPlan *p) {
         for (int i = 0; i < n; i++) {
             Row *w = &rows[i];
             if (!w->r.ok) continue;
-            w->tg_frac = w->r.weight_bytes * w->tg.med / (mc.read_gbs * 1e9);
-            w->pp_frac = w->r.prefill_flops / p->n_prompt * w->pp.med / (mc.fma_gflops * 1e9);
+            w->tg_frac = w->r.weight_bytes * w->tg.med / (w->local_gbs * 1e9);
+            w->pp_frac = w->r.prefill_flops / p->n_prompt * w->pp.med / (w->local_gflops * 1e9);
         }
     mc.loadavg = load[0];
     const LumiMachine *mcp = p->skip_machine ? NULL : &mc;
