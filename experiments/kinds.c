@@ -1,10 +1,12 @@
 /* kinds.c: the registry of experiment kinds (const: the only global state). */
 #include <string.h>
 
+#include "equivalence.h"
 #include "experiment.h"
 
 static const LumiExperimentKind *const KINDS[] = {
     NULL, /* placeholder: kinds are added one line each */
+    &lumi_kind_equivalence,
 };
 
 const LumiExperimentKind *lumi_experiment_find(const char *kind) {
