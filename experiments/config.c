@@ -148,8 +148,7 @@ int lumi_config_check_keys(const LumiYamlDoc *doc, const char *const *extra, Lum
     return lumi_yaml_check_keys(doc, doc->root, all, e);
 }
 
-int lumi_config_common(const LumiYamlDoc *d, LumiExpCommon *c, int eos_default, LumiErr *e) {
-    memset(c, 0, sizeof *c);
+static int common(const LumiYamlDoc *d, LumiExpCommon *c, int eos_default, LumiErr *e) {
     const LumiYamlNode *r = d->root;
     c->bos = 1;
     c->stop_at_eos = eos_default;
@@ -171,6 +170,13 @@ int lumi_config_common(const LumiYamlDoc *d, LumiExpCommon *c, int eos_default, 
     if (parse_sampler(d, r, &c->sampler, e) != 0) return -1;
     if (lumi_yaml_str(d, r, "output", 0, &c->output, e) != 0) return -1;
     return 0;
+}
+
+int lumi_config_common(const LumiYamlDoc *d, LumiExpCommon *c, int eos_default, LumiErr *e) {
+    memset(c, 0, sizeof *c);
+    if (common(d, c, eos_default, e) == 0) return 0;
+    lumi_config_common_free(c);
+    return -1;
 }
 
 void lumi_config_common_free(LumiExpCommon *c) {

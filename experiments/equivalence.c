@@ -301,9 +301,11 @@ static void print_row(FILE *f, const char *label, const Row *r, int n_prompts, i
     fprintf(f, "%-*s %-9s %-9s %-9s %-9s %-9s %-6s %s", width, label, a, s, k, t1, bw, r->tokens_same ? "same" : "differ",
             verdict(r, n_prompts));
     if (r->n_errors) fprintf(f, "  %s", r->error);
-    else if (r->m.first_bad >= 0)
-        fprintf(f, "  prompt %s position %d: %s %.3g (limit %g)", r->bad_prompt, r->m.first_bad, r->m.bad.metric,
-                r->m.bad.value, r->m.bad.limit);
+    else if (r->m.first_bad >= 0) {
+        char why[128];
+        lumi_violation_format(&r->m.bad, why, sizeof why);
+        fprintf(f, "  prompt %s position %d: %s", r->bad_prompt, r->m.first_bad, why);
+    }
     fputc('\n', f);
 }
 
@@ -362,10 +364,12 @@ static int build_table(Ctx *x, const LumiCaseLog *log, LumiErr *e) {
     fwrite(txt.buf, 1, txt.len, stdout);
     fflush(stdout);
     for (int k = 0; k < n; k++)
-        if (rows[k].m.first_bad >= 0 && !rows[k].n_errors)
-            fprintf(stderr, "lumi: FAIL %s: prompt %s position %d: %s %.3g exceeds the tolerance (limit %g)\n",
-                    x->cfg.paths[k].label, rows[k].bad_prompt, rows[k].m.first_bad, rows[k].m.bad.metric,
-                    rows[k].m.bad.value, rows[k].m.bad.limit);
+        if (rows[k].m.first_bad >= 0 && !rows[k].n_errors) {
+            char why[128];
+            lumi_violation_format(&rows[k].m.bad, why, sizeof why);
+            fprintf(stderr, "lumi: FAIL %s: prompt %s position %d: %s\n", x->cfg.paths[k].label, rows[k].bad_prompt,
+                    rows[k].m.first_bad, why);
+        }
     int rc = lumi_rundir_write(&x->run, "equivalence.txt", txt.buf, txt.len, e);
     if (rc == 0) rc = lumi_rundir_write(&x->run, "equivalence.csv", csv.buf, csv.len, e);
     free(txt.buf);

@@ -308,9 +308,10 @@ static int verify_prompt(const Golden *g, int p, const Expected *x, const LumiTo
         if (t.tokens[i] != x->tokens[i]) tok_pos = np + i;
     if (tok_pos < 0 && t.n_tokens != x->n_tokens) tok_pos = np + (t.n_tokens < x->n_tokens ? t.n_tokens : x->n_tokens);
     int drift = 1;
+    char why[128];
+    if (cm.first_bad >= 0) lumi_violation_format(&cm.bad, why, sizeof why);
     if (cm.first_bad >= 0)
-        fprintf(stderr, "lumi: drift: prompt '%s' position %d: %s %.3g exceeds the tolerance (limit %g)\n", name,
-                cm.first_bad, cm.bad.metric, cm.bad.value, cm.bad.limit);
+        fprintf(stderr, "lumi: drift: prompt '%s' position %d: %s\n", name, cm.first_bad, why);
     else if (tok_pos >= 0)
         fprintf(stderr, "lumi: drift: prompt '%s' position %d: generated token differs from the golden\n", name,
                 tok_pos);

@@ -1,11 +1,13 @@
 /* kinds.c: the registry of experiment kinds (const: the only global state). */
 #include <string.h>
 
-#include "equivalence.h"
 #include "experiment.h"
+
+extern const LumiExperimentKind lumi_kind_generate, lumi_kind_equivalence;
 
 static const LumiExperimentKind *const KINDS[] = {
     NULL, /* placeholder: kinds are added one line each */
+    &lumi_kind_generate,
     &lumi_kind_equivalence,
 };
 

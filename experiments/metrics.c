@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../paths/sampler/sampler.h"
@@ -62,6 +63,13 @@ int lumi_tolerance_check(const LumiTolerance *t, const LumiPosMetrics *m, LumiVi
     else if (t->top1 && !m->top1) *v = (LumiViolation){"top1", 0, 1};
     else return 0;
     return -1;
+}
+
+void lumi_violation_format(const LumiViolation *v, char *buf, size_t n) {
+    if (!strcmp(v->metric, "bitwise")) snprintf(buf, n, "not bitwise identical (max-abs %.3g)", v->value);
+    else if (!strcmp(v->metric, "top1")) snprintf(buf, n, "argmax differs from the reference's");
+    else if (!strcmp(v->metric, "tokens")) snprintf(buf, n, "generated token differs from the reference's");
+    else snprintf(buf, n, "%s %.3g > %g", v->metric, v->value, v->limit);
 }
 
 void lumi_case_init(LumiCaseMetrics *c) {

@@ -25,6 +25,9 @@ typedef struct {
     double value, limit;
 } LumiViolation;
 
+/* "not bitwise identical (max-abs 1e-06)", "max_abs 0.002 > 0.0001", ... */
+void lumi_violation_format(const LumiViolation *v, char *buf, size_t n);
+
 /* 0 when m is within t, else -1 with the first metric that is not. */
 int lumi_tolerance_check(const LumiTolerance *t, const LumiPosMetrics *m, LumiViolation *v);
 
