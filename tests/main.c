@@ -9,6 +9,8 @@ Suite *suite_model(void);
 Suite *suite_forward(void);
 Suite *suite_cli(void);
 Suite *suite_yaml(void);
+Suite *suite_metrics(void);
+Suite *suite_harness(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
@@ -16,6 +18,8 @@ static Suite *(*const SUITES[])(void) = {
     suite_forward,
     suite_cli,
     suite_yaml,
+    suite_metrics,
+    suite_harness,
 };
 
 int main(void) {
