@@ -466,12 +466,15 @@ int lumi_config_equivalence(const LumiYamlDoc *d, LumiEquivConfig *c, LumiErr *e
     lumi_tolerance_max_abs(&c->cross_backend, 1e-4);
     const LumiYamlNode *t = lumi_yaml_get(d->root, "tolerance");
     if (t) {
-        static const char *const keys[] = {"same_backend", "cross_backend", NULL};
+        static const char *const keys[] = {"same_backend", "cross_backend", "golden", NULL};
         if (lumi_yaml_expect(d, t, LUMI_Y_MAP, "tolerance", e) != 0 || lumi_yaml_check_keys(d, t, keys, e) != 0)
             goto fail;
         const LumiYamlNode *s = lumi_yaml_get(t, "same_backend"), *x = lumi_yaml_get(t, "cross_backend");
         if (s && lumi_config_tolerance(d, s, "tolerance.same_backend", &c->same_backend, e) != 0) goto fail;
         if (x && lumi_config_tolerance(d, x, "tolerance.cross_backend", &c->cross_backend, e) != 0) goto fail;
+        const LumiYamlNode *g = lumi_yaml_get(t, "golden");
+        if (g && lumi_config_tolerance(d, g, "tolerance.golden", &c->golden, e) != 0) goto fail;
+        c->has_golden_tol = g != NULL;
     }
     const char *g = NULL;
     if (lumi_yaml_str(d, d->root, "goldens", 0, &g, e) != 0) goto fail;

@@ -105,6 +105,8 @@ typedef struct {
     int n_paths;
     LumiPathEntry reference;
     LumiTolerance same_backend, cross_backend;
+    int has_golden_tol;      /* tolerance.golden given */
+    LumiTolerance golden;    /* golden verify; default: same/cross backend as recorded */
     const char *goldens;     /* folder, default goldens/<name> */
     char goldens_buf[256];
 } LumiEquivConfig;

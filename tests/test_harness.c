@@ -395,6 +395,16 @@ START_TEST(long_prompt_chunked_on_nonempty_cache) {
 }
 END_TEST
 
+/* the committed goldens of configs/quickstart.yaml match this build */
+START_TEST(committed_goldens_verify) {
+    SKIP_UNLESS_FILE(DEFAULT_MODEL);
+    char *out;
+    ck_assert_int_eq(lumi("golden verify", "configs/quickstart.yaml", &out), 0);
+    ck_assert_msg(strstr(out, "all 2 prompts match"), "%s", out);
+    free(out);
+}
+END_TEST
+
 START_TEST(generate_kind) {
     const char *cfg = th_path("h_gen.yaml");
     char text[1024];
@@ -426,6 +436,7 @@ Suite *suite_harness(void) {
     tcase_add_test(tc, resume_completes_an_interrupted_run);
     tcase_add_test(tc, goldens_round_trip_and_damage);
     tcase_add_test(tc, long_prompt_chunked_on_nonempty_cache);
+    tcase_add_test(tc, committed_goldens_verify);
     tcase_add_test(tc, generate_kind);
     suite_add_tcase(s, tc);
     return s;
