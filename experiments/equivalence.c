@@ -32,6 +32,7 @@ typedef struct {
     LumiRunDir run;
     LumiCaseLog done;   /* cases completed before this process (resume) */
     int n_errors;
+    char *timings;      /* JSON object for run.json, built with the table */
     int stop_after;     /* test hook: LUMI_STOP_AFTER_CASES, 0 = off */
     int n_appended;
 } Ctx;
@@ -223,6 +224,7 @@ static int run_prompt(Ctx *x, int p, LumiErr *e) {
     int todo = 0;
     for (int k = 0; k < x->cfg.n_paths; k++) todo += !find_case(x, pname, x->cfg.paths[k].label, "path");
     if (!todo) return 0;
+    fprintf(stderr, "lumi: prompt %s: %d tokens + %d steps, %d paths\n", pname, x->in.n_ids[p], x->in.n_gen[p], todo);
     LumiTrace ref;
     if (lumi_trace_run(&x->in.model, &x->cfg.reference.spec, x->in.ids[p], x->in.n_ids[p], NULL, 0, x->in.n_gen[p],
                        &x->cfg.common.sampler, x->cfg.common.stop_at_eos, 1, &ref, e) != 0) {
@@ -245,6 +247,7 @@ static int run_prompt(Ctx *x, int p, LumiErr *e) {
 
 typedef struct {
     LumiCaseMetrics m;
+    double seconds;
     int n_cases, n_errors, tokens_same;
     char bad_prompt[64];
     char bad_metric[16];
@@ -253,6 +256,7 @@ typedef struct {
 
 static void row_add(Row *r, const LumiYamlNode *c) {
     r->n_cases++;
+    r->seconds += lumi_case_num(c, "seconds", 0);
     if (!strcmp(lumi_case_str(c, "verdict", ""), "error")) {
         r->n_errors++;
         if (!r->error) r->error = lumi_case_str(c, "error", "?");
@@ -328,6 +332,10 @@ static void csv_row(FILE *f, const LumiEquivConfig *c, const LumiPathEntry *pe, 
 static int build_table(Ctx *x, const LumiCaseLog *log, LumiErr *e) {
     int n = x->cfg.n_paths, fails = 0, width = 40;
     Row *rows = lumi_xcalloc((size_t)n, sizeof *rows);
+    double ref_s = 0;
+    for (int i = 0; i < log->n; i++)
+        if (!strcmp(lumi_case_str(log->lines[i].root, "role", ""), "reference"))
+            ref_s += lumi_case_num(log->lines[i].root, "seconds", 0);
     for (int k = 0; k < n; k++) {
         lumi_case_init(&rows[k].m);
         rows[k].tokens_same = 1;
@@ -361,6 +369,21 @@ static int build_table(Ctx *x, const LumiCaseLog *log, LumiErr *e) {
     }
     lumi_sb_close(&txt);
     lumi_sb_close(&csv);
+    LumiStrBuf tj;
+    lumi_sb_open(&tj);
+    fprintf(tj.f, "{\"reference_s\":");
+    lumi_json_num(tj.f, ref_s);
+    fprintf(tj.f, ",\"paths_s\":{");
+    for (int k = 0; k < n; k++) {
+        if (k) fputc(',', tj.f);
+        lumi_json_cstr(tj.f, x->cfg.paths[k].label);
+        fputc(':', tj.f);
+        lumi_json_num(tj.f, rows[k].seconds);
+    }
+    fprintf(tj.f, "}}");
+    lumi_sb_close(&tj);
+    free(x->timings);
+    x->timings = tj.buf;
     fwrite(txt.buf, 1, txt.len, stdout);
     fflush(stdout);
     for (int k = 0; k < n; k++)
@@ -400,7 +423,7 @@ static int write_run_json(Ctx *x, const char *status, double seconds, LumiErr *e
     lumi_json_cstr(f, c);
     fprintf(f, "},\"resumed\":%s,\"seconds\":", x->opts->resume_dir ? "true" : "false");
     lumi_json_num(f, seconds);
-    fprintf(f, "}\n");
+    fprintf(f, ",\"timings\":%s}\n", x->timings ? x->timings : "null");
     lumi_sb_close(&sb);
     int rc = lumi_rundir_write(&x->run, "run.json", sb.buf, sb.len, e);
     free(sb.buf);
@@ -448,6 +471,7 @@ out:
     }
     if (have_in) lumi_inputs_free(&x->in);
     if (have_cfg) lumi_config_equivalence_free(&x->cfg);
+    free(x->timings);
     free(x);
     return rc;
 }
