@@ -466,7 +466,7 @@ int lumi_config_equivalence(const LumiYamlDoc *d, LumiEquivConfig *c, LumiErr *e
     lumi_tolerance_max_abs(&c->cross_backend, 1e-4);
     const LumiYamlNode *t = lumi_yaml_get(d->root, "tolerance");
     if (t) {
-        static const char *const keys[] = {"same_backend", "cross_backend", "golden", NULL};
+        static const char *const keys[] = {"same_backend", "cross_backend", "golden", "per_backend", NULL};
         if (lumi_yaml_expect(d, t, LUMI_Y_MAP, "tolerance", e) != 0 || lumi_yaml_check_keys(d, t, keys, e) != 0)
             goto fail;
         const LumiYamlNode *s = lumi_yaml_get(t, "same_backend"), *x = lumi_yaml_get(t, "cross_backend");
@@ -475,6 +475,26 @@ int lumi_config_equivalence(const LumiYamlDoc *d, LumiEquivConfig *c, LumiErr *e
         const LumiYamlNode *g = lumi_yaml_get(t, "golden");
         if (g && lumi_config_tolerance(d, g, "tolerance.golden", &c->golden, e) != 0) goto fail;
         c->has_golden_tol = g != NULL;
+        const LumiYamlNode *pb = lumi_yaml_get(t, "per_backend");
+        if (pb && lumi_yaml_expect(d, pb, LUMI_Y_MAP, "tolerance.per_backend", e) != 0) goto fail;
+        for (int i = 0; pb && i < pb->n; i++) {
+            LumiPathSpec probe;
+            lumi_path_default(&probe);
+            LumiErr be;
+            LumiYamlNode at = {.line = pb->key_line[i], .col = pb->key_col[i]};
+            if (i >= 8) {
+                lumi_yaml_err(d, &at, e, "tolerance.per_backend: at most 8 backends");
+                goto fail;
+            }
+            if (lumi_path_set(&probe, "backend", pb->keys[i], &be) != 0) {
+                lumi_yaml_err(d, &at, e, "tolerance.per_backend: %s", be.msg);
+                goto fail;
+            }
+            snprintf(c->per_backend[i].backend, sizeof c->per_backend[i].backend, "%s", pb->keys[i]);
+            if (lumi_config_tolerance(d, pb->items[i], "tolerance.per_backend", &c->per_backend[i].tol, e) != 0)
+                goto fail;
+            c->n_per_backend = i + 1;
+        }
     }
     const char *g = NULL;
     if (lumi_yaml_str(d, d->root, "goldens", 0, &g, e) != 0) goto fail;
@@ -483,6 +503,7 @@ int lumi_config_equivalence(const LumiYamlDoc *d, LumiEquivConfig *c, LumiErr *e
         g = c->goldens_buf;
     }
     c->goldens = g;
+    lumi_equiv_set_anchors(c);
     return 0;
 fail:
     lumi_config_equivalence_free(c);
@@ -492,11 +513,36 @@ fail:
 void lumi_config_equivalence_free(LumiEquivConfig *c) {
     lumi_config_common_free(&c->common);
     free(c->paths);
+    free(c->anchor);
     c->paths = NULL;
+    c->anchor = NULL;
     c->n_paths = 0;
+}
+
+const LumiTolerance *lumi_equiv_same_tolerance(const LumiEquivConfig *c, const char *backend) {
+    for (int i = 0; i < c->n_per_backend; i++)
+        if (!strcmp(c->per_backend[i].backend, backend)) return &c->per_backend[i].tol;
+    return &c->same_backend;
 }
 
 const LumiTolerance *lumi_equiv_tolerance(const LumiEquivConfig *c, const LumiPathEntry *p) {
     if (p->has_tolerance) return &p->tol;
-    return strcmp(p->spec.backend, c->reference.spec.backend) == 0 ? &c->same_backend : &c->cross_backend;
+    if (!strcmp(p->spec.backend, c->reference.spec.backend)) return lumi_equiv_same_tolerance(c, p->spec.backend);
+    return &c->cross_backend;
+}
+
+int lumi_equiv_anchor(const LumiEquivConfig *c, int k) { return c->anchor[k]; }
+
+void lumi_equiv_set_anchors(LumiEquivConfig *c) {
+    free(c->anchor);
+    c->anchor = lumi_xmalloc(sizeof(int) * (size_t)(c->n_paths ? c->n_paths : 1));
+    for (int k = 0; k < c->n_paths; k++) {
+        c->anchor[k] = -1;
+        if (!strcmp(c->paths[k].spec.backend, c->reference.spec.backend)) continue;
+        for (int j = 0; j < c->n_paths; j++)
+            if (!strcmp(c->paths[j].spec.backend, c->paths[k].spec.backend) && !c->paths[j].has_canary) {
+                c->anchor[k] = j == k ? -1 : j;
+                break;
+            }
+    }
 }

@@ -105,6 +105,12 @@ typedef struct {
     int n_paths;
     LumiPathEntry reference;
     LumiTolerance same_backend, cross_backend;
+    struct {                 /* tolerance.per_backend: same-backend tolerance of one backend */
+        char backend[32];
+        LumiTolerance tol;
+    } per_backend[8];
+    int n_per_backend;
+    int *anchor;             /* [n_paths]: see lumi_equiv_anchor */
     int has_golden_tol;      /* tolerance.golden given */
     LumiTolerance golden;    /* golden verify; default: same/cross backend as recorded */
     const char *goldens;     /* folder, default goldens/<name> */
@@ -113,7 +119,18 @@ typedef struct {
 
 int lumi_config_equivalence(const LumiYamlDoc *doc, LumiEquivConfig *c, LumiErr *e);
 void lumi_config_equivalence_free(LumiEquivConfig *c);
-/* The tolerance for comparing `p` with the reference. */
+/* The tolerance for comparing `p` with the reference: its own override, else
+ * the same-backend tolerance of its backend if that is the reference's,
+ * else cross_backend. */
 const LumiTolerance *lumi_equiv_tolerance(const LumiEquivConfig *c, const LumiPathEntry *p);
+/* Among paths of one backend: per_backend[backend], else same_backend. */
+const LumiTolerance *lumi_equiv_same_tolerance(const LumiEquivConfig *c, const char *backend);
+/* A path of another backend than the reference's is also compared, under
+ * its backend's same-backend tolerance, with that backend's anchor: the
+ * first path of the list on that backend without a canary. Returns the
+ * anchor's index, or -1 (reference backend, no anchor, or path k is it). */
+int lumi_equiv_anchor(const LumiEquivConfig *c, int k);
+/* Recomputes the anchors (done by lumi_config_equivalence). */
+void lumi_equiv_set_anchors(LumiEquivConfig *c);
 
 #endif

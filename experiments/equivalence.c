@@ -132,42 +132,63 @@ static int append_error(Ctx *x, int p, const LumiPathEntry *pe, const char *msg,
     return append(x, &sb, e);
 }
 
-/* One prompt on one path: teacher-forced logits vs the reference's. */
-static int run_case(Ctx *x, int p, const LumiPathEntry *pe, const LumiTrace *ref, LumiErr *e) {
-    const LumiModel *m = &x->in.model;
-    int V = m->cfg.vocab_size, np = x->in.n_ids[p];
-    LumiTrace t;
-    LumiErr ce;
-    if (lumi_trace_run(m, &pe->spec, x->in.ids[p], np, ref->tokens, ref->n_tokens, x->in.n_gen[p],
-                       &x->cfg.common.sampler, x->cfg.common.stop_at_eos, 1, &t, &ce) != 0)
-        return append_error(x, p, pe, ce.msg, e);
-    if (t.n_pos != ref->n_pos) {
-        lumi_trace_free(&t);
-        return append_error(x, p, pe, "computed a different number of positions than the reference", e);
+static void json_violation(FILE *f, const LumiCaseMetrics *cm, const char *against) {
+    fprintf(f, ",\"violation\":{\"position\":%d,\"metric\":\"%s\",\"against\":\"%s\",\"value\":", cm->first_bad,
+            cm->bad.metric, against);
+    lumi_json_num(f, cm->bad.value);
+    fprintf(f, ",\"limit\":");
+    lumi_json_num(f, cm->bad.limit);
+    fprintf(f, "}");
+}
+
+static void json_maxima(FILE *f, const LumiCaseMetrics *cm) {
+    const char *names[4] = {"max_abs", "max_rel", "nmse", "kl"};
+    double agg[4] = {cm->max_abs, cm->max_rel, cm->nmse, cm->kl};
+    for (int k = 0; k < 4; k++) {
+        fprintf(f, ",\"%s\":", names[k]);
+        lumi_json_num(f, agg[k]);
     }
-    if (pe->has_canary && pe->canary.position < t.n_pos)
-        lumi_canary_apply(t.logits + (size_t)pe->canary.position * V, V, pe->canary.epsilon);
-    const LumiTolerance *tol = lumi_equiv_tolerance(&x->cfg, pe);
-    LumiCaseMetrics cm;
-    lumi_case_init(&cm);
-    int n = t.n_pos;
-    double *pv[4];
-    for (int k = 0; k < 4; k++) pv[k] = lumi_xmalloc(sizeof(double) * (size_t)n);
-    char *bits = lumi_xmalloc((size_t)n + 1), *top = lumi_xmalloc((size_t)n + 1);
-    for (int i = 0; i < n; i++) {
+    fprintf(f, ",\"top1\":%d,\"bitwise\":%d", cm->n_top1, cm->n_bitwise);
+}
+
+/* Compares two traces' logits position by position; per-position values
+ * go to pv/bits/top when given. */
+static void compare(const LumiTrace *base, const LumiTrace *t, int V, const LumiTolerance *tol, LumiCaseMetrics *cm,
+                    double **pv, char *bits, char *top) {
+    lumi_case_init(cm);
+    for (int i = 0; i < t->n_pos; i++) {
         LumiPosMetrics pm;
-        lumi_metrics_row(ref->logits + (size_t)i * V, t.logits + (size_t)i * V, V, &pm);
-        lumi_case_add(&cm, i, &pm, tol);
+        lumi_metrics_row(base->logits + (size_t)i * V, t->logits + (size_t)i * V, V, &pm);
+        lumi_case_add(cm, i, &pm, tol);
+        if (!pv) continue;
         pv[0][i] = pm.max_abs, pv[1][i] = pm.max_rel, pv[2][i] = pm.nmse, pv[3][i] = pm.kl;
         bits[i] = pm.bitwise ? '1' : '0';
         top[i] = pm.top1 ? '1' : '0';
     }
-    bits[n] = top[n] = 0;
-    int same_tokens = t.n_tokens == ref->n_tokens && !memcmp(t.tokens, ref->tokens, sizeof(int) * (size_t)t.n_tokens);
+    if (bits) bits[t->n_pos] = top[t->n_pos] = 0;
+}
+
+/* One prompt on path k: its teacher-forced trace t against the reference's
+ * (and against its backend's anchor trace when it has one). */
+static int run_case(Ctx *x, int p, int k, const LumiTrace *ref, LumiTrace *t, const LumiTrace *anchor, LumiErr *e) {
+    const LumiPathEntry *pe = &x->cfg.paths[k];
+    int V = x->in.model.cfg.vocab_size, np = x->in.n_ids[p], n = t->n_pos;
+    if (t->n_pos != ref->n_pos) return append_error(x, p, pe, "computed a different number of positions than the reference", e);
+    if (pe->has_canary && pe->canary.position < n)
+        lumi_canary_apply(t->logits + (size_t)pe->canary.position * V, V, pe->canary.epsilon);
+    const LumiTolerance *tol = lumi_equiv_tolerance(&x->cfg, pe);
+    LumiCaseMetrics cm, am;
+    double *pv[4];
+    for (int q = 0; q < 4; q++) pv[q] = lumi_xmalloc(sizeof(double) * (size_t)n);
+    char *bits = lumi_xmalloc((size_t)n + 1), *top = lumi_xmalloc((size_t)n + 1);
+    compare(ref, t, V, tol, &cm, pv, bits, top);
+    int same_tokens = t->n_tokens == ref->n_tokens && !memcmp(t->tokens, ref->tokens, sizeof(int) * (size_t)t->n_tokens);
     if (tol->tokens && !same_tokens && cm.first_bad < 0) {
-        cm.first_bad = np + (t.diverged_at >= 0 ? t.diverged_at : 0);
+        cm.first_bad = np + (t->diverged_at >= 0 ? t->diverged_at : 0);
         cm.bad = (LumiViolation){"tokens", 0, 0};
     }
+    const LumiTolerance *atol = lumi_equiv_same_tolerance(&x->cfg, pe->spec.backend);
+    if (anchor) compare(anchor, t, V, atol, &am, NULL, NULL, NULL);
     char tolstr[128];
     lumi_tolerance_format(tol, tolstr, sizeof tolstr);
     LumiStrBuf sb;
@@ -175,48 +196,90 @@ static int run_case(Ctx *x, int p, const LumiPathEntry *pe, const LumiTrace *ref
     FILE *f = sb.f;
     case_head(f, x, p, pe->label, "path");
     fprintf(f, ",\"tokens\":");
-    lumi_json_ints(f, t.tokens, t.n_tokens);
+    lumi_json_ints(f, t->tokens, t->n_tokens);
     fprintf(f, ",\"text\":");
-    json_text(f, x, x->in.ids[p][np - 1], t.tokens, t.n_tokens);
+    json_text(f, x, x->in.ids[p][np - 1], t->tokens, t->n_tokens);
     fprintf(f, ",\"same_tokens\":%s,\"diverged_at\":%d,\"n_positions\":%d,\"tolerance\":", same_tokens ? "true" : "false",
-            t.diverged_at, n);
+            t->diverged_at, n);
     lumi_json_cstr(f, tolstr);
     if (pe->has_canary) {
         fprintf(f, ",\"canary\":{\"position\":%d,\"epsilon\":", pe->canary.position);
         lumi_json_num(f, pe->canary.epsilon);
         fprintf(f, "}");
     }
-    fprintf(f, ",\"verdict\":\"%s\"", cm.first_bad < 0 ? "pass" : "fail");
-    if (cm.first_bad >= 0) {
-        fprintf(f, ",\"violation\":{\"position\":%d,\"metric\":\"%s\",\"value\":", cm.first_bad, cm.bad.metric);
-        lumi_json_num(f, cm.bad.value);
-        fprintf(f, ",\"limit\":");
-        lumi_json_num(f, cm.bad.limit);
+    int bad_anchor = anchor && am.first_bad >= 0;
+    fprintf(f, ",\"verdict\":\"%s\"", cm.first_bad < 0 && !bad_anchor ? "pass" : "fail");
+    if (cm.first_bad >= 0) json_violation(f, &cm, "reference");
+    else if (bad_anchor) json_violation(f, &am, "anchor");
+    json_maxima(f, &cm);
+    fprintf(f, ",\"seconds\":");
+    lumi_json_num(f, t->prefill_s + t->decode_s);
+    if (anchor) {
+        lumi_tolerance_format(atol, tolstr, sizeof tolstr);
+        fprintf(f, ",\"anchor\":");
+        lumi_json_cstr(f, x->cfg.paths[x->cfg.anchor[k]].label);
+        fprintf(f, ",\"vs_anchor\":{\"tolerance\":");
+        lumi_json_cstr(f, tolstr);
+        fprintf(f, ",\"verdict\":\"%s\"", bad_anchor ? "fail" : "pass");
+        if (bad_anchor) json_violation(f, &am, "anchor");
+        json_maxima(f, &am);
         fprintf(f, "}");
     }
     const char *names[4] = {"max_abs", "max_rel", "nmse", "kl"};
-    double agg[4] = {cm.max_abs, cm.max_rel, cm.nmse, cm.kl};
-    for (int k = 0; k < 4; k++) {
-        fprintf(f, ",\"%s\":", names[k]);
-        lumi_json_num(f, agg[k]);
-    }
-    fprintf(f, ",\"top1\":%d,\"bitwise\":%d,\"seconds\":", cm.n_top1, cm.n_bitwise);
-    lumi_json_num(f, t.prefill_s + t.decode_s);
     fprintf(f, ",\"positions\":{");
-    for (int k = 0; k < 4; k++) {
-        fprintf(f, "%s\"%s\":", k ? "," : "", names[k]);
-        json_positions(f, pv[k], n);
+    for (int q = 0; q < 4; q++) {
+        fprintf(f, "%s\"%s\":", q ? "," : "", names[q]);
+        json_positions(f, pv[q], n);
     }
     fprintf(f, ",\"top1\":");
     json_flags(f, top);
     fprintf(f, ",\"bitwise\":");
     json_flags(f, bits);
     fprintf(f, "}}");
-    for (int k = 0; k < 4; k++) free(pv[k]);
+    for (int q = 0; q < 4; q++) free(pv[q]);
     free(bits);
     free(top);
-    lumi_trace_free(&t);
     return append(x, &sb, e);
+}
+
+static int path_trace(const Ctx *x, int p, int k, const LumiTrace *ref, LumiTrace *t, LumiErr *e) {
+    return lumi_trace_run(&x->in.model, &x->cfg.paths[k].spec, x->in.ids[p], x->in.n_ids[p], ref->tokens, ref->n_tokens,
+                          x->in.n_gen[p], &x->cfg.common.sampler, x->cfg.common.stop_at_eos, 1, t, e);
+}
+
+/* Anchors' traces are kept for the prompt (computed once, even when the
+ * anchor's own case was completed before a resume). */
+static int run_paths(Ctx *x, int p, const LumiTrace *ref, LumiErr *e) {
+    int n = x->cfg.n_paths, rc = 0;
+    const char *pname = x->cfg.common.prompts[p].name;
+    LumiTrace *kept = lumi_xcalloc((size_t)n, sizeof *kept);
+    int *is_anchor = lumi_xcalloc((size_t)n, sizeof(int));
+    for (int k = 0; k < n; k++)
+        if (x->cfg.anchor[k] >= 0) is_anchor[x->cfg.anchor[k]] = 1;
+    for (int k = 0; k < n && rc == 0; k++) {
+        const LumiPathEntry *pe = &x->cfg.paths[k];
+        if (find_case(x, pname, pe->label, "path")) continue;
+        LumiErr ce;
+        int a = x->cfg.anchor[k];
+        if (a >= 0 && !kept[a].logits && path_trace(x, p, a, ref, &kept[a], &ce) != 0) {
+            char msg[1100];
+            snprintf(msg, sizeof msg, "anchor %s: %.800s", x->cfg.paths[a].label, ce.msg);
+            rc = append_error(x, p, pe, msg, e);
+            continue;
+        }
+        LumiTrace own, *t = &own;
+        if (is_anchor[k] && kept[k].logits) t = &kept[k];
+        else if (path_trace(x, p, k, ref, is_anchor[k] ? &kept[k] : &own, &ce) != 0) {
+            rc = append_error(x, p, pe, ce.msg, e);
+            continue;
+        } else if (is_anchor[k]) t = &kept[k];
+        rc = run_case(x, p, k, ref, t, a >= 0 ? &kept[a] : NULL, e);
+        if (t == &own) lumi_trace_free(&own);
+    }
+    for (int k = 0; k < n; k++) lumi_trace_free(&kept[k]);
+    free(kept);
+    free(is_anchor);
+    return rc;
 }
 
 static int run_prompt(Ctx *x, int p, LumiErr *e) {
@@ -234,11 +297,7 @@ static int run_prompt(Ctx *x, int p, LumiErr *e) {
     }
     const LumiYamlNode *rec = find_case(x, pname, x->cfg.reference.label, "reference");
     int rc = rec ? check_reference(x, p, rec, &ref, e) : append_reference(x, p, &ref, e);
-    for (int k = 0; k < x->cfg.n_paths && rc == 0; k++) {
-        const LumiPathEntry *pe = &x->cfg.paths[k];
-        if (find_case(x, pname, pe->label, "path")) continue;
-        rc = run_case(x, p, pe, &ref, e);
-    }
+    if (rc == 0) rc = run_paths(x, p, &ref, e);
     lumi_trace_free(&ref);
     return rc;
 }
@@ -249,8 +308,10 @@ typedef struct {
     LumiCaseMetrics m;
     double seconds;
     int n_cases, n_errors, tokens_same;
+    int has_anchor, an_positions, an_bitwise; /* vs the backend's anchor */
     char bad_prompt[64];
     char bad_metric[16];
+    char bad_against[16];                      /* "reference" or "anchor" */
     const char *error; /* first error message (points into the log) */
 } Row;
 
@@ -275,10 +336,17 @@ static void row_add(Row *r, const LumiYamlNode *c) {
     if (v && r->m.first_bad < 0) {
         snprintf(r->bad_prompt, sizeof r->bad_prompt, "%s", lumi_case_str(c, "prompt", "?"));
         snprintf(r->bad_metric, sizeof r->bad_metric, "%s", lumi_case_str(v, "metric", "?"));
+        snprintf(r->bad_against, sizeof r->bad_against, "%s", lumi_case_str(v, "against", "reference"));
         m.first_bad = (int)lumi_case_num(v, "position", 0);
         m.bad = (LumiViolation){r->bad_metric, lumi_case_num(v, "value", INFINITY), lumi_case_num(v, "limit", 0)};
     }
     if (!lumi_case_num(c, "same_tokens", 0)) r->tokens_same = 0;
+    const LumiYamlNode *an = lumi_yaml_get(c, "vs_anchor");
+    if (an) {
+        r->has_anchor = 1;
+        r->an_positions += m.n_positions;
+        r->an_bitwise += (int)lumi_case_num(an, "bitwise", 0);
+    }
     lumi_case_merge(&r->m, &m);
     if (r->m.first_bad >= 0) r->m.bad.metric = r->bad_metric;
 }
@@ -299,16 +367,18 @@ static void print_row(FILE *f, const char *label, const Row *r, int n_prompts, i
     fmt_num(a, sizeof a, r->m.max_abs);
     fmt_num(s, sizeof s, r->m.nmse);
     fmt_num(k, sizeof k, r->m.kl);
-    char t1[32], bw[32];
+    char t1[32], bw[32], an[32] = "-";
     snprintf(t1, sizeof t1, "%d/%d", r->m.n_top1, r->m.n_positions);
     snprintf(bw, sizeof bw, "%d/%d", r->m.n_bitwise, r->m.n_positions);
-    fprintf(f, "%-*s %-9s %-9s %-9s %-9s %-9s %-6s %s", width, label, a, s, k, t1, bw, r->tokens_same ? "same" : "differ",
-            verdict(r, n_prompts));
+    if (r->has_anchor) snprintf(an, sizeof an, "%d/%d", r->an_bitwise, r->an_positions);
+    fprintf(f, "%-*s %-9s %-9s %-9s %-9s %-9s %-9s %-6s %s", width, label, a, s, k, t1, bw, an,
+            r->tokens_same ? "same" : "differ", verdict(r, n_prompts));
     if (r->n_errors) fprintf(f, "  %s", r->error);
     else if (r->m.first_bad >= 0) {
         char why[128];
         lumi_violation_format(&r->m.bad, why, sizeof why);
-        fprintf(f, "  prompt %s position %d: %s", r->bad_prompt, r->m.first_bad, why);
+        fprintf(f, "  prompt %s position %d%s: %s", r->bad_prompt, r->m.first_bad,
+                !strcmp(r->bad_against, "anchor") ? " vs its backend's anchor" : "", why);
     }
     fputc('\n', f);
 }
@@ -320,11 +390,14 @@ static void csv_row(FILE *f, const LumiEquivConfig *c, const LumiPathEntry *pe, 
     else snprintf(pre, sizeof pre, "%s", pe->spec.prefill);
     fprintf(f, "\"%s\",%s,%s,%s,", pe->label, pe->spec.backend, pe->spec.cache, pre);
     if (pe->has_canary) fprintf(f, "%d:%g", pe->canary.position, pe->canary.epsilon);
-    fprintf(f, ",%s,%d,%d,%.9g,%.9g,%.9g,%.9g,%d,%d,%d,%s,", tol, r->n_cases, r->m.n_positions, r->m.max_abs,
-            r->m.max_rel, r->m.nmse, r->m.kl, r->m.n_top1, r->m.n_bitwise, r->tokens_same, verdict(r, c->common.n_prompts));
+    fprintf(f, ",%s,%d,%d,%.9g,%.9g,%.9g,%.9g,%d,%d,", tol, r->n_cases, r->m.n_positions, r->m.max_abs, r->m.max_rel,
+            r->m.nmse, r->m.kl, r->m.n_top1, r->m.n_bitwise);
+    if (r->has_anchor) fprintf(f, "%d", r->an_bitwise);
+    fprintf(f, ",%d,%s,", r->tokens_same, verdict(r, c->common.n_prompts));
     if (r->m.first_bad >= 0)
-        fprintf(f, "%s,%d,%s,%.9g,%.9g", r->bad_prompt, r->m.first_bad, r->m.bad.metric, r->m.bad.value, r->m.bad.limit);
-    else fprintf(f, ",,,,");
+        fprintf(f, "%s,%d,%s,%s,%.9g,%.9g", r->bad_prompt, r->m.first_bad, r->bad_against, r->m.bad.metric,
+                r->m.bad.value, r->m.bad.limit);
+    else fprintf(f, ",,,,,");
     fputc('\n', f);
 }
 
@@ -357,11 +430,11 @@ static int build_table(Ctx *x, const LumiCaseLog *log, LumiErr *e) {
     lumi_sb_open(&csv);
     fprintf(txt.f, "%s: %d prompts, reference %s\n", x->cfg.common.name, x->cfg.common.n_prompts,
             x->cfg.reference.label);
-    fprintf(txt.f, "%-*s %-9s %-9s %-9s %-9s %-9s %-6s %s\n", width, "path", "max-abs", "NMSE", "KL", "top-1",
-            "bitwise", "tokens", "verdict");
+    fprintf(txt.f, "%-*s %-9s %-9s %-9s %-9s %-9s %-9s %-6s %s\n", width, "path", "max-abs", "NMSE", "KL", "top-1",
+            "bitwise", "same-be", "tokens", "verdict");
     fprintf(csv.f, "path,backend,cache,prefill,canary,tolerance,prompts,positions,max_abs,max_rel,nmse,kl,top1_agree,"
-                   "bitwise_equal,tokens_same,verdict,violation_prompt,violation_position,violation_metric,"
-                   "violation_value,violation_limit\n");
+                   "bitwise_equal,anchor_bitwise_equal,tokens_same,verdict,violation_prompt,violation_position,"
+                   "violation_against,violation_metric,violation_value,violation_limit\n");
     for (int k = 0; k < n; k++) {
         print_row(txt.f, x->cfg.paths[k].label, &rows[k], x->cfg.common.n_prompts, width);
         csv_row(csv.f, &x->cfg, &x->cfg.paths[k], &rows[k]);
@@ -390,8 +463,10 @@ static int build_table(Ctx *x, const LumiCaseLog *log, LumiErr *e) {
         if (rows[k].m.first_bad >= 0 && !rows[k].n_errors) {
             char why[128];
             lumi_violation_format(&rows[k].m.bad, why, sizeof why);
-            fprintf(stderr, "lumi: FAIL %s: prompt %s position %d: %s\n", x->cfg.paths[k].label, rows[k].bad_prompt,
-                    rows[k].m.first_bad, why);
+            int vs_anchor = !strcmp(rows[k].bad_against, "anchor");
+            fprintf(stderr, "lumi: FAIL %s: prompt %s position %d%s%s: %s\n", x->cfg.paths[k].label,
+                    rows[k].bad_prompt, rows[k].m.first_bad, vs_anchor ? " vs " : "",
+                    vs_anchor ? x->cfg.paths[x->cfg.anchor[k]].label : "", why);
         }
     int rc = lumi_rundir_write(&x->run, "equivalence.txt", txt.buf, txt.len, e);
     if (rc == 0) rc = lumi_rundir_write(&x->run, "equivalence.csv", csv.buf, csv.len, e);

@@ -13,6 +13,7 @@
 #include "../engine/npy.h"
 #include "../engine/session.h"
 #include "../experiments/golden.h"
+#include "../paths/backend/backend.h"
 #include "helpers.h"
 
 #define LUMI "./lumi"
@@ -152,6 +153,31 @@ START_TEST(canary_is_caught) {
                  "  - {cache: growing, canary: {position: 2, epsilon: 1e-4}, tolerance: {max_abs: 2e-6}}\n");
     ck_assert_int_eq(lumi("check", cfg, &out), 1);
     ck_assert_msg(count(out, " PASS") == 1 && strstr(out, "canary@2: prompt p0 position 2: max_abs"), "%s", out);
+    free(out);
+}
+END_TEST
+
+/* Another backend: compared with the reference under the cross-backend
+ * tolerance and, bitwise, with its own anchor path, so a 1e-6 canary that
+ * max-abs 1e-4 would let through is still caught. Runs once a cpu backend
+ * is registered (issue 4). */
+START_TEST(cross_backend_anchor) {
+    if (!lumi_backend_find("cpu")) {
+        printf("SKIP %s: no 'cpu' backend registered in this build\n", __func__);
+        return;
+    }
+    const char *cfg = config("h_cross.yaml", "h_cross",
+                             "{synth: {dim: 32, hidden: 48, layers: 2, heads: 4, kv_heads: 2, vocab: 64, seq: 32, "
+                             "unshared: true, seed: 4}}",
+                             "prompts: [{ids: [1, 5, 9, 20, 33]}]\nsteps: 6\n"
+                             "paths:\n  backend: [ref, cpu]\n  cache: [none, fixed]\n  prefill: [token, batched]\n"
+                             "  extra: [{backend: cpu, cache: growing, prefill: \"chunked:2\", "
+                             "canary: {position: 4, epsilon: 1e-6}}]\n");
+    char *out;
+    ck_assert_int_eq(lumi("check", cfg, &out), 1);
+    ck_assert_msg(count(out, " PASS") == 8, "%s", out);
+    ck_assert_msg(strstr(out, "canary@4: prompt p0 position 4 vs backend=cpu,cache=none,prefill=token: not bitwise"),
+                  "%s", out);
     free(out);
 }
 END_TEST
@@ -432,6 +458,7 @@ Suite *suite_harness(void) {
     tcase_add_test(tc, every_path_default_model);
     tcase_add_test(tc, every_path_synth_gqa_unshared);
     tcase_add_test(tc, canary_is_caught);
+    tcase_add_test(tc, cross_backend_anchor);
     tcase_add_test(tc, config_errors_are_positioned);
     tcase_add_test(tc, resume_completes_an_interrupted_run);
     tcase_add_test(tc, goldens_round_trip_and_damage);

@@ -167,6 +167,44 @@ START_TEST(tolerance_by_backend) {
 }
 END_TEST
 
+/* Paths of another backend are also compared with that backend's anchor:
+ * its first path without a canary. (Backends renamed by hand: this branch
+ * registers only ref.) */
+START_TEST(anchors_per_backend) {
+    LumiYamlDoc d;
+    LumiErr e;
+    ck_assert(parse("name: t\nkind: equivalence\nmodel: m.bin\nprompts: [{ids: [1]}]\n"
+                    "paths: [{cache: none}, {cache: fixed, canary: {position: 1, epsilon: 1}}, {cache: growing},"
+                    " {prefill: token}, {cache: none, prefill: token}]\n"
+                    "tolerance: {per_backend: {ref: {max_abs: 1e-9}}}\n",
+                    &d, &e) == 0);
+    LumiEquivConfig c;
+    ck_assert_msg(lumi_config_equivalence(&d, &c, &e) == 0, "%s", e.msg);
+    for (int k = 0; k < 5; k++) ck_assert_int_eq(lumi_equiv_anchor(&c, k), -1); /* all on the reference's backend */
+    ck_assert(lumi_equiv_tolerance(&c, &c.paths[0])->max_abs == 1e-9);        /* per_backend wins for ref */
+    /* paths 1..3 on "cpu", path 4 on "blas" */
+    for (int k = 1; k < 4; k++) strcpy(c.paths[k].spec.backend, "cpu");
+    strcpy(c.paths[4].spec.backend, "blas");
+    lumi_equiv_set_anchors(&c);
+    ck_assert_int_eq(lumi_equiv_anchor(&c, 0), -1);
+    ck_assert_int_eq(lumi_equiv_anchor(&c, 1), 2); /* the canary path is never an anchor */
+    ck_assert_int_eq(lumi_equiv_anchor(&c, 2), -1);
+    ck_assert_int_eq(lumi_equiv_anchor(&c, 3), 2);
+    ck_assert_int_eq(lumi_equiv_anchor(&c, 4), -1);
+    ck_assert(lumi_equiv_same_tolerance(&c, "cpu") == &c.same_backend);
+    ck_assert(lumi_equiv_tolerance(&c, &c.paths[3]) == &c.cross_backend);
+    lumi_config_equivalence_free(&c);
+    lumi_yaml_free(&d);
+    /* per_backend names must be registered backends */
+    ck_assert(parse("name: t\nkind: equivalence\nmodel: m.bin\nprompts: [{ids: [1]}]\n"
+                    "tolerance: {per_backend: {gpu9: bitwise}}\n",
+                    &d, &e) == 0);
+    ck_assert_int_eq(lumi_config_equivalence(&d, &c, &e), -1);
+    ck_assert_msg(strstr(e.msg, "t.yaml:5:27:") && strstr(e.msg, "unknown backend 'gpu9'"), "%s", e.msg);
+    lumi_yaml_free(&d);
+}
+END_TEST
+
 Suite *suite_metrics(void) {
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("metrics");
@@ -176,6 +214,7 @@ Suite *suite_metrics(void) {
     tcase_add_test(tc, canary_always_changes_a_bit);
     tcase_add_test(tc, path_matrix);
     tcase_add_test(tc, tolerance_by_backend);
+    tcase_add_test(tc, anchors_per_backend);
     suite_add_tcase(s, tc);
     return s;
 }
