@@ -349,9 +349,9 @@ int lumi_golden_verify(const LumiYamlDoc *doc) {
         if (load_expected(&g, &m, p, &x[p], &e) != 0) goto out;
     /* same backend as recorded: the same-backend tolerance (bitwise by default) */
     const char *rec_backend = lumi_case_str(m.root, "backend", "");
-    const LumiTolerance *tol = g.cfg.has_golden_tol                                      ? &g.cfg.golden
-                               : strcmp(rec_backend, g.cfg.reference.spec.backend) == 0 ? &g.cfg.same_backend
-                                                                                        : &g.cfg.cross_backend;
+    const LumiTolerance *tol = &g.cfg.cross_backend;
+    if (g.cfg.has_golden_tol) tol = &g.cfg.golden;
+    else if (!strcmp(rec_backend, g.cfg.reference.spec.backend)) tol = lumi_equiv_same_tolerance(&g.cfg, rec_backend);
     char crc[16];
     snprintf(crc, sizeof crc, "%08x", (unsigned)g.in.model_crc);
     const LumiYamlNode *mm = lumi_yaml_get(m.root, "model");
