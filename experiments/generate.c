@@ -122,10 +122,17 @@ static int run(const LumiYamlDoc *doc, const LumiRunOpts *o) {
         goto out;
     stage = 3;
     if (write_outputs(&c, &in, paths, n_paths, &r, "running", &e) != 0) goto out;
+    const char *stop = getenv("LUMI_STOP_AFTER_CASES"); /* test hook: simulate a kill */
+    int stop_after = stop ? atoi(stop) : 0, n_run = 0;
     for (int p = 0; p < c.n_prompts; p++)
-        for (int k = 0; k < n_paths; k++)
-            if (!has_case(&done, c.prompts[p].name, paths[k].label) && run_case(&c, &in, p, &paths[k], &r, &e) != 0)
-                goto out;
+        for (int k = 0; k < n_paths; k++) {
+            if (has_case(&done, c.prompts[p].name, paths[k].label)) continue;
+            if (run_case(&c, &in, p, &paths[k], &r, &e) != 0) goto out;
+            if (stop_after > 0 && ++n_run >= stop_after) {
+                fprintf(stderr, "lumi: LUMI_STOP_AFTER_CASES=%d reached, stopping\n", stop_after);
+                exit(3);
+            }
+        }
     if (write_outputs(&c, &in, paths, n_paths, &r, "complete", &e) != 0) goto out;
     fprintf(stderr, "lumi: results in %s\n", r.dir);
     rc = 0;

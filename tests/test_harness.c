@@ -13,6 +13,7 @@
 #include "../engine/npy.h"
 #include "../engine/session.h"
 #include "../experiments/golden.h"
+#include "../experiments/trace.h"
 #include "../paths/backend/backend.h"
 #include "helpers.h"
 
@@ -431,6 +432,60 @@ START_TEST(committed_goldens_verify) {
 }
 END_TEST
 
+/* Teacher forcing on tokens the path would not choose after step 5: the
+ * logits are those of prompt + forced tokens, and the path's own generation
+ * (diverging at step 5) still equals a free run with the same sampler, seed
+ * included. */
+START_TEST(trace_forced_and_diverged) {
+    const char *mp = th_synth("h_trace.bin", 32, 48, 2, 4, 2, 64, 40, 1, 8);
+    LumiModel m;
+    LumiErr e;
+    ck_assert_msg(lumi_model_load(mp, &m, &e) == 0, "%s", e.msg);
+    int prompt[4] = {1, 9, 17, 3}, V = m.cfg.vocab_size, n_gen = 12;
+    LumiSamplerCfg sc;
+    lumi_sampler_cfg_default(&sc);
+    const char *specs[] = {"cache=fixed,prefill=token", "cache=none,prefill=chunked:3"};
+    for (int temp = 0; temp < 2; temp++) {
+        sc.temperature = temp ? 0.9f : 0.0f;
+        sc.seed = 77;
+        for (int k = 0; k < 2; k++) {
+            LumiPathSpec p;
+            lumi_path_default(&p);
+            ck_assert(lumi_path_parse(specs[k], &p, &e) == 0);
+            LumiTrace free_run, forced;
+            ck_assert(lumi_trace_run(&m, &p, prompt, 4, NULL, 0, n_gen, &sc, 0, 1, &free_run, &e) == 0);
+            ck_assert_int_eq(free_run.n_tokens, n_gen);
+            ck_assert_int_eq(free_run.n_pos, 4 + n_gen);
+            int alt[12];
+            /* the run's own tokens for 5 steps, then never the run's token */
+            for (int i = 0; i < n_gen; i++) alt[i] = i < 5 ? free_run.tokens[i] : (free_run.tokens[i] + 1 + i) % V;
+            ck_assert(lumi_trace_run(&m, &p, prompt, 4, alt, n_gen, n_gen, &sc, 0, 1, &forced, &e) == 0);
+            ck_assert_int_eq(forced.diverged_at, 5);
+            ck_assert_int_eq(forced.n_tokens, n_gen);
+            ck_assert_msg(!memcmp(forced.tokens, free_run.tokens, sizeof(int) * (size_t)n_gen), "%s own tokens",
+                          specs[k]);
+            /* the forced logits are those of prompt + alt fed in one go on the reference */
+            int seq[16];
+            memcpy(seq, prompt, sizeof prompt);
+            memcpy(seq + 4, alt, sizeof(int) * (size_t)n_gen);
+            float *want = malloc(sizeof(float) * 16 * (size_t)V);
+            LumiSession s;
+            LumiPathSpec r;
+            lumi_path_default(&r);
+            ck_assert(lumi_session_open(&s, &m, &r, &e) == 0);
+            ck_assert(lumi_session_feed(&s, seq, 16, want, &e) == 0);
+            lumi_session_close(&s);
+            ck_assert_int_eq(forced.n_pos, 16);
+            ck_assert_msg(!memcmp(want, forced.logits, sizeof(float) * 16 * (size_t)V), "%s forced logits", specs[k]);
+            free(want);
+            lumi_trace_free(&free_run);
+            lumi_trace_free(&forced);
+        }
+    }
+    lumi_model_free(&m);
+}
+END_TEST
+
 START_TEST(generate_kind) {
     const char *cfg = th_path("h_gen.yaml");
     char text[1024];
@@ -464,6 +519,7 @@ Suite *suite_harness(void) {
     tcase_add_test(tc, goldens_round_trip_and_damage);
     tcase_add_test(tc, long_prompt_chunked_on_nonempty_cache);
     tcase_add_test(tc, committed_goldens_verify);
+    tcase_add_test(tc, trace_forced_and_diverged);
     tcase_add_test(tc, generate_kind);
     suite_add_tcase(s, tc);
     return s;
