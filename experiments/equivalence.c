@@ -37,14 +37,22 @@ typedef struct {
     int n_appended;
 } Ctx;
 
-static const LumiYamlNode *find_case(const Ctx *x, const char *prompt, const char *label, const char *role) {
-    for (int i = 0; i < x->done.n; i++) {
-        const LumiYamlNode *r = x->done.lines[i].root;
+/* The last record of a case in log, or NULL. Error records count only when
+ * `errors` is set: a resumed run retries the cases that failed to run. */
+static const LumiYamlNode *log_find(const LumiCaseLog *log, const char *prompt, const char *label, const char *role,
+                                    int errors) {
+    for (int i = log->n - 1; i >= 0; i--) {
+        const LumiYamlNode *r = log->lines[i].root;
         if (!strcmp(lumi_case_str(r, "prompt", ""), prompt) && !strcmp(lumi_case_str(r, "path", ""), label) &&
-            !strcmp(lumi_case_str(r, "role", ""), role))
+            !strcmp(lumi_case_str(r, "role", ""), role) &&
+            (errors || strcmp(lumi_case_str(r, "verdict", ""), "error") != 0))
             return r;
     }
     return NULL;
+}
+
+static const LumiYamlNode *find_case(const Ctx *x, const char *prompt, const char *label, const char *role) {
+    return log_find(&x->done, prompt, label, role, 0);
 }
 
 static void json_text(FILE *f, const Ctx *x, int prev, const int *ids, int n) {
@@ -414,16 +422,10 @@ static int build_table(Ctx *x, const LumiCaseLog *log, LumiErr *e) {
         rows[k].tokens_same = 1;
         int l = (int)strlen(x->cfg.paths[k].label);
         if (l > width) width = l;
-        for (int p = 0; p < x->cfg.common.n_prompts; p++)
-            for (int i = 0; i < log->n; i++) {
-                const LumiYamlNode *c = log->lines[i].root;
-                if (!strcmp(lumi_case_str(c, "role", ""), "path") &&
-                    !strcmp(lumi_case_str(c, "path", ""), x->cfg.paths[k].label) &&
-                    !strcmp(lumi_case_str(c, "prompt", ""), x->cfg.common.prompts[p].name)) {
-                    row_add(&rows[k], c);
-                    break;
-                }
-            }
+        for (int p = 0; p < x->cfg.common.n_prompts; p++) {
+            const LumiYamlNode *c = log_find(log, x->cfg.common.prompts[p].name, x->cfg.paths[k].label, "path", 1);
+            if (c) row_add(&rows[k], c);
+        }
     }
     LumiStrBuf txt, csv;
     lumi_sb_open(&txt);

@@ -283,6 +283,29 @@ START_TEST(resume_completes_an_interrupted_run) {
     snprintf(p2, sizeof p2, "%s/equivalence.csv", run_dir(th_path("results"), "h_full"));
     char *c1 = slurp(p), *c2 = slurp(p2);
     ck_assert_str_eq(c1, c2);
+    /* a case recorded as an error (a path that failed to run) is retried */
+    snprintf(p, sizeof p, "%s/cases.jsonl", dir);
+    char *all = slurp(p), *last = all + strlen(all) - 1;
+    while (last > all && last[-1] != '\n') last--;
+    char *path_at = strstr(last, "\"path\":\"");
+    ck_assert(path_at != NULL);
+    char *path_end = strchr(path_at + 8, '"');
+    snprintf(cmd, sizeof cmd, "{\"prompt\":\"b\",%.*s,\"role\":\"path\",\"verdict\":\"error\",\"error\":\"x\"}\n",
+             (int)(path_end + 1 - path_at), path_at);
+    *last = 0;
+    f = fopen(p, "w");
+    fputs(all, f);
+    fputs(cmd, f);
+    fclose(f);
+    free(all);
+    snprintf(cmd, sizeof cmd, "--resume %s", dir);
+    ck_assert_int_eq(lumi("run", cmd, &out), 0);
+    ck_assert_msg(strstr(out, "prompt b:") && strstr(out, "1 paths"), "%s", out);
+    free(out);
+    free(c1);
+    snprintf(p, sizeof p, "%s/equivalence.csv", dir);
+    c1 = slurp(p);
+    ck_assert_str_eq(c1, c2);
     /* resuming with a different config is refused */
     snprintf(cmd, sizeof cmd, "%s --resume %s", full, dir);
     ck_assert_int_eq(lumi("run", cmd, &out), 2);
