@@ -529,17 +529,22 @@ static int run(const LumiYamlDoc *doc, const LumiRunOpts *o) {
     fprintf(stderr, "lumi: %s: %d prompts x %d paths -> %s\n", x->cfg.common.name, x->cfg.common.n_prompts,
             x->cfg.n_paths, x->run.dir);
     if (write_run_json(x, "running", 0, &e) != 0) goto out;
+    int hard = 0;
     for (int p = 0; p < x->cfg.common.n_prompts; p++)
-        if (run_prompt(x, p, &e) != 0) goto out;
+        if (run_prompt(x, p, &e) != 0) {
+            /* go on with the other prompts, tabulate what completed, and say the run failed */
+            fprintf(stderr, "lumi: %s\n", e.msg);
+            hard = 1;
+        }
     LumiCaseLog all;
     if (lumi_caselog_read(x->run.dir, &all, &e) != 0) goto out;
     int fails = build_table(x, &all, &e);
     lumi_caselog_free(&all);
-    if (fails < 0 || write_run_json(x, "complete", lumi_now() - x->run.t0, &e) != 0) goto out;
-    fprintf(stderr, "lumi: results in %s\n", x->run.dir);
+    if (fails < 0 || write_run_json(x, hard ? "failed" : "complete", lumi_now() - x->run.t0, &e) != 0) goto out;
+    fprintf(stderr, "lumi: results in %s%s\n", x->run.dir, hard ? " (incomplete: lumi run --resume DIR)" : "");
     ok = 1;
-    rc = x->n_errors ? 2 : (o->check && fails > 0) ? 1 : 0;
-    if (fails > 0) fprintf(stderr, "lumi: %d of %d paths %s\n", fails, x->cfg.n_paths, o->check ? "failed" : "differ");
+    rc = hard || x->n_errors ? 2 : (o->check && fails > 0) ? 1 : 0;
+    if (fails > 0 && !hard) fprintf(stderr, "lumi: %d of %d paths %s\n", fails, x->cfg.n_paths, o->check ? "failed" : "differ");
 out:
     if (!ok) fprintf(stderr, "lumi: %s\n", e.msg);
     if (have_run) {
