@@ -398,7 +398,7 @@ static void csv_row(FILE *f, const LumiEquivConfig *c, const LumiPathEntry *pe, 
     else snprintf(pre, sizeof pre, "%s", pe->spec.prefill);
     fprintf(f, "\"%s\",%s,%s,%s,", pe->label, pe->spec.backend, pe->spec.cache, pre);
     if (pe->has_canary) fprintf(f, "%d:%g", pe->canary.position, pe->canary.epsilon);
-    fprintf(f, ",%s,%d,%d,%.9g,%.9g,%.9g,%.9g,%d,%d,", tol, r->n_cases, r->m.n_positions, r->m.max_abs, r->m.max_rel,
+    fprintf(f, ",\"%s\",%d,%d,%.9g,%.9g,%.9g,%.9g,%d,%d,", tol, r->n_cases, r->m.n_positions, r->m.max_abs, r->m.max_rel,
             r->m.nmse, r->m.kl, r->m.n_top1, r->m.n_bitwise);
     if (r->has_anchor) fprintf(f, "%d", r->an_bitwise);
     fprintf(f, ",%d,%s,", r->tokens_same, verdict(r, c->common.n_prompts));
