@@ -44,7 +44,7 @@ run: lumi
 
 # The commit run.json records: only runinfo.o sees it, and it is rebuilt
 # when build/commit.txt changes (the stamp is rewritten only on a change).
-LUMI_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
+LUMI_COMMIT := $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && { git diff --quiet HEAD -- 2>/dev/null && echo $$c || echo $$c-dirty; } || echo unknown)
 $(BUILD)/commit.txt: FORCE
 	@mkdir -p $(BUILD); [ "$$(cat $@ 2>/dev/null)" = "$(LUMI_COMMIT)" ] || echo "$(LUMI_COMMIT)" > $@
 $(BUILD)/experiments/runinfo.o: $(BUILD)/commit.txt
