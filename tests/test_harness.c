@@ -83,7 +83,10 @@ static const char *MATRIX = "paths:\n  cache: [none, growing, fixed]\n  prefill:
 START_TEST(every_path_default_model) {
     SKIP_UNLESS_FILE(DEFAULT_MODEL);
     char body[1024];
-    snprintf(body, sizeof body, "prompts: [\"In the beginning\", {name: ids, ids: [1, 400, 30]}]\nsteps: 5\n%s", MATRIX);
+    write_text(th_path("h_prompt.txt"), "And God said\n");
+    snprintf(body, sizeof body,
+             "prompts: [\"In the beginning\", {name: ids, ids: [1, 400, 30]}, {name: f, file: %s}]\nsteps: 5\n%s",
+             th_path("h_prompt.txt"), MATRIX);
     const char *cfg = config("h_default.yaml", "h_default", DEFAULT_MODEL, body);
     char *out;
     ck_assert_int_eq(lumi("check", cfg, &out), 0);
@@ -97,8 +100,12 @@ START_TEST(every_path_default_model) {
     }
     snprintf(p, sizeof p, "%s/cases.jsonl", dir);
     char *cases = slurp(p);
-    ck_assert_int_eq(count(cases, "\n"), 2 * (1 + 9)); /* per prompt: the reference + 9 paths */
-    ck_assert_int_eq(count(cases, "\"verdict\":\"pass\""), 18);
+    ck_assert_int_eq(count(cases, "\n"), 3 * (1 + 9)); /* per prompt: the reference + 9 paths */
+    ck_assert_int_eq(count(cases, "\"verdict\":\"pass\""), 27);
+    /* the file prompt is its text without the final newline: BOS + "And God said" */
+    ck_assert_msg(strstr(cases, "\"prompt\":\"f\",\"path\":\"backend=ref,cache=fixed,prefill=token\",\"role\":"
+                                "\"reference\",\"prompt_ids\":[1,"),
+                  "%s", cases);
     snprintf(p, sizeof p, "%s/run.json", dir);
     char *run = slurp(p);
     ck_assert_msg(strstr(run, "\"crc32\":\"") && strstr(run, "\"status\":\"complete\"") && strstr(run, "\"machine\""),
@@ -210,6 +217,9 @@ START_TEST(config_errors_are_positioned) {
         {"name: x\nkind: equivalence\nmodel: models/kjv1M.bin\nprompts: [{ids: [1, 999]}]\n", ":4:11:",
          "outside the vocabulary"},
         {"name: x\nkind: study9\nmodel: m\n", ":2:7:", "unknown kind 'study9'"},
+        {"name: x\nkind: equivalence\nmodel: models/kjv1M.bin\ntokenizer: models/kjv512.bin\n"
+         "prompts: [{file: /nonexistent/p.txt}]\n",
+         ":5:11: prompt 'p0':", "/nonexistent/p.txt: cannot open"},
         {"name: x\nkind: equivalence\nmodel: {synth: {dim: 30, hidden: 8, layers: 1, heads: 4, kv_heads: 4, vocab: "
          "8, seq: 8}}\nprompts: [{ids: [1]}]\n",
          ":3:16: model.synth:", "dim"},
