@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const LUMI_COMMON_KEYS[] = {"name",    "kind",   "model",   "tokenizer", "prompts", "steps",
-                                        "bos",     "stop_at_eos", "sampler", "output", NULL};
+const char *const LUMI_COMMON_KEYS[] = {"name", "kind", "model", "tokenizer", "prompts", "steps", "bos",
+                                        "stop_at_eos", "sampler", "output", NULL};
 
 /* Names become folder and file names: keep them portable. */
 static int valid_name(const char *s) {
@@ -44,9 +44,14 @@ static int parse_synth(const LumiYamlDoc *d, const LumiYamlNode *n, LumiSynthSpe
     *s = (LumiSynthSpec){(int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4], (int)v[5], (int)v[6], unshared, seed};
     LumiConfig c = {.dim = s->dim, .hidden_dim = s->hidden_dim, .n_layers = s->n_layers, .n_heads = s->n_heads,
                     .n_kv_heads = s->n_kv_heads, .vocab_size = s->vocab_size, .seq_len = s->seq_len,
-                    .rope_theta = 10000.0f, .norm_eps = 1e-5f};
+                    .rope_theta = 10000.0f, .norm_eps = 1e-5f, .shared_classifier = !unshared};
     LumiErr ce;
     if (lumi_config_validate(&c, "synth", &ce) != 0) return lumi_yaml_err(d, n, e, "model.synth: %s", ce.msg);
+    lumi_config_derive(&c);
+    size_t params = lumi_param_count(&c);
+    if (params > (1u << 28)) /* a typo should not fill the disk */
+        return lumi_yaml_err(d, n, e, "model.synth: %zu parameters; at most %u (1 GiB) are synthesized", params,
+                             1u << 28);
     return 0;
 }
 
