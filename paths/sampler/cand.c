@@ -1,0 +1,93 @@
+/* cand.c: the candidate list: partial selection, softmax, truncation.
+ * Why partial selection: a 32000-token vocabulary sorted every step costs
+ * more than the whole sampler otherwise does; top-k needs only the best k
+ * and top-p usually only a few hundred. Quickselect (median of three, Hoare
+ * partition) puts the best m first in O(n), then only those m are sorted.
+ * The comparison is a total order (ties broken by id), so the result is the
+ * same whatever the algorithm, and qsort's instability cannot leak in. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "stage.h"
+
+typedef int (*Better)(const LumiCand *, const LumiCand *);
+
+static int better_logit(const LumiCand *a, const LumiCand *b) { return lumi_cand_better(a, b); }
+static int better_aux(const LumiCand *a, const LumiCand *b) {
+    return a->aux < b->aux || (a->aux == b->aux && a->id < b->id);
+}
+static int cmp_logit(const void *a, const void *b) { return better_logit(a, b) ? -1 : better_logit(b, a) ? 1 : 0; }
+static int cmp_aux(const void *a, const void *b) { return better_aux(a, b) ? -1 : better_aux(b, a) ? 1 : 0; }
+
+static void swap(LumiCand *a, LumiCand *b) {
+    LumiCand t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Rearrange c[0..n) so that c[0..m) are the best m (in any order). */
+static void select_best(LumiCand *c, int n, int m, Better better) {
+    if (m <= 0 || m >= n) return;
+    int k = m - 1, lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (better(&c[mid], &c[lo])) swap(&c[mid], &c[lo]);
+        if (better(&c[hi], &c[lo])) swap(&c[hi], &c[lo]);
+        if (better(&c[hi], &c[mid])) swap(&c[hi], &c[mid]);
+        LumiCand pivot = c[mid];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (better(&c[i], &pivot)) i++;
+            while (better(&pivot, &c[j])) j--;
+            if (i <= j) swap(&c[i++], &c[j--]);
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else break;
+    }
+}
+
+void lumi_cand_sort_prefix(LumiSampler *s, int m) {
+    if (m > s->n) m = s->n;
+    if (m <= s->sorted) return;
+    LumiCand *tail = s->cand + s->sorted;
+    select_best(tail, s->n - s->sorted, m - s->sorted, better_logit);
+    qsort(tail, (size_t)(m - s->sorted), sizeof *tail, cmp_logit);
+    s->sorted = m;
+}
+
+void lumi_cand_sort_prefix_aux(LumiCand *c, int n, int m) {
+    if (m > n) m = n;
+    select_best(c, n, m, better_aux);
+    qsort(c, (size_t)m, sizeof *c, cmp_aux);
+}
+
+float lumi_cand_max(const LumiSampler *s) {
+    if (s->sorted > 0) return s->cand[0].logit;
+    float mx = -INFINITY;
+    for (int i = 0; i < s->n; i++)
+        if (s->cand[i].logit > mx) mx = s->cand[i].logit;
+    return mx;
+}
+
+double lumi_cand_softmax(LumiSampler *s) {
+    float mx = lumi_cand_max(s);
+    double z = 0;
+    if (mx == -INFINITY) { /* nothing possible: uniform, so callers stay finite */
+        for (int i = 0; i < s->n; i++) s->cand[i].p = 1.0f / (float)s->n;
+        return log((double)s->n);
+    }
+    for (int i = 0; i < s->n; i++) {
+        double w = exp((double)s->cand[i].logit - (double)mx);
+        s->cand[i].p = (float)w;
+        z += w;
+    }
+    for (int i = 0; i < s->n; i++) s->cand[i].p = (float)(s->cand[i].p / z);
+    return log(z);
+}
+
+void lumi_cand_truncate(LumiSampler *s, int k) {
+    if (k < 1) k = 1; /* a stage never empties the list */
+    if (k < s->n) s->n = k;
+    if (s->sorted > s->n) s->sorted = s->n;
+}
