@@ -16,6 +16,8 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_paths(int argc, char **argv);
+int cmd_study(int argc, char **argv);
+int cmd_bench_sampler(int argc, char **argv);
 
 /* Options shared by the commands that run a model on a prompt. */
 typedef struct {

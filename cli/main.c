@@ -17,6 +17,8 @@ static const Command COMMANDS[] = {
     {"inspect", cmd_inspect, "print a model's header, parameter count and sizes"},
     {"synth", cmd_synth, "write a random-weight llama2.c model of any shape"},
     {"paths", cmd_paths, "list the strategies of every path axis"},
+    {"study", cmd_study, "run an experiment YAML (kind: study) until `lumi run` exists"},
+    {"bench-sampler", cmd_bench_sampler, "time each sampler stage on a 32000-token vocabulary"},
 };
 
 static void usage(FILE *f) {

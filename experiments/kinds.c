@@ -3,8 +3,11 @@
 
 #include "experiment.h"
 
+extern const LumiExperimentKind lumi_kind_study;
+
 static const LumiExperimentKind *const KINDS[] = {
     NULL, /* placeholder: kinds are added one line each */
+    &lumi_kind_study,
 };
 
 const LumiExperimentKind *lumi_experiment_find(const char *kind) {
