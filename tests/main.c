@@ -9,6 +9,7 @@ Suite *suite_model(void);
 Suite *suite_forward(void);
 Suite *suite_cli(void);
 Suite *suite_yaml(void);
+Suite *suite_sampler(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
@@ -16,6 +17,7 @@ static Suite *(*const SUITES[])(void) = {
     suite_forward,
     suite_cli,
     suite_yaml,
+    suite_sampler,
 };
 
 int main(void) {
