@@ -163,6 +163,14 @@ int lumi_draw(LumiSampler *s) {
 }
 
 int lumi_sample(LumiSampler *s, const float *logits) {
+    if (greedy(s) && s->n_stages == 0) { /* plain argmax: skip building the list */
+        int b = 0;
+        float best = -INFINITY;
+        for (int i = 0; i < s->vocab; i++)
+            if (logits[i] > best) best = logits[i], b = i; /* NaN never wins, ties keep the lowest id */
+        s->info = (LumiSampleInfo){b, 1.0, 0.0, 1};
+        return b;
+    }
     lumi_sampler_apply(s, logits);
     if (greedy(s)) {
         int b = pick_best(s);

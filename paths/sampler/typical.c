@@ -13,14 +13,12 @@ static int active(const LumiSamplerCfg *c) { return c->typical_p < 1.0f; }
 static void apply(LumiSampler *s) {
     lumi_cand_softmax(s);
     double h = 0;
-    for (int i = 0; i < s->n; i++) {
-        double p = s->cand[i].p;
-        if (p > 0) h -= p * log(p);
+    for (int i = 0; i < s->n; i++) { /* aux = surprise -ln p, one log per token */
+        float p = s->cand[i].p;
+        s->cand[i].aux = p > 0 ? -logf(p) : INFINITY;
+        if (p > 0) h += (double)p * s->cand[i].aux;
     }
-    for (int i = 0; i < s->n; i++) {
-        double p = s->cand[i].p;
-        s->cand[i].aux = p > 0 ? (float)fabs(-log(p) - h) : INFINITY;
-    }
+    for (int i = 0; i < s->n; i++) s->cand[i].aux = fabsf(s->cand[i].aux - (float)h);
     s->sorted = 0;
     double cum = 0;
     int i = 0, done = 0;
