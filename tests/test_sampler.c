@@ -611,7 +611,21 @@ START_TEST(study_outputs_parse) {
     } else {
         printf("SKIP study PNG check: gnuplot not installed\n");
     }
-    /* a second run gives the same samples, in a fresh run folder */
+    /* generation-time and teacher-forced log-probs agree bit for bit on ref */
+    snprintf(cmd, sizeof cmd, "grep -c '\"score_gap\":0[,}]' %s/samples.jsonl", dir);
+    ck_assert_int_eq(th_run(cmd, &o), 0);
+    ck_assert_int_eq(atoi(o), 8);
+    free(o);
+    /* without gnuplot: said on stderr, CSV and scripts still written, exit 0 */
+    snprintf(cmd, sizeof cmd, "env PATH=/nonexistent ./lumi study %s 2>&1 >/dev/null", cfg);
+    ck_assert_int_eq(th_run(cmd, &o), 0);
+    ck_assert_msg(strstr(o, "gnuplot not found"), "%s", o);
+    free(o);
+    snprintf(cmd, sizeof cmd, "ls %s/t/*/summary.csv %s/t/*/entropy_per_step.gp | wc -l", out, out);
+    ck_assert_int_eq(th_run(cmd, &o), 0);
+    ck_assert_int_eq(atoi(o), 4);
+    free(o);
+    /* a further run gives the same samples, in a fresh run folder */
     snprintf(cmd, sizeof cmd, "./lumi study %s 2>/dev/null | grep results:", cfg);
     ck_assert_int_eq(th_run(cmd, &o), 0);
     o[strcspn(o, "\n")] = 0;
