@@ -36,7 +36,7 @@ int cmd_inspect(int argc, char **argv) {
     printf("rope:              %s pairs, theta %g\n", c->rope_style == LUMI_ROPE_HALF ? "rotate-half" : "interleaved", c->rope_theta);
     printf("norm_eps:          %g\n", c->norm_eps);
     printf("qkv_bias:          %s\n", c->qkv_bias ? "yes" : "no");
-    printf("weights dtype:     %s\n", lumi_dtype_name(m.w.layers[0].wq.type));
+    printf("weights dtype:     %s in memory, %s in the file\n", lumi_dtype_name(m.w.layers[0].wq.type), lumi_dtype_name(m.file_dtype));
     printf("parameters:        %zu (%.2f M)\n", params, params / 1e6);
     printf("weight bytes/token:%zu (%.2f MB read per decoded token)\n", lumi_weight_bytes_per_token(&m),
            lumi_weight_bytes_per_token(&m) / 1e6);

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const char *lumi_dtype_name(LumiDType t) {
     switch (t) {
@@ -107,11 +108,30 @@ void lumi_rope_free(LumiRope *r) {
     r->cos = r->sin = NULL;
 }
 
+static int is_safetensors(const char *path) {
+    struct stat st;
+    size_t n = strlen(path);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 1;
+    return n >= 12 && !strcmp(path + n - 12, ".safetensors");
+}
+
+static int is_gguf(const char *path) {
+    char magic[4] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t got = fread(magic, 1, 4, f);
+    fclose(f);
+    return got == 4 && !memcmp(magic, "GGUF", 4);
+}
+
 int lumi_model_load(const char *path, LumiModel *m, LumiErr *e) {
     memset(m, 0, sizeof *m);
-    /* llama2.c is the only format so far; GGUF and safetensors sniff their
-     * magic here before falling back to it. */
-    if (lumi_llama2c_load(path, m, e) != 0) {
+    m->file_dtype = LUMI_F32;
+    int rc;
+    if (is_safetensors(path)) rc = lumi_safetensors_load(path, m, e);
+    else if (is_gguf(path)) rc = lumi_gguf_load(path, m, e);
+    else rc = lumi_llama2c_load(path, m, e);
+    if (rc != 0) {
         lumi_model_free(m);
         return -1;
     }
@@ -124,6 +144,7 @@ void lumi_model_free(LumiModel *m) {
     free(m->w.layers);
     lumi_rope_free(&m->rope);
     lumi_unmap(&m->map);
+    free(m->owned);
     free(m->path);
     memset(m, 0, sizeof *m);
 }

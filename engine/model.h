@@ -67,6 +67,8 @@ typedef struct {
     LumiWeights w;
     LumiRope rope;
     LumiMap map;         /* read-only mapping the weights point into */
+    LumiDType file_dtype;/* as stored in the file (weights may be widened) */
+    void *owned;         /* heap copy of widened (bf16/f16 -> f32) or misaligned tensors */
 } LumiModel;
 
 /* Checks the hyperparameters; names `what` (usually the file) in the error. */
@@ -87,5 +89,10 @@ void lumi_rope_free(LumiRope *r);
 
 /* Format loaders (engine/llama2c.c). */
 int lumi_llama2c_load(const char *path, LumiModel *m, LumiErr *e);
+/* Hugging Face layout: a folder with config.json + model.safetensors, or the
+ * .safetensors file with config.json beside it (engine/safetensors.c). */
+int lumi_safetensors_load(const char *path, LumiModel *m, LumiErr *e);
+/* GGUF, architectures llama and qwen2 (engine/gguf_model.c). */
+int lumi_gguf_load(const char *path, LumiModel *m, LumiErr *e);
 
 #endif

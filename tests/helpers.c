@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../engine/session.h"
 #include "../engine/util.h"
 
 int th_exists(const char *path) {
@@ -65,4 +66,16 @@ double th_max_abs(const float *a, const float *b, size_t n) {
         if (d > m || d != d) m = d != d ? 1e30 : d;
     }
     return m;
+}
+
+float *th_logits(const LumiModel *m, const int *tok, int T) {
+    LumiSession s;
+    LumiPathSpec p;
+    LumiErr e;
+    lumi_path_default(&p);
+    ck_assert_msg(lumi_session_open(&s, m, &p, &e) == 0, "%s", e.msg);
+    float *out = lumi_xmalloc((size_t)T * m->cfg.vocab_size * sizeof(float));
+    ck_assert_msg(lumi_session_feed(&s, tok, T, out, &e) == 0, "%s", e.msg);
+    lumi_session_close(&s);
+    return out;
 }

@@ -31,6 +31,8 @@ const char *th_synth(const char *name, int dim, int hidden, int layers, int head
 /* Runs a shell command; returns its exit status (or -1). Output captured into
  * *out (malloc'd) when out != NULL. */
 int th_run(const char *cmd, char **out);
+/* Logits of every position of tok[0..T) on the default path, malloc'd [T, vocab]. */
+float *th_logits(const LumiModel *m, const int *tok, int T);
 /* max |a-b| */
 double th_max_abs(const float *a, const float *b, size_t n);
 

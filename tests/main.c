@@ -9,6 +9,8 @@ Suite *suite_model(void);
 Suite *suite_forward(void);
 Suite *suite_cli(void);
 Suite *suite_yaml(void);
+Suite *suite_safetensors(void);
+Suite *suite_gguf(void);
 Suite *suite_sampler(void);
 
 static Suite *(*const SUITES[])(void) = {
@@ -17,6 +19,8 @@ static Suite *(*const SUITES[])(void) = {
     suite_forward,
     suite_cli,
     suite_yaml,
+    suite_safetensors,
+    suite_gguf,
     suite_sampler,
 };
 

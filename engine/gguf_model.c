@@ -1,0 +1,166 @@
+/* gguf_model.c: Llama-family models from GGUF. llama.cpp's converter
+ * stores q/k rows of "llama" models in Meta's interleaved RoPE order, and
+ * "qwen2" models in Hugging Face's rotate-half order with q/k/v biases.
+ * ggml shapes list the contiguous dimension first: a [rows, cols] matrix
+ * has ne = {cols, rows}. F32 tensors are used in place; F16, BF16 and Q8_0
+ * are widened to f32 at load until the backends have native kernels. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtype.h"
+#include "gguf.h"
+#include "model.h"
+
+typedef struct {
+    GgufFile *g;
+    float *arena;
+    size_t used, cap;
+    LumiDType dtype; /* of the matrices, for reporting */
+    LumiErr *e;
+} Ld;
+
+static LumiDType lumi_type(uint32_t t) {
+    return t == GGML_F16 ? LUMI_F16 : t == GGML_BF16 ? LUMI_BF16 : t == GGML_Q8_0 ? LUMI_Q8_0 : LUMI_F32;
+}
+
+/* f32 data of tensor `name` shaped [rows, cols] (cols 0: vector [rows]). */
+static const float *get(Ld *ld, const char *name, int rows, int cols, int optional) {
+    const GgufTensor *t = lumi_gguf_tensor(ld->g, name);
+    if (!t) {
+        if (!optional) lumi_err(ld->e, "%s: missing tensor '%s'", ld->g->path, name);
+        return NULL;
+    }
+    int ok = cols ? (t->n_dims == 2 && t->ne[0] == (uint64_t)cols && t->ne[1] == (uint64_t)rows)
+                  : (t->n_dims == 1 && t->ne[0] == (uint64_t)rows);
+    if (!ok) {
+        lumi_err(ld->e, "%s: tensor '%s' has shape [%llu, %llu], expected %d x %d from the metadata", ld->g->path, name,
+                 (unsigned long long)t->ne[0], (unsigned long long)(t->n_dims > 1 ? t->ne[1] : 1), cols ? cols : rows,
+                 cols ? rows : 1);
+        return NULL;
+    }
+    if (cols) ld->dtype = lumi_type(t->type);
+    if (t->type == GGML_F32 && (uintptr_t)t->data % 4 == 0) return (const float *)(const void *)t->data;
+    size_t n = (size_t)rows * (size_t)(cols ? cols : 1);
+    if (ld->used + n > ld->cap) {
+        lumi_err(ld->e, "%s: internal: widening arena too small", ld->g->path);
+        return NULL;
+    }
+    float *dst = ld->arena + ld->used;
+    ld->used += n;
+    lumi_widen(lumi_type(t->type), t->data, n, dst);
+    return dst;
+}
+
+static int meta_int(GgufFile *g, const char *arch, const char *key, int required, int *out, LumiErr *e) {
+    char k[128];
+    snprintf(k, sizeof k, "%s.%s", arch, key);
+    int64_t v;
+    int r = lumi_gguf_get_int(g, k, &v);
+    if (r > 0 && !required) return 0;
+    if (r != 0 || v <= 0 || v > (1 << 30))
+        return lumi_err(e, "%s: metadata '%s' is %s", g->path, k, r > 0 ? "missing" : "not a positive integer");
+    *out = (int)v;
+    return 0;
+}
+
+int lumi_gguf_load(const char *path, LumiModel *m, LumiErr *e) {
+    GgufFile g;
+    if (lumi_gguf_open(path, &g, e) != 0) return -1;
+    m->map = g.map; /* the model owns the mapping from here on */
+    int rc = -1;
+    const char *arch_s;
+    size_t arch_len;
+    char arch[32];
+    if (lumi_gguf_get_str(&g, "general.architecture", &arch_s, &arch_len) != 0 || arch_len >= sizeof arch) {
+        lumi_err(e, "%s: missing general.architecture", path);
+        goto out;
+    }
+    memcpy(arch, arch_s, arch_len);
+    arch[arch_len] = 0;
+    int qwen = !strcmp(arch, "qwen2");
+    if (strcmp(arch, "llama") && !qwen) {
+        lumi_err(e, "%s: architecture '%s' is not supported (llama, qwen2)", path, arch);
+        goto out;
+    }
+    LumiConfig *c = &m->cfg;
+    memset(c, 0, sizeof *c);
+    if (meta_int(&g, arch, "embedding_length", 1, &c->dim, e) || meta_int(&g, arch, "feed_forward_length", 1, &c->hidden_dim, e) ||
+        meta_int(&g, arch, "block_count", 1, &c->n_layers, e) || meta_int(&g, arch, "attention.head_count", 1, &c->n_heads, e) ||
+        meta_int(&g, arch, "context_length", 1, &c->seq_len, e))
+        goto out;
+    c->n_kv_heads = c->n_heads;
+    if (meta_int(&g, arch, "attention.head_count_kv", 0, &c->n_kv_heads, e)) goto out;
+    const GgufTensor *emb = lumi_gguf_tensor(&g, "token_embd.weight");
+    if (!emb || emb->n_dims != 2 || emb->ne[1] > (1u << 22)) {
+        lumi_err(e, "%s: missing or malformed token_embd.weight", path);
+        goto out;
+    }
+    c->vocab_size = (int)emb->ne[1];
+    double f;
+    char k[128];
+    c->rope_theta = 10000.0f;
+    c->norm_eps = 1e-5f;
+    snprintf(k, sizeof k, "%s.rope.freq_base", arch);
+    if (lumi_gguf_get_float(&g, k, &f) == 0) c->rope_theta = (float)f;
+    snprintf(k, sizeof k, "%s.attention.layer_norm_rms_epsilon", arch);
+    if (lumi_gguf_get_float(&g, k, &f) == 0) c->norm_eps = (float)f;
+    c->rope_style = qwen ? LUMI_ROPE_HALF : LUMI_ROPE_INTERLEAVED;
+    c->shared_classifier = lumi_gguf_tensor(&g, "output.weight") == NULL;
+    c->qkv_bias = lumi_gguf_tensor(&g, "blk.0.attn_q.bias") != NULL;
+    /* scaling schemes would change the angles: refuse rather than be wrong */
+    snprintf(k, sizeof k, "%s.rope.scaling.type", arch);
+    if (lumi_gguf_find(&g, k)) {
+        lumi_err(e, "%s: RoPE scaling is not supported yet", path);
+        goto out;
+    }
+    if (lumi_config_validate(c, path, e) != 0) goto out;
+    lumi_config_derive(c);
+    int rot = c->head_size; /* absent: the whole head rotates */
+    if (meta_int(&g, arch, "rope.dimension_count", 0, &rot, e) != 0) goto out;
+    if (rot != c->head_size) {
+        lumi_err(e, "%s: partial rotary (rope.dimension_count %d < head size %d) is not supported", path, rot, c->head_size);
+        goto out;
+    }
+
+    Ld ld = {&g, NULL, 0, lumi_param_count(c), LUMI_F32, e};
+    ld.arena = m->owned = lumi_xmalloc(ld.cap * sizeof(float));
+    int d = c->dim, hd = c->hidden_dim, kv = c->kv_dim, V = c->vocab_size, ok = 1;
+    char name[96];
+#define T(rows, cols, fmt, ...) (snprintf(name, sizeof name, fmt, __VA_ARGS__), get(&ld, name, rows, cols, 0))
+#define M(dst, rows, cols, fmt, ...) \
+    ((dst) = (LumiMat){T(rows, cols, fmt, __VA_ARGS__), LUMI_F32, rows, cols}, ok = ok && (dst).data)
+    M(m->w.tok_emb, V, d, "%s", "token_embd.weight");
+    m->w.layers = lumi_xcalloc((size_t)c->n_layers, sizeof(LumiLayer));
+    for (int l = 0; l < c->n_layers && ok; l++) {
+        LumiLayer *L = &m->w.layers[l];
+        L->rms_att = T(d, 0, "blk.%d.attn_norm.weight", l);
+        L->rms_ffn = T(d, 0, "blk.%d.ffn_norm.weight", l);
+        ok = L->rms_att && L->rms_ffn;
+        M(L->wq, d, d, "blk.%d.attn_q.weight", l);
+        M(L->wk, kv, d, "blk.%d.attn_k.weight", l);
+        M(L->wv, kv, d, "blk.%d.attn_v.weight", l);
+        M(L->wo, d, d, "blk.%d.attn_output.weight", l);
+        M(L->w1, hd, d, "blk.%d.ffn_gate.weight", l);
+        M(L->w2, d, hd, "blk.%d.ffn_down.weight", l);
+        M(L->w3, hd, d, "blk.%d.ffn_up.weight", l);
+        if (ok && c->qkv_bias) {
+            L->bq = T(d, 0, "blk.%d.attn_q.bias", l);
+            L->bk = T(kv, 0, "blk.%d.attn_k.bias", l);
+            L->bv = T(kv, 0, "blk.%d.attn_v.bias", l);
+            ok = L->bq && L->bk && L->bv;
+        }
+    }
+    if (ok) ok = (m->w.rms_final = T(d, 0, "%s", "output_norm.weight")) != NULL;
+    if (ok && !c->shared_classifier) M(m->w.cls, V, d, "%s", "output.weight");
+    else m->w.cls = m->w.tok_emb;
+#undef M
+#undef T
+    if (!ok) goto out;
+    m->file_dtype = ld.dtype;
+    m->format = "gguf";
+    rc = 0;
+out:
+    lumi_gguf_close(&g, 1);
+    return rc;
+}

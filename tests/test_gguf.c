@@ -1,0 +1,185 @@
+/* test_gguf.c: GGUF models and embedded tokenizers. A test-side writer
+ * stores a synthesized llama2.c model as GGUF (f32 or f16); logits must
+ * match the original (f32) or the f16-rounded weights exactly. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/dtype.h"
+#include "../engine/session.h"
+#include "../engine/tokenizer.h"
+#include "helpers.h"
+
+#define TINY_GGUF SHARED_MODELS "/llama-2-tiny-random.gguf"
+#define LLAMA2_TOK SHARED_MODELS "/tokenizer.bin"
+
+static void wstr(FILE *f, const char *s) {
+    uint64_t n = strlen(s);
+    fwrite(&n, 8, 1, f);
+    fwrite(s, 1, n, f);
+}
+
+static void kv_u32(FILE *f, const char *k, uint32_t v) {
+    uint32_t t = 4;
+    wstr(f, k), fwrite(&t, 4, 1, f), fwrite(&v, 4, 1, f);
+}
+
+static uint16_t to_f16(float x) { /* round to nearest, normal range only (test weights are small) */
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    uint32_t sign = (u >> 16) & 0x8000, exp = (u >> 23) & 0xff, man = u & 0x7fffff;
+    if (exp < 113) return (uint16_t)sign; /* flush tiny values to zero */
+    uint32_t h = sign | ((exp - 112) << 10) | (man >> 13);
+    if ((man & 0x1fff) > 0x1000 || ((man & 0x1fff) == 0x1000 && (h & 1))) h++;
+    return (uint16_t)h;
+}
+
+typedef struct { char name[64]; const float *d; int rows, cols; } T;
+
+static void write_gguf(const char *path, const LumiModel *m, int f16) {
+    const LumiConfig *c = &m->cfg;
+    T t[128];
+    int n = 0;
+#define ADD(nm, dd, r, cc) (snprintf(t[n].name, 64, "%s", nm), t[n].d = dd, t[n].rows = r, t[n].cols = cc, n++)
+    char nm[64];
+    ADD("token_embd.weight", m->w.tok_emb.data, c->vocab_size, c->dim);
+    for (int l = 0; l < c->n_layers; l++) {
+        const LumiLayer *L = &m->w.layers[l];
+        snprintf(nm, 64, "blk.%d.attn_norm.weight", l), ADD(nm, L->rms_att, c->dim, 0);
+        snprintf(nm, 64, "blk.%d.ffn_norm.weight", l), ADD(nm, L->rms_ffn, c->dim, 0);
+        snprintf(nm, 64, "blk.%d.attn_q.weight", l), ADD(nm, L->wq.data, c->dim, c->dim);
+        snprintf(nm, 64, "blk.%d.attn_k.weight", l), ADD(nm, L->wk.data, c->kv_dim, c->dim);
+        snprintf(nm, 64, "blk.%d.attn_v.weight", l), ADD(nm, L->wv.data, c->kv_dim, c->dim);
+        snprintf(nm, 64, "blk.%d.attn_output.weight", l), ADD(nm, L->wo.data, c->dim, c->dim);
+        snprintf(nm, 64, "blk.%d.ffn_gate.weight", l), ADD(nm, L->w1.data, c->hidden_dim, c->dim);
+        snprintf(nm, 64, "blk.%d.ffn_down.weight", l), ADD(nm, L->w2.data, c->dim, c->hidden_dim);
+        snprintf(nm, 64, "blk.%d.ffn_up.weight", l), ADD(nm, L->w3.data, c->hidden_dim, c->dim);
+    }
+    ADD("output_norm.weight", m->w.rms_final, c->dim, 0);
+    if (!c->shared_classifier) ADD("output.weight", m->w.cls.data, c->vocab_size, c->dim);
+#undef ADD
+    FILE *f = fopen(path, "wb");
+    uint32_t ver = 3;
+    uint64_t nt = (uint64_t)n, nkv = 8;
+    fwrite("GGUF", 1, 4, f), fwrite(&ver, 4, 1, f), fwrite(&nt, 8, 1, f), fwrite(&nkv, 8, 1, f);
+    uint32_t st = 8;
+    wstr(f, "general.architecture"), fwrite(&st, 4, 1, f), wstr(f, "llama");
+    kv_u32(f, "llama.embedding_length", (uint32_t)c->dim);
+    kv_u32(f, "llama.feed_forward_length", (uint32_t)c->hidden_dim);
+    kv_u32(f, "llama.block_count", (uint32_t)c->n_layers);
+    kv_u32(f, "llama.attention.head_count", (uint32_t)c->n_heads);
+    kv_u32(f, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads);
+    kv_u32(f, "llama.context_length", (uint32_t)c->seq_len);
+    kv_u32(f, "llama.rope.dimension_count", (uint32_t)c->head_size);
+    uint64_t off = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t nd = t[i].cols ? 2 : 1, type = t[i].cols && f16 ? 1 : 0;
+        uint64_t ne[2] = {(uint64_t)(t[i].cols ? t[i].cols : t[i].rows), (uint64_t)t[i].rows};
+        wstr(f, t[i].name), fwrite(&nd, 4, 1, f), fwrite(ne, 8, nd, f), fwrite(&type, 4, 1, f), fwrite(&off, 8, 1, f);
+        size_t bytes = (size_t)t[i].rows * (t[i].cols ? t[i].cols : 1) * (type ? 2 : 4);
+        off += (bytes + 31) / 32 * 32;
+    }
+    long pos = ftell(f);
+    while (pos % 32) fputc(0, f), pos++;
+    for (int i = 0; i < n; i++) {
+        size_t cnt = (size_t)t[i].rows * (t[i].cols ? t[i].cols : 1), bytes = 0;
+        for (size_t k = 0; k < cnt; k++) {
+            if (t[i].cols && f16) {
+                uint16_t h = to_f16(t[i].d[k]);
+                fwrite(&h, 2, 1, f), bytes += 2;
+            } else fwrite(&t[i].d[k], 4, 1, f), bytes += 4;
+        }
+        while (bytes % 32) fputc(0, f), bytes++;
+    }
+    fclose(f);
+}
+
+START_TEST(gguf_f32_matches_llama2c) {
+    const char *v0 = th_synth("g_src.bin", 32, 48, 2, 4, 2, 64, 16, 1, 31);
+    LumiModel a, b;
+    LumiErr e;
+    ck_assert(lumi_model_load(v0, &a, &e) == 0);
+    const char *g = th_path("g32.gguf");
+    write_gguf(g, &a, 0);
+    ck_assert_msg(lumi_model_load(g, &b, &e) == 0, "%s", e.msg);
+    ck_assert_str_eq(b.format, "gguf");
+    ck_assert(!b.cfg.shared_classifier);
+    ck_assert_int_eq(b.cfg.n_kv_heads, 2);
+    int tok[10] = {1, 5, 9, 13, 40, 63, 2, 0, 7, 7};
+    float *x = th_logits(&a, tok, 10), *y = th_logits(&b, tok, 10);
+    ck_assert(memcmp(x, y, 10 * 64 * sizeof(float)) == 0);
+    free(x), free(y);
+    lumi_model_free(&b);
+    /* f16: the loaded weights are exactly the f16-rounded originals */
+    const char *g16 = th_path("g16.gguf");
+    write_gguf(g16, &a, 1);
+    ck_assert_msg(lumi_model_load(g16, &b, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(b.file_dtype, LUMI_F16);
+    const float *src = a.w.layers[1].w3.data, *got = b.w.layers[1].w3.data;
+    for (int i = 0; i < 48 * 32; i++) ck_assert(got[i] == lumi_f16_to_f32(to_f16(src[i])));
+    lumi_model_free(&b);
+    /* truncated: the last tensor now lies outside the file */
+    char cmd[1200];
+    const char *tr = th_path("gtrunc.gguf");
+    snprintf(cmd, sizeof cmd, "head -c -40 %s > %s", g, tr);
+    ck_assert_int_eq(th_run(cmd, NULL), 0);
+    ck_assert_int_eq(lumi_model_load(tr, &b, &e), -1);
+    ck_assert_msg(strstr(e.msg, "outside the file") && strstr(e.msg, tr), "%s", e.msg);
+    snprintf(cmd, sizeof cmd, "head -c 100 %s > %s", g, tr);
+    ck_assert_int_eq(th_run(cmd, NULL), 0);
+    ck_assert_int_eq(lumi_model_load(tr, &b, &e), -1);
+    ck_assert_msg(strstr(e.msg, "malformed") || strstr(e.msg, "truncated") || strstr(e.msg, "more than the file"), "%s", e.msg);
+    lumi_model_free(&a);
+}
+END_TEST
+
+START_TEST(q8_0_widening) {
+    unsigned char blk[34];
+    uint16_t scale = to_f16(0.5f);
+    memcpy(blk, &scale, 2);
+    for (int i = 0; i < 32; i++) blk[2 + i] = (unsigned char)(int8_t)(i - 16);
+    float out[32];
+    lumi_widen(LUMI_Q8_0, blk, 32, out);
+    for (int i = 0; i < 32; i++) ck_assert(out[i] == 0.5f * (float)(i - 16));
+}
+END_TEST
+
+START_TEST(shared_tiny_gguf) {
+    SKIP_UNLESS_FILE(TINY_GGUF);
+    LumiModel m;
+    LumiErr e;
+    ck_assert_msg(lumi_model_load(TINY_GGUF, &m, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(m.cfg.dim, 8);
+    ck_assert_int_eq(m.cfg.vocab_size, 32000);
+    ck_assert_int_eq(m.cfg.seq_len, 4096);
+    ck_assert_int_eq(m.file_dtype, LUMI_F16);
+    ck_assert(!m.cfg.shared_classifier);
+    int tok[4] = {1, 306, 4658, 278};
+    float *x = th_logits(&m, tok, 4);
+    for (int i = 0; i < 4 * 32000; i++) ck_assert(x[i] == x[i]); /* finite, no NaN */
+    free(x);
+    lumi_model_free(&m);
+    /* its embedded tokenizer is Llama 2's: same ids as tokenizer.bin */
+    LumiTokenizer t;
+    ck_assert_msg(lumi_tokenizer_load(TINY_GGUF, &t, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(t.vocab_size, 32000);
+    int *ids, n;
+    lumi_encode(&t, "I believe the meaning of life is", 1, 0, &ids, &n);
+    static const int want[] = {1, 306, 4658, 278, 6593, 310, 2834, 338};
+    ck_assert_int_eq(n, 8);
+    for (int i = 0; i < 8; i++) ck_assert_int_eq(ids[i], want[i]);
+    free(ids);
+    lumi_tokenizer_free(&t);
+}
+END_TEST
+
+Suite *suite_gguf(void) {
+    Suite *s = suite_create("gguf");
+    TCase *tc = tcase_create("load");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, gguf_f32_matches_llama2c);
+    tcase_add_test(tc, q8_0_widening);
+    tcase_add_test(tc, shared_tiny_gguf);
+    suite_add_tcase(s, tc);
+    return s;
+}
