@@ -5,9 +5,8 @@
  * partition) puts the best m first in O(n), then only those m are sorted.
  * For m much smaller than n a bounded heap replaces the quickselect.
  * The comparison is a total order (ties broken by id), so the result is the
- * same whatever the algorithm, and qsort's instability cannot leak in. */
+ * same whatever the algorithm: no sort's instability can leak in. */
 #include <math.h>
-#include <stdlib.h>
 
 #include "stage.h"
 
@@ -15,8 +14,6 @@ static inline int better_logit(const LumiCand *a, const LumiCand *b) { return lu
 static inline int better_aux(const LumiCand *a, const LumiCand *b) {
     return a->aux < b->aux || (a->aux == b->aux && a->id < b->id);
 }
-static int cmp_logit(const void *a, const void *b) { return better_logit(a, b) ? -1 : better_logit(b, a) ? 1 : 0; }
-static int cmp_aux(const void *a, const void *b) { return better_aux(a, b) ? -1 : better_aux(b, a) ? 1 : 0; }
 
 static void swap(LumiCand *a, LumiCand *b) {
     LumiCand t = *a;
@@ -73,6 +70,15 @@ DEFINE_SELECT(quickselect_aux, better_aux)
                 swap(&c[j], &c[0]);                                        \
                 fn##_sift(c, m, 0);                                        \
             }                                                              \
+    }                                                                      \
+    /* heapsort, best first: no allocation (glibc 2.36's qsort mallocs    \
+     * above 1 KiB, and the sampler must not allocate per step) */         \
+    static void fn##_sort(LumiCand *c, int m) {                            \
+        for (int i = m / 2 - 1; i >= 0; i--) fn##_sift(c, m, i);           \
+        for (int end = m - 1; end > 0; end--) {                            \
+            swap(&c[0], &c[end]); /* the worst left goes last */           \
+            fn##_sift(c, end, 0);                                          \
+        }                                                                  \
     }
 DEFINE_HEAPSELECT(heapselect_logit, better_logit)
 DEFINE_HEAPSELECT(heapselect_aux, better_aux)
@@ -92,14 +98,14 @@ void lumi_cand_sort_prefix(LumiSampler *s, int m) {
     if (m <= s->sorted) return;
     LumiCand *tail = s->cand + s->sorted;
     select_best_logit(tail, s->n - s->sorted, m - s->sorted);
-    qsort(tail, (size_t)(m - s->sorted), sizeof *tail, cmp_logit);
+    heapselect_logit_sort(tail, m - s->sorted);
     s->sorted = m;
 }
 
 void lumi_cand_sort_prefix_aux(LumiCand *c, int n, int m) {
     if (m > n) m = n;
     select_best_aux(c, n, m);
-    qsort(c, (size_t)m, sizeof *c, cmp_aux);
+    heapselect_aux_sort(c, m);
 }
 
 float lumi_cand_max(const LumiSampler *s) {

@@ -9,8 +9,6 @@
 
 #include "stage.h"
 
-int lumi_draw(LumiSampler *s); /* sampler.c */
-
 int lumi_mirostat_draw(LumiSampler *s) {
     lumi_cand_softmax(s);
     double thr = exp2(-(double)s->mu);

@@ -22,9 +22,6 @@ int lumi_stage_find(const char *name) {
     return -1;
 }
 
-int lumi_sampler_cfg_check(const LumiSamplerCfg *c, LumiErr *e); /* config.c */
-int lumi_sampler_order_parse(const char *order, int *idx, int *n, LumiErr *e);
-
 /* Resolve the configured order into the stages that will run. A stage that
  * is configured on but missing from an explicit order is an error: silently
  * skipping it would make a study measure something else than it says. */

@@ -21,6 +21,11 @@ int lumi_stage_find(const char *name);
 
 /* Mirostat v2: truncates by surprise, draws, updates mu (mirostat.c). */
 int lumi_mirostat_draw(LumiSampler *s);
+/* Draws from the softmax of cand[0..n), one RNG output; fills s->info (sampler.c). */
+int lumi_draw(LumiSampler *s);
+/* Range checks of every setting; "a,b" stage order -> indices (config.c). */
+int lumi_sampler_cfg_check(const LumiSamplerCfg *c, LumiErr *e);
+int lumi_sampler_order_parse(const char *order, int *idx, int *n, LumiErr *e);
 
 /* The total order on candidates: higher logit first, then lower id. */
 static inline int lumi_cand_better(const LumiCand *a, const LumiCand *b) {
