@@ -97,9 +97,10 @@ static FILE *open_out(Study *st, const char *name, LumiErr *e) {
 
 static int setup(Study *st, LumiErr *e) {
     const LumiStudyCfg *c = st->c;
-    if (lumi_model_load(c->model, &st->model, e)) return -1;
+    LumiErr le;
+    if (lumi_model_load(c->model, &st->model, &le)) return lumi_err(e, "model: %s", le.msg);
     st->have_model = 1;
-    if (lumi_tokenizer_load(c->tokenizer, &st->tok, e)) return -1;
+    if (lumi_tokenizer_load(c->tokenizer, &st->tok, &le)) return lumi_err(e, "tokenizer: %s", le.msg);
     st->have_tok = 1;
     int V = st->model.cfg.vocab_size, T = st->model.cfg.seq_len;
     st->smp = lumi_xcalloc((size_t)c->n_samplers, sizeof *st->smp);

@@ -10,7 +10,7 @@
  *   seeds: 10                    # seeds 0..9, or a list [1, 7, 42]
  *   output: results              # optional, the default
  *   history: false               # optional: history.jsonl, one line per step
- *   samplers:                    # each: a name and sampler settings by key
+ *   samplers:                    # each: a name and sampler settings by key (not seed)
  *     - {name: greedy, temperature: 0}
  *     - {name: nucleus, temperature: 1, top_p: 0.9}
  *

@@ -65,6 +65,8 @@ static int read_sampler(const LumiYamlDoc *d, const LumiYamlNode *n, LumiStudySa
     for (int i = 0; i < n->n; i++) {
         if (!strcmp(n->keys[i], "name")) continue;
         LumiYamlNode at = {.line = n->key_line[i], .col = n->key_col[i]};
+        if (!strcmp(n->keys[i], "seed")) /* the study's seeds override it: refuse rather than ignore */
+            return lumi_yaml_err(d, &at, e, "sampler '%s': 'seed' is set by the study's top-level 'seeds'", name);
         if (n->items[i]->type != LUMI_Y_SCALAR)
             return lumi_yaml_err(d, n->items[i], e, "sampler '%s': '%s' must be a scalar", name, n->keys[i]);
         LumiErr se;

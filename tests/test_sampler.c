@@ -562,6 +562,7 @@ START_TEST(study_outputs_parse) {
     snprintf(cmd, sizeof cmd, "./lumi study %s 2>&1", cfg);
     ck_assert_int_eq(th_run(cmd, &o), 0);
     ck_assert_msg(strstr(o, "| greedy |") && strstr(o, "results: "), "%s", o);
+    ck_assert_msg(!strstr(o, "samples, ETA"), "a progress bar on a pipe: %s", o); /* only on a terminal */
     char *r = strstr(o, "results: ") + 9;
     r[strcspn(r, "\n")] = 0;
     snprintf(dir, sizeof dir, "%s", r);
@@ -653,8 +654,10 @@ START_TEST(study_bad_config) {
         {"samplers:\n  - {name: a}\n  - {name: a}\n", "used twice"},
         {"samplers:\n  - {name: a}\ncolour: red\n", "unknown key 'colour'"},
         {"samplers:\n  - {name: a}\npath: {cache: huge}\n", "path.cache"},
+        {"samplers:\n  - {name: a, seed: 3}\n", "top-level 'seeds'"},
+        {"samplers:\n  - {name: a}\n", "model: x.bin"},
     };
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 7; i++) {
         char cfg[512], cmd[1024];
         snprintf(cfg, sizeof cfg, "%s", th_path("bad.yaml"));
         FILE *f = fopen(cfg, "w");
