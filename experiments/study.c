@@ -405,9 +405,13 @@ static void teardown(Study *st) {
 }
 
 static int study_run(const LumiYamlDoc *doc, const LumiRunOpts *o) {
-    (void)o;
     LumiStudyCfg c;
     LumiErr e;
+    if (o && o->resume_dir) { /* refuse rather than silently start over */
+        fprintf(stderr, "lumi: %s: a study cannot resume yet; its completed samples are in %s/samples.jsonl\n",
+                doc->path, o->resume_dir);
+        return 2;
+    }
     if (lumi_study_cfg_read(doc, &c, &e)) {
         fprintf(stderr, "lumi: %s\n", e.msg);
         lumi_study_cfg_free(&c);
