@@ -49,8 +49,9 @@ int lumi_plot_bars(const char *dir, const char *name, const char *title, const c
              "set ylabel '%s'\nset style fill solid 0.6 border -1\nset boxwidth 0.6\n"
              "set xtics rotate by -30\nset yrange [0:*]\nunset key\n"
              "plot '%s' using 0:%d:xtic(%d) with boxes lc rgb '#4477aa', \\\n"
-             "     '' using 0:%d:%d:%d with yerrorbars lc rgb 'black' pt 0 lw 1.5\n",
-             y, csv, mean_col, label_col, mean_col, lo_col, hi_col);
+             /* the CI as a vector with flat heads: yerrorbars leave a gap at the mean */
+             "     '' using 0:%d:(0):($%d-$%d) with vectors heads size screen 0.008,90 lc rgb 'black' lw 1.5\n",
+             y, csv, mean_col, label_col, lo_col, hi_col, lo_col);
     return write_script(dir, name, body, e);
 }
 
