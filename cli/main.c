@@ -20,6 +20,8 @@ static const Command COMMANDS[] = {
     {"run", cmd_run, "run an experiment config (YAML); --resume DIR completes an interrupted run"},
     {"check", cmd_check, "run an equivalence config; exit 1 if any path violates its tolerance"},
     {"golden", cmd_golden, "record or verify the reference logits of a config (goldens/)"},
+    {"study", cmd_study, "run a sampler study config (kind: study; lumi run does the same)"},
+    {"bench-sampler", cmd_bench_sampler, "time each sampler stage on a 32000-token vocabulary"},
 };
 
 static void usage(FILE *f) {

@@ -124,23 +124,20 @@ static int parse_prompts(const LumiYamlDoc *d, const LumiYamlNode *root, LumiExp
     return 0;
 }
 
+/* sampler: a mapping of stage settings, the same keys as a study's samplers
+ * and generate's flags (lumi_sampler_set validates names and values). */
 static int parse_sampler(const LumiYamlDoc *d, const LumiYamlNode *root, LumiSamplerCfg *s, LumiErr *e) {
     lumi_sampler_cfg_default(s);
     const LumiYamlNode *n = lumi_yaml_get(root, "sampler");
     if (!n) return 0;
-    static const char *const keys[] = {"temperature", "top_k", "top_p", "seed", NULL};
-    if (lumi_yaml_expect(d, n, LUMI_Y_MAP, "sampler", e) != 0 || lumi_yaml_check_keys(d, n, keys, e) != 0) return -1;
-    double t = s->temperature, p = s->top_p;
-    long k = s->top_k;
-    if (lumi_yaml_float(d, n, "temperature", 0, 0, 1e6, &t, e) != 0 ||
-        lumi_yaml_int(d, n, "top_k", 0, 0, 1 << 30, &k, e) != 0 || lumi_yaml_float(d, n, "top_p", 0, 1e-9, 1, &p, e) != 0)
-        return -1;
-    const LumiYamlNode *sn = lumi_yaml_get(n, "seed");
-    if (sn && (sn->type != LUMI_Y_SCALAR || lumi_parse_u64(sn->scalar, &s->seed) != 0))
-        return lumi_yaml_err(d, sn, e, "'seed' must be an unsigned integer");
-    s->temperature = (float)t;
-    s->top_p = (float)p;
-    s->top_k = (int)k;
+    if (lumi_yaml_expect(d, n, LUMI_Y_MAP, "sampler", e) != 0) return -1;
+    for (int i = 0; i < n->n; i++) {
+        const LumiYamlNode *v = n->items[i];
+        LumiErr se;
+        if (v->type != LUMI_Y_SCALAR) return lumi_yaml_err(d, v, e, "sampler: '%s' must be a scalar", n->keys[i]);
+        if (lumi_sampler_set(s, n->keys[i], v->scalar, &se) != 0)
+            return lumi_yaml_err(d, v, e, "sampler: %s", se.msg);
+    }
     return 0;
 }
 

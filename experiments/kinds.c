@@ -3,12 +3,12 @@
 
 #include "experiment.h"
 
-extern const LumiExperimentKind lumi_kind_generate, lumi_kind_equivalence;
+extern const LumiExperimentKind lumi_kind_generate, lumi_kind_equivalence, lumi_kind_study;
 
 static const LumiExperimentKind *const KINDS[] = {
-    NULL, /* placeholder: kinds are added one line each */
     &lumi_kind_generate,
     &lumi_kind_equivalence,
+    &lumi_kind_study,
 };
 
 const LumiExperimentKind *lumi_experiment_find(const char *kind) {

@@ -21,6 +21,7 @@ static int finish_free(const LumiModel *m, const LumiPathSpec *spec, const int *
             t->stop_eos = 1;
             break;
         }
+        lumi_sampler_accept(smp, tok);
         t->tokens[t->n_tokens++] = tok;
     }
     lumi_session_close(&s);
@@ -47,6 +48,8 @@ int lumi_trace_run(const LumiModel *m, const LumiPathSpec *spec, const int *prom
     int rc = -1, in_sync = 1;
     double t0 = lumi_now();
     if (lumi_session_feed(&s, prompt, n_prompt, t->logits, e) != 0) goto out;
+    /* penalty history: the prompt, then every token this run samples, as generate does */
+    for (int i = 0; i < n_prompt; i++) lumi_sampler_accept(&smp, prompt[i]);
     t->n_pos = n_prompt;
     double t1 = lumi_now();
     t->prefill_s = t1 - t0;
@@ -61,6 +64,7 @@ int lumi_trace_run(const LumiModel *m, const LumiPathSpec *spec, const int *prom
                 in_sync = 0;
                 if (!stop) {
                     t->diverged_at = j;
+                    lumi_sampler_accept(&smp, own);
                     t->tokens[t->n_tokens++] = own;
                 } else if (j < n_forced) {
                     t->diverged_at = j;
@@ -68,6 +72,7 @@ int lumi_trace_run(const LumiModel *m, const LumiPathSpec *spec, const int *prom
             } else if (stop) {
                 in_sync = 0;
             } else {
+                lumi_sampler_accept(&smp, own);
                 t->tokens[t->n_tokens++] = own;
             }
             if (!forced && !in_sync) break; /* the free run ended at EOS */

@@ -13,6 +13,7 @@ Suite *suite_safetensors(void);
 Suite *suite_gguf(void);
 Suite *suite_metrics(void);
 Suite *suite_harness(void);
+Suite *suite_sampler(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
@@ -24,6 +25,7 @@ static Suite *(*const SUITES[])(void) = {
     suite_gguf,
     suite_metrics,
     suite_harness,
+    suite_sampler,
 };
 
 int main(void) {

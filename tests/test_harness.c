@@ -539,6 +539,37 @@ START_TEST(generate_kind) {
 }
 END_TEST
 
+/* The harness's reference run applies the sampler exactly as `lumi generate`
+ * does, penalty history included (prompt + generated tokens): same seed,
+ * same tokens. Fails if either side forgets lumi_sampler_accept. */
+START_TEST(sampler_matches_generate) {
+    SKIP_UNLESS_FILE(DEFAULT_MODEL);
+    const char *body = "prompts: [\"And it came to pass, and the LORD said unto Moses, and\"]\nsteps: 40\n"
+                       "sampler: {temperature: 0.9, top_k: 40, repeat_penalty: 1.5, repeat_last_n: 16, seed: 7}\n"
+                       "paths: {cache: [fixed, none], prefill: [batched, token]}\n";
+    const char *cfg = config("h_sampler.yaml", "h_sampler", DEFAULT_MODEL, body);
+    char *out;
+    ck_assert_int_eq(lumi("check", cfg, &out), 0);
+    free(out);
+    char p[700];
+    snprintf(p, sizeof p, "%s/cases.jsonl", run_dir(th_path("results"), "h_sampler"));
+    char *cases = slurp(p);
+    char *gen;
+    ck_assert_int_eq(th_run(LUMI " generate -m " DEFAULT_MODEL " -z models/kjv512.bin -p 'And it came to pass, and the LORD said unto Moses, and' -n 40 "
+                            "-t 0.9 --top-k 40 --repeat-penalty 1.5 --repeat-last-n 16 --seed 7 --json 2>/dev/null",
+                            &gen),
+                     0);
+    char *ids = strstr(gen, "\"ids\":[");
+    ck_assert(ids);
+    *strchr(ids, ']') = 0;
+    char want[4096];
+    snprintf(want, sizeof want, "\"tokens\":[%s]", ids + 7);
+    ck_assert_msg(strstr(cases, want), "generate gave %.300s; harness reference: %.400s", want, strstr(cases, "\"tokens\""));
+    free(gen);
+    free(cases);
+}
+END_TEST
+
 Suite *suite_harness(void) {
     Suite *s = suite_create("harness");
     TCase *tc = tcase_create("harness");
@@ -554,6 +585,7 @@ Suite *suite_harness(void) {
     tcase_add_test(tc, committed_goldens_verify);
     tcase_add_test(tc, trace_forced_and_diverged);
     tcase_add_test(tc, generate_kind);
+    tcase_add_test(tc, sampler_matches_generate);
     suite_add_tcase(s, tc);
     return s;
 }
