@@ -23,6 +23,7 @@
 #include "../engine/json.h"
 #include "../engine/session.h"
 #include "../engine/tokenizer.h"
+#include "inputs.h"
 #include "plot.h"
 #include "study.h"
 #include "study_metrics.h"
@@ -35,11 +36,10 @@ static const char *const MET[N_MET] = {"length",  "eos_rate",       "distinct_1"
 /* Everything one run holds; allocated once before the first sample. */
 typedef struct {
     const LumiStudyCfg *c;
-    LumiModel model;
-    LumiTokenizer tok;
+    const LumiYamlDoc *doc;
+    LumiExpInputs in;   /* model, tokenizer, prompt ids (inputs.h) */
     LumiSession sess;
     LumiSampler *smp;   /* [n_samplers] */
-    int **prompt_ids, *prompt_n;
     int *seq;           /* [seq_len] prompt + generated */
     double *ent, *surp, *ment, *gen_lp; /* [steps] per-step values of one sample */
     float *tf;          /* [seq_len, vocab] teacher-forced logits */
@@ -52,7 +52,7 @@ typedef struct {
     FILE *samples, *history;
     int done, total;
     double t0;
-    int have_model, have_tok, have_sess;
+    int have_inputs, have_sess;
 } Study;
 
 static void progress(Study *st) {
@@ -97,30 +97,20 @@ static FILE *open_out(Study *st, const char *name, LumiErr *e) {
 
 static int setup(Study *st, LumiErr *e) {
     const LumiStudyCfg *c = st->c;
-    LumiErr le;
-    if (lumi_model_load(c->model, &st->model, &le)) return lumi_err(e, "model: %s", le.msg);
-    st->have_model = 1;
-    if (lumi_tokenizer_load(c->tokenizer, &st->tok, &le)) return lumi_err(e, "tokenizer: %s", le.msg);
-    st->have_tok = 1;
-    int V = st->model.cfg.vocab_size, T = st->model.cfg.seq_len;
+    if (lumi_inputs_load(st->doc, &c->common, &st->in, e)) return -1;
+    st->have_inputs = 1;
+    int V = st->in.model.cfg.vocab_size, T = st->in.model.cfg.seq_len;
     st->smp = lumi_xcalloc((size_t)c->n_samplers, sizeof *st->smp);
     for (int i = 0; i < c->n_samplers; i++) {
         LumiErr se;
         if (lumi_sampler_init(&st->smp[i], &c->samplers[i].cfg, V, &se))
             return lumi_err(e, "sampler '%s': %s", c->samplers[i].name, se.msg);
     }
-    st->prompt_ids = lumi_xcalloc((size_t)c->n_prompts, sizeof *st->prompt_ids);
-    st->prompt_n = lumi_xcalloc((size_t)c->n_prompts, sizeof *st->prompt_n);
-    for (int i = 0; i < c->n_prompts; i++) {
-        lumi_encode(&st->tok, c->prompts[i], 1, 0, &st->prompt_ids[i], &st->prompt_n[i]);
-        if (st->prompt_n[i] >= T)
-            return lumi_err(e, "prompt %d is %d tokens: no room to generate in a context of %d", i, st->prompt_n[i], T);
-        for (int k = 0; k < st->prompt_n[i]; k++)
-            if (st->prompt_ids[i][k] >= V)
-                return lumi_err(e, "prompt %d: token %d is outside the model's vocabulary (%d)", i,
-                                st->prompt_ids[i][k], V);
-    }
-    if (lumi_session_open(&st->sess, &st->model, &c->path, e)) return -1;
+    for (int i = 0; i < c->n_prompts; i++)
+        if (st->in.n_ids[i] >= T)
+            return lumi_err(e, "prompt %s is %d tokens: no room to generate in a context of %d",
+                            c->common.prompts[i].name, st->in.n_ids[i], T);
+    if (lumi_session_open(&st->sess, &st->in.model, &c->path, e)) return -1;
     st->have_sess = 1;
     st->seq = lumi_xmalloc((size_t)T * sizeof *st->seq);
     st->ent = lumi_xmalloc((size_t)c->steps * sizeof(double));
@@ -142,9 +132,10 @@ static int setup(Study *st, LumiErr *e) {
 
 static size_t decode_text(Study *st, const int *ids, int n, int prev) {
     size_t len = 0;
+    if (!st->in.have_tok) return 0; /* ids-only prompts: no text */
     for (int i = 0; i < n; i++) {
         int l;
-        const char *p = lumi_decode_piece(&st->tok, prev, ids[i], &l);
+        const char *p = lumi_decode_piece(&st->in.tok, prev, ids[i], &l);
         if (len + (size_t)l + 1 > st->text_cap) st->text = lumi_xrealloc(st->text, st->text_cap = 2 * (len + (size_t)l + 1));
         memcpy(st->text + len, p, (size_t)l);
         len += (size_t)l;
@@ -164,18 +155,18 @@ static int run_sample(Study *st, int si, int pi, int ki, LumiErr *e) {
     const LumiStudyCfg *c = st->c;
     LumiSampler *smp = &st->smp[si];
     LumiSession *s = &st->sess;
-    int V = st->model.cfg.vocab_size, T = st->model.cfg.seq_len;
-    int np = st->prompt_n[pi], *gen = st->seq + np, ng = 0;
+    int V = st->in.model.cfg.vocab_size, T = st->in.model.cfg.seq_len;
+    int np = st->in.n_ids[pi], *gen = st->seq + np, ng = 0;
     uint64_t seed = c->seeds[ki];
     const char *stop = "steps";
-    memcpy(st->seq, st->prompt_ids[pi], (size_t)np * sizeof(int));
+    memcpy(st->seq, st->in.ids[pi], (size_t)np * sizeof(int));
     lumi_session_reset(s);
     lumi_sampler_reset(smp, seed);
     for (int i = 0; i < np; i++) lumi_sampler_accept(smp, st->seq[i]);
     if (lumi_session_feed(s, st->seq, np, NULL, e)) return -1;
     while (ng < c->steps) {
         int next = lumi_sample(smp, s->last);
-        if (next == 1 || next == 2) { /* BOS/EOS end a document in llama2.c models */
+        if (c->common.stop_at_eos && (next == 1 || next == 2)) { /* BOS/EOS end a document in llama2.c models */
             stop = "eos";
             break;
         }
@@ -385,10 +376,6 @@ static void teardown(Study *st) {
     if (st->smp)
         for (int i = 0; i < st->c->n_samplers; i++) lumi_sampler_free(&st->smp[i]);
     free(st->smp);
-    if (st->prompt_ids)
-        for (int i = 0; i < st->c->n_prompts; i++) free(st->prompt_ids[i]);
-    free(st->prompt_ids);
-    free(st->prompt_n);
     if (st->have_sess) lumi_session_close(&st->sess);
     free(st->seq);
     free(st->ent);
@@ -400,8 +387,7 @@ static void teardown(Study *st) {
     free(st->step_ent);
     free(st->step_cnt);
     free(st->text);
-    if (st->have_tok) lumi_tokenizer_free(&st->tok);
-    if (st->have_model) lumi_model_free(&st->model);
+    if (st->have_inputs) lumi_inputs_free(&st->in);
 }
 
 static int study_run(const LumiYamlDoc *doc, const LumiRunOpts *o) {
@@ -420,6 +406,7 @@ static int study_run(const LumiYamlDoc *doc, const LumiRunOpts *o) {
     Study st;
     memset(&st, 0, sizeof st);
     st.c = &c;
+    st.doc = doc;
     int rc = 2;
     if (setup(&st, &e)) {
         fprintf(stderr, "lumi: %s: %s\n", doc->path, e.msg);

@@ -14,12 +14,15 @@
  *     - {name: greedy, temperature: 0}
  *     - {name: nucleus, temperature: 1, top_p: 0.9}
  *
- * Self-contained config reading (study_config.c); the shared keys (model,
- * tokenizer, prompts, steps, output) mean the same as in other kinds. */
+ * The shared keys (name, model incl. synth:, tokenizer, prompts as text,
+ * {file:} or {ids:}, steps, bos, stop_at_eos, output) are read by
+ * lumi_config_common exactly as for the other kinds; `sampler:` is refused
+ * in favour of the `samplers:` list. */
 #ifndef LUMI_STUDY_H
 #define LUMI_STUDY_H
 #include "../paths/path.h"
 #include "../paths/sampler/sampler.h"
+#include "config.h"
 #include "experiment.h"
 
 typedef struct {
@@ -28,10 +31,9 @@ typedef struct {
 } LumiStudySampler;
 
 typedef struct {
-    const char *name, *model, *tokenizer, *output; /* point into the YAML doc */
-    const char **prompts;
-    int n_prompts;
-    int steps;
+    LumiExpCommon common;   /* name, model, tokenizer, prompts, steps, output */
+    const char *name, *output; /* = common.name, common.output */
+    int n_prompts, steps;      /* = common.n_prompts, common.steps */
     LumiPathSpec path;
     LumiStudySampler *samplers;
     int n_samplers;

@@ -5,29 +5,13 @@
 
 #include "study.h"
 
-static int read_prompts(const LumiYamlDoc *d, LumiStudyCfg *c, LumiErr *e) {
-    const LumiYamlNode *n = lumi_yaml_get(d->root, "prompts");
-    if (lumi_yaml_expect(d, n, LUMI_Y_SEQ, "prompts", e)) return -1;
-    if (n->n == 0) return lumi_yaml_err(d, n, e, "'prompts' is empty");
-    c->prompts = lumi_xcalloc((size_t)n->n, sizeof *c->prompts);
-    for (int i = 0; i < n->n; i++) {
-        if (n->items[i]->type != LUMI_Y_SCALAR) return lumi_yaml_err(d, n->items[i], e, "a prompt must be a string");
-        c->prompts[c->n_prompts++] = n->items[i]->scalar;
-    }
-    return 0;
-}
-
 static int read_path(const LumiYamlDoc *d, LumiStudyCfg *c, LumiErr *e) {
     lumi_path_default(&c->path);
     const LumiYamlNode *n = lumi_yaml_get(d->root, "path");
     if (!n) return 0;
-    if (lumi_yaml_expect(d, n, LUMI_Y_MAP, "path", e)) return -1;
-    for (int i = 0; i < n->n; i++) {
-        LumiErr pe;
-        if (n->items[i]->type != LUMI_Y_SCALAR) return lumi_yaml_err(d, n->items[i], e, "path.%s must be a scalar", n->keys[i]);
-        if (lumi_path_set(&c->path, n->keys[i], n->items[i]->scalar, &pe))
-            return lumi_yaml_err(d, n->items[i], e, "path.%s: %s", n->keys[i], pe.msg);
-    }
+    LumiPathEntry p;
+    if (lumi_config_path(d, n, "path", 0, &p, e)) return -1;
+    c->path = p.spec;
     return 0;
 }
 
@@ -92,38 +76,23 @@ static int read_samplers(const LumiYamlDoc *d, LumiStudyCfg *c, LumiErr *e) {
     return 0;
 }
 
-static int safe_name(const char *s) {
-    if (!*s || !strcmp(s, ".") || !strcmp(s, "..")) return 0;
-    for (; *s; s++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *s)) return 0;
-    return 1;
-}
-
 int lumi_study_cfg_read(const LumiYamlDoc *d, LumiStudyCfg *c, LumiErr *e) {
-    static const char *const KEYS[] = {"kind",  "name",     "description", "model",  "tokenizer", "prompts",
-                                       "steps", "path",     "samplers",    "seeds",  "output",    "history",
-                                       NULL};
+    static const char *const KEYS[] = {"description", "path", "samplers", "seeds", "history", NULL};
     memset(c, 0, sizeof *c);
-    c->output = "results";
-    if (lumi_yaml_expect(d, d->root, LUMI_Y_MAP, "the document", e)) return -1;
-    if (lumi_yaml_check_keys(d, d->root, KEYS, e)) return -1;
-    long steps = 0;
-    if (lumi_yaml_str(d, d->root, "name", 1, &c->name, e) || lumi_yaml_str(d, d->root, "model", 1, &c->model, e) ||
-        lumi_yaml_str(d, d->root, "tokenizer", 1, &c->tokenizer, e) ||
-        lumi_yaml_str(d, d->root, "output", 0, &c->output, e) ||
-        lumi_yaml_int(d, d->root, "steps", 1, 1, 1 << 20, &steps, e) ||
-        lumi_yaml_bool(d, d->root, "history", 0, &c->history, e))
-        return -1;
-    if (!safe_name(c->name))
-        return lumi_yaml_err(d, lumi_yaml_get(d->root, "name"), e, "name '%s': use letters, digits, '.', '_', '-'",
-                             c->name);
-    c->steps = (int)steps;
-    if (read_prompts(d, c, e) || read_path(d, c, e) || read_seeds(d, c, e) || read_samplers(d, c, e)) return -1;
+    if (lumi_config_common(d, &c->common, 1, e) || lumi_config_check_keys(d, KEYS, e)) return -1;
+    const LumiYamlNode *one = lumi_yaml_get(d->root, "sampler");
+    if (one) return lumi_yaml_err(d, one, e, "a study takes 'samplers' (a list of named samplers), not 'sampler'");
+    c->name = c->common.name;
+    c->output = c->common.output;
+    c->n_prompts = c->common.n_prompts;
+    c->steps = (int)c->common.steps;
+    if (lumi_yaml_bool(d, d->root, "history", 0, &c->history, e)) return -1;
+    if (read_path(d, c, e) || read_seeds(d, c, e) || read_samplers(d, c, e)) return -1;
     return 0;
 }
 
 void lumi_study_cfg_free(LumiStudyCfg *c) {
-    free(c->prompts);
+    lumi_config_common_free(&c->common);
     free(c->samplers);
     free(c->seeds);
     memset(c, 0, sizeof *c);
