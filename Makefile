@@ -55,7 +55,17 @@ test: lumi $(BUILD)/run_tests
 	./$(BUILD)/run_tests
 
 run: lumi
-	./lumi generate -m models/kjv1M.bin -z models/kjv512.bin -p "In the beginning" -n 64 -t 0
+	./lumi run configs/quickstart.yaml
+
+# The commit run.json records: only runinfo.o sees it, and it is rebuilt
+# when build/commit.txt changes (the stamp is rewritten only on a change).
+LUMI_COMMIT := $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && { git diff --quiet HEAD -- 2>/dev/null && echo $$c || echo $$c-dirty; } || echo unknown)
+$(BUILD)/commit.txt: FORCE
+	@mkdir -p $(BUILD); [ "$$(cat $@ 2>/dev/null)" = "$(LUMI_COMMIT)" ] || echo "$(LUMI_COMMIT)" > $@
+$(BUILD)/experiments/runinfo.o: $(BUILD)/commit.txt
+$(BUILD)/experiments/runinfo.o: CFLAGS += -DLUMI_COMMIT='"$(LUMI_COMMIT)"'
+.PHONY: FORCE
+FORCE:
 
 clean:
 	rm -rf $(BUILD) lumi

@@ -16,6 +16,11 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_paths(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_golden(int argc, char **argv);
+int cmd_study(int argc, char **argv);
+int cmd_bench_sampler(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
 /* Options shared by the commands that run a model on a prompt. */

@@ -9,7 +9,7 @@
 static const char *USAGE =
     "usage: lumi bench -m MODEL [--path SPEC]... [-p N_PROMPT] [-n N_GEN] [-r REPS] [--threads N]\n"
     "                  [-o OUT_ROOT] [--no-machine]\n"
-    "       lumi bench --config configs/bench.yaml\n"
+    "       lumi bench --config configs/bench.yaml   (same as lumi run configs/bench.yaml)\n"
     "  -m MODEL      model file (repeatable: every model x every path)\n"
     "  --path SPEC   backend=..,cache=..,prefill=..,threads=N (repeatable; backend defaults to cpu)\n"
     "  -p N          prompt tokens for the prefill test ppN (default 512)\n"

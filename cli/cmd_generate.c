@@ -10,11 +10,32 @@
 #include "cli.h"
 
 static const char *USAGE =
-    "usage: lumi generate -m MODEL -z TOKENIZER (-p TEXT | --ids 1,2,3) [-n STEPS] [-t TEMP]\n"
-    "                     [--top-k K] [--top-p P] [--seed S] [--path backend=..,cache=..,prefill=..]\n"
-    "                     [--threads N] [--no-bos] [--json]\n"
+    "usage: lumi generate -m MODEL -z TOKENIZER (-p TEXT | --ids 1,2,3) [-n STEPS] [-t TEMP] [--seed S]\n"
+    "                     [sampler flags] [--path backend=..,cache=..,prefill=..] [--threads N] [--no-bos] [--json]\n"
     "  -n STEPS   new tokens at most (default 64); stops earlier at EOS, BOS or the context end\n"
-    "  -t TEMP    temperature, 0 = greedy (default 0)\n";
+    "  -t TEMP    temperature, 0 = greedy (default 0); -t 1 alone samples the full distribution\n"
+    "sampler flags (each stage is off at its neutral value, shown):\n"
+    "  --top-k K (0)  --top-p P (1)  --min-p P (0)  --typical P (1)\n"
+    "  --repeat-penalty X (1)  --repeat-last-n N (64)  --presence-penalty X (0)  --frequency-penalty X (0)\n"
+    "  --mirostat 2 (0 = off)  --mirostat-tau T (5)  --mirostat-eta E (0.1)\n"
+    "  --sampler-order penalties,top_k,typical,top_p,min_p,temperature (the default)\n"
+    "  The prompt tokens and every generated token enter the penalty history.\n";
+
+/* --top-k -> top_k: the sampler flags are its YAML keys with dashes. */
+static const char *sampler_key(const char *flag, char *buf, size_t n) {
+    static const char *const FLAGS[] = {"--top-k", "--top-p", "--min-p", "--typical", "--repeat-penalty",
+                                        "--repeat-last-n", "--presence-penalty", "--frequency-penalty",
+                                        "--mirostat", "--mirostat-tau", "--mirostat-eta", NULL};
+    if (!strcmp(flag, "--sampler-order")) return "order";
+    for (int i = 0; FLAGS[i]; i++) {
+        if (strcmp(flag, FLAGS[i]) || strlen(flag) - 2 >= n) continue;
+        size_t k = 0;
+        for (const char *p = flag + 2; *p; p++) buf[k++] = *p == '-' ? '_' : *p;
+        buf[k] = 0;
+        return buf;
+    }
+    return NULL;
+}
 
 /* Print a piece the way a terminal can show it: raw bytes of the text,
  * except stray control bytes from byte tokens. */
@@ -38,9 +59,10 @@ int cmd_generate(int argc, char **argv) {
         int r = cli_prompt_opt(&o, argc, argv, &i);
         if (r < 0) return LUMI_EXIT_BAD;
         if (r > 0) continue;
-        const char *a = argv[i], *v;
+        const char *a = argv[i], *v, *key;
+        char keybuf[32];
+        LumiErr se;
         double d;
-        long k;
         uint64_t u;
         if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -53,14 +75,9 @@ int cmd_generate(int argc, char **argv) {
             if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
             if (lumi_parse_float(v, &d) || d < 0) return cli_error("-t: '%s' is not a temperature >= 0", v), LUMI_EXIT_BAD;
             sc.temperature = (float)d;
-        } else if (!strcmp(a, "--top-k")) {
+        } else if ((key = sampler_key(a, keybuf, sizeof keybuf))) {
             if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
-            if (lumi_parse_int(v, 0, 1 << 30, &k)) return cli_error("--top-k: '%s' is not a count >= 0", v), LUMI_EXIT_BAD;
-            sc.top_k = (int)k;
-        } else if (!strcmp(a, "--top-p")) {
-            if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
-            if (lumi_parse_float(v, &d) || !(d > 0 && d <= 1)) return cli_error("--top-p: '%s' is not in (0, 1]", v), LUMI_EXIT_BAD;
-            sc.top_p = (float)d;
+            if (lumi_sampler_set(&sc, key, v, &se)) return cli_error("%s: %s", a, se.msg), LUMI_EXIT_BAD;
         } else if (!strcmp(a, "--seed") || !strcmp(a, "-s")) {
             if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
             if (lumi_parse_u64(v, &u)) return cli_error("--seed: '%s' is not an unsigned integer", v), LUMI_EXIT_BAD;
@@ -95,6 +112,8 @@ int cmd_generate(int argc, char **argv) {
     int n_gen = 0;
     const char *stop = "steps";
 
+    /* the prompt enters the penalty history, as in llama.cpp's main */
+    for (int i = 0; i < n_prompt; i++) lumi_sampler_accept(&smp, prompt[i]);
     double t0 = lumi_now();
     if (lumi_session_feed(&s, prompt, n_prompt, NULL, &e) != 0) {
         cli_error("%s", e.msg);
@@ -110,6 +129,7 @@ int cmd_generate(int argc, char **argv) {
             break;
         }
         gen[n_gen++] = next;
+        lumi_sampler_accept(&smp, next);
         if (have_tok) {
             int len;
             const char *piece = lumi_decode_piece(&t, prev, next, &len);

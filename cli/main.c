@@ -17,6 +17,11 @@ static const Command COMMANDS[] = {
     {"inspect", cmd_inspect, "print a model's header, parameter count and sizes"},
     {"synth", cmd_synth, "write a random-weight llama2.c model of any shape"},
     {"paths", cmd_paths, "list the strategies of every path axis"},
+    {"run", cmd_run, "run an experiment config (YAML); --resume DIR completes an interrupted run"},
+    {"check", cmd_check, "run an equivalence config; exit 1 if any path violates its tolerance"},
+    {"golden", cmd_golden, "record or verify the reference logits of a config (goldens/)"},
+    {"study", cmd_study, "run a sampler study config (kind: study; lumi run does the same)"},
+    {"bench-sampler", cmd_bench_sampler, "time each sampler stage on a 32000-token vocabulary"},
     {"bench", cmd_bench, "prefill/decode tok/s per path vs measured bandwidth and FMA peak"},
 };
 

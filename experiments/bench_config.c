@@ -130,9 +130,12 @@ int lumi_bench_from_yaml(const LumiYamlDoc *d, LumiBenchPlan *p, LumiErr *e) {
 }
 
 static int bench_kind_run(const LumiYamlDoc *d, const LumiRunOpts *o) {
-    (void)o;
     LumiBenchPlan p;
     LumiErr e;
+    if (o && o->resume_dir) { /* refuse rather than silently start over */
+        fprintf(stderr, "lumi: %s: a bench run cannot resume; run it again\n", d->path);
+        return 2;
+    }
     if (lumi_bench_from_yaml(d, &p, &e) != 0) {
         fprintf(stderr, "lumi: %s\n", e.msg);
         return 2;

@@ -4,8 +4,12 @@
 #include "bench.h"
 #include "experiment.h"
 
+extern const LumiExperimentKind lumi_kind_generate, lumi_kind_equivalence, lumi_kind_study;
+
 static const LumiExperimentKind *const KINDS[] = {
-    NULL, /* placeholder: kinds are added one line each */
+    &lumi_kind_generate,
+    &lumi_kind_equivalence,
+    &lumi_kind_study,
     &lumi_kind_bench,
 };
 

@@ -11,6 +11,9 @@ Suite *suite_cli(void);
 Suite *suite_yaml(void);
 Suite *suite_safetensors(void);
 Suite *suite_gguf(void);
+Suite *suite_metrics(void);
+Suite *suite_harness(void);
+Suite *suite_sampler(void);
 Suite *suite_cpu(void);
 Suite *suite_bench(void);
 
@@ -22,6 +25,9 @@ static Suite *(*const SUITES[])(void) = {
     suite_yaml,
     suite_safetensors,
     suite_gguf,
+    suite_metrics,
+    suite_harness,
+    suite_sampler,
     suite_cpu,
     suite_bench,
 };

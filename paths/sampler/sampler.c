@@ -1,33 +1,96 @@
-/* sampler.c: see sampler.h. */
+/* sampler.c: the chain and the draw; see sampler.h for the contract. */
 #include "sampler.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
-void lumi_sampler_cfg_default(LumiSamplerCfg *c) {
-    c->temperature = 0.0f;
-    c->top_k = 0;
-    c->top_p = 1.0f;
-    c->seed = 0;
+#include "stage.h"
+
+/* The stages in llama.cpp's default order. */
+static const LumiSamplerStage *const STAGES[] = {
+    &lumi_stage_penalties, &lumi_stage_top_k, &lumi_stage_typical,
+    &lumi_stage_top_p,     &lumi_stage_min_p, &lumi_stage_temperature,
+};
+#define N_STAGES ((int)(sizeof STAGES / sizeof STAGES[0]))
+
+const LumiSamplerStage *lumi_stage_get(int i) { return STAGES[i]; }
+int lumi_stage_count(void) { return N_STAGES; }
+int lumi_stage_find(const char *name) {
+    for (int i = 0; i < N_STAGES; i++)
+        if (!strcmp(STAGES[i]->name, name)) return i;
+    return -1;
+}
+
+/* Resolve the configured order into the stages that will run. A stage that
+ * is configured on but missing from an explicit order is an error: silently
+ * skipping it would make a study measure something else than it says. */
+static int build_chain(LumiSampler *s, LumiErr *e) {
+    int order[LUMI_STAGE_MAX], n = 0;
+    if (s->cfg.order[0]) {
+        if (lumi_sampler_order_parse(s->cfg.order, order, &n, e)) return -1;
+    } else {
+        for (int i = 0; i < N_STAGES; i++) order[n++] = i;
+    }
+    if (s->cfg.mirostat) {
+        /* mirostat replaces truncation, as in llama.cpp */
+        static const char *const trunc[] = {"top_k", "typical", "top_p", "min_p"};
+        for (int i = 0; i < 4; i++)
+            if (STAGES[lumi_stage_find(trunc[i])]->active(&s->cfg))
+                return lumi_err(e, "mirostat replaces %s: set it to its neutral value", trunc[i]);
+    }
+    s->n_stages = 0;
+    for (int i = 0; i < N_STAGES; i++) {
+        int listed = 0;
+        for (int j = 0; j < n; j++) listed |= order[j] == i;
+        if (!listed && STAGES[i]->active(&s->cfg))
+            return lumi_err(e, "order '%s' lacks '%s', which is configured on", s->cfg.order, STAGES[i]->name);
+    }
+    for (int j = 0; j < n; j++)
+        if (STAGES[order[j]]->active(&s->cfg)) s->stages[s->n_stages++] = order[j];
+    return 0;
 }
 
 int lumi_sampler_init(LumiSampler *s, const LumiSamplerCfg *c, int vocab, LumiErr *e) {
-    if (!(c->temperature >= 0) || !isfinite(c->temperature)) return lumi_err(e, "temperature must be >= 0");
-    if (c->top_k < 0) return lumi_err(e, "top-k must be >= 0");
-    if (!(c->top_p > 0 && c->top_p <= 1)) return lumi_err(e, "top-p must be in (0, 1]");
+    memset(s, 0, sizeof *s);
+    if (lumi_sampler_cfg_check(c, e)) return -1;
+    if (vocab < 1) return lumi_err(e, "sampler: vocabulary size %d", vocab);
     s->cfg = *c;
     s->vocab = vocab;
-    lumi_rng_seed(&s->rng, c->seed);
-    s->probs = lumi_xmalloc((size_t)vocab * sizeof(float));
+    if (build_chain(s, e)) return -1;
     s->cand = lumi_xmalloc((size_t)vocab * sizeof *s->cand);
+    s->counts = lumi_xcalloc((size_t)vocab, sizeof *s->counts);
+    s->ring_len = c->penalty_last_n;
+    s->ring = lumi_xmalloc((size_t)(s->ring_len ? s->ring_len : 1) * sizeof *s->ring);
+    lumi_sampler_reset(s, c->seed);
     return 0;
 }
 
 void lumi_sampler_free(LumiSampler *s) {
-    free(s->probs);
     free(s->cand);
-    s->probs = NULL;
+    free(s->counts);
+    free(s->ring);
     s->cand = NULL;
+    s->counts = s->ring = NULL;
+}
+
+void lumi_sampler_reset(LumiSampler *s, uint64_t seed) {
+    s->cfg.seed = seed;
+    lumi_rng_seed(&s->rng, seed);
+    s->mu = 2.0f * s->cfg.mirostat_tau;
+    for (int i = 0; i < s->ring_len; i++) s->ring[i] = -1;
+    s->ring_pos = 0;
+    memset(s->counts, 0, (size_t)s->vocab * sizeof *s->counts);
+    memset(&s->info, 0, sizeof s->info);
+}
+
+void lumi_sampler_accept(LumiSampler *s, int token) {
+    if (s->ring_len == 0 || token < 0 || token >= s->vocab) return;
+    int old = s->ring[s->ring_pos];
+    if (old >= 0) s->counts[old]--;
+    s->ring[s->ring_pos] = token;
+    s->counts[token]++;
+    s->ring_pos = (s->ring_pos + 1) % s->ring_len;
 }
 
 int lumi_argmax(const float *x, int n) {
@@ -37,44 +100,80 @@ int lumi_argmax(const float *x, int n) {
     return best;
 }
 
-/* descending probability, ascending id on ties: a total order, so the
- * result never depends on qsort's stability */
-static int cmp_desc(const void *a, const void *b) {
-    const struct LumiCand *x = a, *y = b;
-    if (x->p != y->p) return x->p > y->p ? -1 : 1;
-    return x->id - y->id;
+static int greedy(const LumiSampler *s) {
+    return s->cfg.temperature == 0.0f;
+}
+
+void lumi_sampler_apply(LumiSampler *s, const float *logits) {
+    for (int i = 0; i < s->vocab; i++) {
+        float l = logits[i];
+        s->cand[i] = (LumiCand){isnan(l) ? -INFINITY : l, 0.0f, 0.0f, i};
+    }
+    s->n = s->vocab;
+    s->sorted = 0;
+    for (int j = 0; j < s->n_stages; j++) {
+        const LumiSamplerStage *st = STAGES[s->stages[j]];
+        /* greedy runs the penalties only; mirostat never reaches truncation
+         * (build_chain refused it) */
+        if (greedy(s) && st != &lumi_stage_penalties) continue;
+        st->apply(s);
+    }
+}
+
+static int pick_best(const LumiSampler *s) {
+    int best = 0;
+    for (int i = 1; i < s->n; i++)
+        if (lumi_cand_better(&s->cand[i], &s->cand[best])) best = i;
+    return best;
+}
+
+/* Draw from softmax(logits) over cand[0..n), in list order, one RNG output.
+ * Fills s->info. */
+int lumi_draw(LumiSampler *s) {
+    float mx = lumi_cand_max(s);
+    if (mx == -INFINITY) { /* no finite logit: the lowest id, deterministically */
+        int b = pick_best(s);
+        s->info = (LumiSampleInfo){s->cand[b].id, 1.0, 0.0, s->n};
+        return s->cand[b].id;
+    }
+    double z = 0, zl = 0;
+    for (int i = 0; i < s->n; i++) {
+        float d = s->cand[i].logit - mx;
+        float w = expf(d);
+        s->cand[i].p = w;
+        z += w;
+        if (w > 0) zl += (double)w * d;
+    }
+    double r = lumi_rng_f64(&s->rng) * z, cum = 0;
+    int pick = -1;
+    for (int i = 0; i < s->n; i++) {
+        if (s->cand[i].p == 0) continue;
+        pick = i; /* the last possible one, should rounding leave r >= cum */
+        cum += s->cand[i].p;
+        if (r < cum) break;
+    }
+    s->info.id = s->cand[pick].id;
+    s->info.p = s->cand[pick].p / z;
+    s->info.entropy = log(z) - zl / z;
+    s->info.kept = s->n;
+    return s->info.id;
 }
 
 int lumi_sample(LumiSampler *s, const float *logits) {
-    int V = s->vocab;
-    if (s->cfg.temperature == 0.0f) return lumi_argmax(logits, V);
-    float mx = logits[lumi_argmax(logits, V)];
-    double sum = 0;
-    for (int i = 0; i < V; i++) {
-        float p = expf((logits[i] - mx) / s->cfg.temperature);
-        s->cand[i] = (struct LumiCand){p, i};
-        sum += p;
+    if (greedy(s) && s->n_stages == 0) { /* plain argmax: skip building the list */
+        int b = 0;
+        float best = -INFINITY;
+        for (int i = 0; i < s->vocab; i++)
+            if (logits[i] > best) best = logits[i], b = i; /* NaN never wins, ties keep the lowest id */
+        s->info = (LumiSampleInfo){b, 1.0, 0.0, 1};
+        return b;
     }
-    int n = V;
-    if ((s->cfg.top_k > 0 && s->cfg.top_k < V) || s->cfg.top_p < 1.0f) {
-        qsort(s->cand, (size_t)V, sizeof *s->cand, cmp_desc);
-        if (s->cfg.top_k > 0 && s->cfg.top_k < n) n = s->cfg.top_k;
-        if (s->cfg.top_p < 1.0f) {
-            double cum = 0;
-            int k = 0;
-            while (k < n) {
-                cum += s->cand[k++].p / sum;
-                if (cum >= s->cfg.top_p) break;
-            }
-            n = k;
-        }
-        sum = 0;
-        for (int i = 0; i < n; i++) sum += s->cand[i].p;
+    lumi_sampler_apply(s, logits);
+    if (greedy(s)) {
+        int b = pick_best(s);
+        s->info = (LumiSampleInfo){s->cand[b].id, 1.0, 0.0, 1};
+        return s->cand[b].id;
     }
-    double r = lumi_rng_f64(&s->rng) * sum, cum = 0;
-    for (int i = 0; i < n; i++) {
-        cum += s->cand[i].p;
-        if (r < cum) return s->cand[i].id;
-    }
-    return s->cand[n - 1].id;
+    if (s->cfg.mirostat) return lumi_mirostat_draw(s);
+    return lumi_draw(s);
 }

@@ -1,0 +1,97 @@
+/* cmd_run.c: `lumi run CONFIG [--resume DIR]` runs any experiment kind;
+ * `lumi check CONFIG` runs an equivalence experiment and exits 1 on any
+ * violation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../experiments/experiment.h"
+#include "cli.h"
+
+static const char *USAGE =
+    "usage: lumi run CONFIG [--resume DIR]\n"
+    "       lumi run --resume DIR          (runs DIR/config.yaml, the copy made at the start)\n"
+    "       lumi check CONFIG              (equivalence experiments: exit 1 on any violation)\n"
+    "  results go to <output>/<name>/<run id>/ (output defaults to results)\n";
+
+/* A resumed run must use the config it started with. */
+static int same_file(const char *a, const char *b) {
+    char *x, *y;
+    size_t nx, ny;
+    LumiErr e;
+    if (lumi_read_file(a, &x, &nx, &e) != 0) return 0;
+    if (lumi_read_file(b, &y, &ny, &e) != 0) {
+        free(x);
+        return 0;
+    }
+    int same = nx == ny && !memcmp(x, y, nx);
+    free(x);
+    free(y);
+    return same;
+}
+
+static int run_config(const char *config, const char *resume, int check) {
+    char copy[600];
+    if (resume) {
+        snprintf(copy, sizeof copy, "%s/config.yaml", resume);
+        if (!config) config = copy;
+        else if (!same_file(config, copy)) {
+            cli_error("--resume %s: %s differs from the config that run started with (%s)", resume, config, copy);
+            return LUMI_EXIT_BAD;
+        }
+    }
+    LumiYamlDoc doc;
+    LumiErr e;
+    if (lumi_yaml_load(config, &doc, &e) != 0) {
+        cli_error("%s", e.msg);
+        return LUMI_EXIT_BAD;
+    }
+    const char *kind = NULL;
+    if (lumi_yaml_str(&doc, doc.root, "kind", 1, &kind, &e) != 0) {
+        cli_error("%s", e.msg);
+        lumi_yaml_free(&doc);
+        return LUMI_EXIT_BAD;
+    }
+    const LumiExperimentKind *k = lumi_experiment_find(kind);
+    int rc = LUMI_EXIT_BAD;
+    if (!k) {
+        char names[256];
+        lumi_experiment_names(names, sizeof names);
+        const LumiYamlNode *n = lumi_yaml_get(doc.root, "kind");
+        cli_error("%s:%d:%d: unknown kind '%s' (valid: %s)", config, n->line, n->col, kind, names);
+    } else if (check && strcmp(kind, "equivalence") != 0) {
+        cli_error("%s: lumi check needs kind: equivalence, got '%s'", config, kind);
+    } else {
+        LumiRunOpts o = {.config_path = config, .resume_dir = resume, .check = check};
+        rc = k->run(&doc, &o);
+    }
+    lumi_yaml_free(&doc);
+    return rc;
+}
+
+static int parse(int argc, char **argv, int check) {
+    const char *config = NULL, *resume = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(USAGE, stdout);
+            return LUMI_EXIT_OK;
+        } else if (!check && !strcmp(a, "--resume")) {
+            if (!(resume = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
+        } else if (a[0] == '-' || config) {
+            cli_error("%s: unexpected argument '%s'", argv[0], a);
+            fputs(USAGE, stderr);
+            return LUMI_EXIT_BAD;
+        } else {
+            config = a;
+        }
+    }
+    if (!config && !resume) {
+        fputs(USAGE, stderr);
+        return LUMI_EXIT_BAD;
+    }
+    return run_config(config, resume, check);
+}
+
+int cmd_run(int argc, char **argv) { return parse(argc, argv, 0); }
+int cmd_check(int argc, char **argv) { return parse(argc, argv, 1); }

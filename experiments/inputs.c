@@ -1,0 +1,146 @@
+/* inputs.c: see inputs.h. */
+#include "inputs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "../engine/synth.h"
+
+int lumi_file_crc32(const char *path, uint32_t *crc, size_t *bytes, LumiErr *e) {
+    LumiMap m;
+    if (lumi_map_file(path, &m, e) != 0) return -1;
+    uLong c = crc32(0L, Z_NULL, 0);
+    const unsigned char *p = m.data;
+    for (size_t off = 0; off < m.size;) {
+        size_t k = m.size - off > (1u << 30) ? (1u << 30) : m.size - off;
+        c = crc32(c, p + off, (uInt)k);
+        off += k;
+    }
+    *crc = (uint32_t)c;
+    if (bytes) *bytes = m.size;
+    lumi_unmap(&m);
+    return 0;
+}
+
+/* FNV-1a 64 of the canonical shape string names the cached file. */
+int lumi_synth_materialize(const LumiSynthSpec *s, char *buf, size_t n, LumiErr *e) {
+    char key[256];
+    snprintf(key, sizeof key, "synth-v0 dim=%d hidden=%d layers=%d heads=%d kv=%d vocab=%d seq=%d unshared=%d seed=%llu",
+             s->dim, s->hidden_dim, s->n_layers, s->n_heads, s->n_kv_heads, s->vocab_size, s->seq_len, s->unshared,
+             (unsigned long long)s->seed);
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = key; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    snprintf(buf, n, ".cache/synth/%016llx.bin", (unsigned long long)h);
+    struct stat st;
+    if (stat(buf, &st) == 0) return 0;
+    if (lumi_mkdirs(".cache/synth", e) != 0) return -1;
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", buf, (long)getpid());
+    if (lumi_synth_write(s, tmp, e) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, buf) != 0) {
+        unlink(tmp);
+        return lumi_err(e, "%s: cannot rename: %s", buf, strerror(errno));
+    }
+    return 0;
+}
+
+char *lumi_detok(const LumiTokenizer *t, int prev, const int *ids, int n, size_t *len) {
+    size_t cap = 64, l = 0;
+    char *s = lumi_xmalloc(cap);
+    for (int i = 0; i < n; i++) {
+        int k;
+        const char *p = lumi_decode_piece(t, prev, ids[i], &k);
+        if (l + (size_t)k + 1 > cap) s = lumi_xrealloc(s, cap = 2 * (l + (size_t)k + 1));
+        memcpy(s + l, p, (size_t)k);
+        l += (size_t)k;
+        prev = ids[i];
+    }
+    s[l] = 0;
+    *len = l;
+    return s;
+}
+
+static int load_prompt(const LumiYamlDoc *d, const LumiExpCommon *c, int i, LumiExpInputs *in, LumiErr *e) {
+    const LumiPromptSrc *p = &c->prompts[i];
+    const LumiConfig *mc = &in->model.cfg;
+    if (p->ids) {
+        in->ids[i] = lumi_xmalloc(sizeof(int) * (size_t)p->n_ids);
+        memcpy(in->ids[i], p->ids, sizeof(int) * (size_t)p->n_ids);
+        in->n_ids[i] = p->n_ids;
+    } else {
+        char *text = NULL;
+        if (p->file) {
+            LumiErr fe;
+            if (lumi_read_file(p->file, &text, NULL, &fe) != 0)
+                return lumi_yaml_err(d, p->node, e, "prompt '%s': %s", p->name, fe.msg);
+            size_t l = strlen(text); /* a file's final newline is not part of the prompt */
+            while (l > 0 && (text[l - 1] == '\n' || text[l - 1] == '\r')) text[--l] = 0;
+        }
+        lumi_encode(&in->tok, text ? text : p->text, c->bos, 0, &in->ids[i], &in->n_ids[i]);
+        free(text);
+    }
+    if (in->n_ids[i] == 0) return lumi_yaml_err(d, p->node, e, "prompt '%s' is empty (no BOS either)", p->name);
+    for (int k = 0; k < in->n_ids[i]; k++)
+        if (in->ids[i][k] >= mc->vocab_size)
+            return lumi_yaml_err(d, p->node, e, "prompt '%s': token id %d is outside the vocabulary [0, %d) of %s",
+                                 p->name, in->ids[i][k], mc->vocab_size, in->model_path);
+    if (in->n_ids[i] > mc->seq_len)
+        return lumi_yaml_err(d, p->node, e, "prompt '%s' has %d tokens but the context length of %s is %d", p->name,
+                             in->n_ids[i], in->model_path, mc->seq_len);
+    long steps = p->steps >= 0 ? p->steps : c->steps;
+    long room = mc->seq_len - in->n_ids[i];
+    in->n_gen[i] = (int)(steps < room ? steps : room);
+    return 0;
+}
+
+int lumi_inputs_load(const LumiYamlDoc *d, const LumiExpCommon *c, LumiExpInputs *in, LumiErr *e) {
+    memset(in, 0, sizeof *in);
+    LumiErr le;
+    if (c->model.is_synth) {
+        if (lumi_synth_materialize(&c->model.synth, in->model_path, sizeof in->model_path, &le) != 0)
+            return lumi_yaml_err(d, c->model.node, e, "model: %s", le.msg);
+    } else {
+        snprintf(in->model_path, sizeof in->model_path, "%s", c->model.path);
+    }
+    if (lumi_model_load(in->model_path, &in->model, &le) != 0)
+        return lumi_yaml_err(d, c->model.node, e, "model: %s", le.msg);
+    if (lumi_file_crc32(in->model_path, &in->model_crc, &in->model_bytes, &le) != 0) {
+        lumi_model_free(&in->model);
+        return lumi_yaml_err(d, c->model.node, e, "model: %s", le.msg);
+    }
+    if (c->tokenizer) {
+        if (lumi_tokenizer_load(c->tokenizer, &in->tok, &le) != 0) {
+            lumi_model_free(&in->model);
+            return lumi_yaml_err(d, c->tokenizer_node, e, "tokenizer: %s", le.msg);
+        }
+        in->have_tok = 1;
+    }
+    in->n_prompts = c->n_prompts;
+    in->ids = lumi_xcalloc((size_t)c->n_prompts, sizeof *in->ids);
+    in->n_ids = lumi_xcalloc((size_t)c->n_prompts, sizeof(int));
+    in->n_gen = lumi_xcalloc((size_t)c->n_prompts, sizeof(int));
+    for (int i = 0; i < c->n_prompts; i++)
+        if (load_prompt(d, c, i, in, e) != 0) {
+            lumi_inputs_free(in);
+            return -1;
+        }
+    return 0;
+}
+
+void lumi_inputs_free(LumiExpInputs *in) {
+    if (!in->ids) return;
+    for (int i = 0; i < in->n_prompts; i++) free(in->ids[i]);
+    free(in->ids);
+    free(in->n_ids);
+    free(in->n_gen);
+    if (in->have_tok) lumi_tokenizer_free(&in->tok);
+    lumi_model_free(&in->model);
+    memset(in, 0, sizeof *in);
+}

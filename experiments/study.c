@@ -1,0 +1,444 @@
+/* study.c: the `study` experiment kind (config: study.h). For every sampler,
+ * prompt and seed it generates on one path, then scores the produced text
+ * with a teacher-forced forward pass (logits of every position of prompt +
+ * generated tokens), and writes, under <output>/<name>/<run id>/:
+ *   samples.jsonl       one line per sample, written as each completes
+ *   history.jsonl       (history: true) one line per step
+ *   summary.csv         one row per sampler: mean, 95% CI low, high per metric
+ *   entropy_per_step.csv  mean entropy of the sampled-from distribution
+ *   *.gp + *.png        plots via gnuplot, when installed
+ * Entropy and surprisal are of the distribution the token was drawn from,
+ * i.e. after the chain's penalties, truncation and temperature (greedy: a
+ * point mass, 0); model_entropy and perplexity are of the model's own
+ * softmax (temperature 1, no truncation). All logs are natural. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../engine/json.h"
+#include "../engine/session.h"
+#include "../engine/tokenizer.h"
+#include "inputs.h"
+#include "plot.h"
+#include "study.h"
+#include "study_metrics.h"
+
+enum { M_LENGTH, M_EOS, M_D1, M_D2, M_D3, M_REP, M_LONGEST, M_ENT, M_SURP, M_MENT, M_PPL, N_MET };
+static const char *const MET[N_MET] = {"length",  "eos_rate",       "distinct_1", "distinct_2",
+                                       "distinct_3", "repeat_rate_3", "longest_repeat", "entropy",
+                                       "surprisal", "model_entropy", "perplexity"};
+
+/* Everything one run holds; allocated once before the first sample. */
+typedef struct {
+    const LumiStudyCfg *c;
+    const LumiYamlDoc *doc;
+    LumiExpInputs in;   /* model, tokenizer, prompt ids (inputs.h) */
+    LumiSession sess;
+    LumiSampler *smp;   /* [n_samplers] */
+    int *seq;           /* [seq_len] prompt + generated */
+    double *ent, *surp, *ment, *gen_lp; /* [steps] per-step values of one sample */
+    float *tf;          /* [seq_len, vocab] teacher-forced logits */
+    double *metrics;    /* [n_samplers][n_prompts * n_seeds][N_MET] */
+    double *step_ent;   /* [n_samplers][steps] sums, and counts */
+    int *step_cnt;
+    char *text;
+    size_t text_cap;
+    char dir[4096];
+    FILE *samples, *history;
+    int done, total;
+    double t0;
+    int have_inputs, have_sess;
+} Study;
+
+static void progress(Study *st) {
+    if (!isatty(2)) return;
+    double el = lumi_now() - st->t0, eta = st->done ? el * (st->total - st->done) / st->done : 0;
+    int w = 30, fill = st->total ? w * st->done / st->total : w;
+    char bar[64];
+    for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '-';
+    bar[w] = 0;
+    fprintf(stderr, "\rstudy [%s] %d/%d samples, ETA %dm%02ds ", bar, st->done, st->total, (int)eta / 60,
+            (int)eta % 60);
+    if (st->done == st->total) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* <output>/<name>/<UTC time>[-k]: a fresh folder, never an old run's. */
+static int make_run_dir(Study *st, LumiErr *e) {
+    char base[3072];
+    snprintf(base, sizeof base, "%s/%s", st->c->output, st->c->name);
+    if (lumi_mkdirs(base, e)) return -1;
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    for (int k = 1; k < 100; k++) {
+        if (k == 1) snprintf(st->dir, sizeof st->dir, "%s/%s", base, stamp);
+        else snprintf(st->dir, sizeof st->dir, "%s/%s-%d", base, stamp, k);
+        if (mkdir(st->dir, 0777) == 0) return 0;
+        if (errno != EEXIST) return lumi_err(e, "%s: cannot create folder: %s", st->dir, strerror(errno));
+    }
+    return lumi_err(e, "%s: too many runs this second", base);
+}
+
+static FILE *open_out(Study *st, const char *name, LumiErr *e) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", st->dir, name);
+    FILE *f = fopen(p, "w");
+    if (!f) lumi_err(e, "%s: cannot write: %s", p, strerror(errno));
+    return f;
+}
+
+static int setup(Study *st, LumiErr *e) {
+    const LumiStudyCfg *c = st->c;
+    if (lumi_inputs_load(st->doc, &c->common, &st->in, e)) return -1;
+    st->have_inputs = 1;
+    int V = st->in.model.cfg.vocab_size, T = st->in.model.cfg.seq_len;
+    st->smp = lumi_xcalloc((size_t)c->n_samplers, sizeof *st->smp);
+    for (int i = 0; i < c->n_samplers; i++) {
+        LumiErr se;
+        if (lumi_sampler_init(&st->smp[i], &c->samplers[i].cfg, V, &se))
+            return lumi_err(e, "sampler '%s': %s", c->samplers[i].name, se.msg);
+    }
+    for (int i = 0; i < c->n_prompts; i++)
+        if (st->in.n_ids[i] >= T)
+            return lumi_err(e, "prompt %s is %d tokens: no room to generate in a context of %d",
+                            c->common.prompts[i].name, st->in.n_ids[i], T);
+    if (lumi_session_open(&st->sess, &st->in.model, &c->path, e)) return -1;
+    st->have_sess = 1;
+    st->seq = lumi_xmalloc((size_t)T * sizeof *st->seq);
+    st->ent = lumi_xmalloc((size_t)c->steps * sizeof(double));
+    st->surp = lumi_xmalloc((size_t)c->steps * sizeof(double));
+    st->ment = lumi_xmalloc((size_t)c->steps * sizeof(double));
+    st->gen_lp = lumi_xmalloc((size_t)c->steps * sizeof(double));
+    st->tf = lumi_xmalloc((size_t)T * (size_t)V * sizeof(float));
+    st->total = c->n_samplers * c->n_prompts * c->n_seeds;
+    st->metrics = lumi_xcalloc((size_t)st->total * N_MET, sizeof(double));
+    st->step_ent = lumi_xcalloc((size_t)c->n_samplers * (size_t)c->steps, sizeof(double));
+    st->step_cnt = lumi_xcalloc((size_t)c->n_samplers * (size_t)c->steps, sizeof(int));
+    st->text_cap = 1024;
+    st->text = lumi_xmalloc(st->text_cap);
+    if (make_run_dir(st, e)) return -1;
+    if (!(st->samples = open_out(st, "samples.jsonl", e))) return -1;
+    if (c->history && !(st->history = open_out(st, "history.jsonl", e))) return -1;
+    return 0;
+}
+
+static size_t decode_text(Study *st, const int *ids, int n, int prev) {
+    size_t len = 0;
+    if (!st->in.have_tok) return 0; /* ids-only prompts: no text */
+    for (int i = 0; i < n; i++) {
+        int l;
+        const char *p = lumi_decode_piece(&st->in.tok, prev, ids[i], &l);
+        if (len + (size_t)l + 1 > st->text_cap) st->text = lumi_xrealloc(st->text, st->text_cap = 2 * (len + (size_t)l + 1));
+        memcpy(st->text + len, p, (size_t)l);
+        len += (size_t)l;
+        prev = ids[i];
+    }
+    return len;
+}
+
+static double mean_of(const double *x, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += x[i];
+    return n ? s / n : NAN;
+}
+
+/* One sample: generate, score, record. */
+static int run_sample(Study *st, int si, int pi, int ki, LumiErr *e) {
+    const LumiStudyCfg *c = st->c;
+    LumiSampler *smp = &st->smp[si];
+    LumiSession *s = &st->sess;
+    int V = st->in.model.cfg.vocab_size, T = st->in.model.cfg.seq_len;
+    int np = st->in.n_ids[pi], *gen = st->seq + np, ng = 0;
+    uint64_t seed = c->seeds[ki];
+    const char *stop = "steps";
+    memcpy(st->seq, st->in.ids[pi], (size_t)np * sizeof(int));
+    lumi_session_reset(s);
+    lumi_sampler_reset(smp, seed);
+    for (int i = 0; i < np; i++) lumi_sampler_accept(smp, st->seq[i]);
+    if (lumi_session_feed(s, st->seq, np, NULL, e)) return -1;
+    while (ng < c->steps) {
+        int next = lumi_sample(smp, s->last);
+        if (c->common.stop_at_eos && (next == 1 || next == 2)) { /* BOS/EOS end a document in llama2.c models */
+            stop = "eos";
+            break;
+        }
+        LumiDistStats ds;
+        lumi_dist_stats(s->last, V, next, &ds);
+        st->ent[ng] = smp->info.entropy;
+        st->surp[ng] = -log(smp->info.p);
+        st->ment[ng] = ds.entropy;
+        st->gen_lp[ng] = log(ds.chosen_p);
+        st->step_ent[si * c->steps + ng] += smp->info.entropy;
+        st->step_cnt[si * c->steps + ng]++;
+        if (st->history) {
+            fprintf(st->history, "{\"sampler\":");
+            lumi_json_cstr(st->history, c->samplers[si].name);
+            fprintf(st->history, ",\"prompt\":%d,\"seed\":%llu,\"step\":%d,\"top1_id\":%d,\"top1_p\":", pi,
+                    (unsigned long long)seed, ng, ds.top1);
+            lumi_json_num(st->history, ds.top1_p);
+            fprintf(st->history, ",\"chosen_id\":%d,\"chosen_p\":", next);
+            lumi_json_num(st->history, ds.chosen_p);
+            fprintf(st->history, ",\"sampled_p\":");
+            lumi_json_num(st->history, smp->info.p);
+            fprintf(st->history, ",\"entropy\":");
+            lumi_json_num(st->history, smp->info.entropy);
+            fprintf(st->history, ",\"kept\":%d}\n", smp->info.kept);
+        }
+        gen[ng++] = next;
+        lumi_sampler_accept(smp, next);
+        if (ng == c->steps) break;
+        if (np + ng >= T) {
+            stop = "context";
+            break;
+        }
+        if (lumi_session_feed(s, &next, 1, NULL, e)) return -1;
+    }
+    /* the model's perplexity of its text: one teacher-forced pass, logits of every position */
+    double nll = 0, gap = 0;
+    if (ng > 0) {
+        lumi_session_reset(s);
+        if (lumi_session_feed(s, st->seq, np + ng, st->tf, e)) return -1;
+        for (int k = 0; k < ng; k++) {
+            double l = lumi_nll(st->tf + (size_t)(np - 1 + k) * (size_t)V, V, gen[k]);
+            nll += l;
+            if (fabs(-l - st->gen_lp[k]) > gap) gap = fabs(-l - st->gen_lp[k]);
+        }
+    }
+    double *m = st->metrics + (size_t)st->done * N_MET;
+    m[M_LENGTH] = ng;
+    m[M_EOS] = !strcmp(stop, "eos");
+    m[M_D1] = lumi_distinct_n(gen, ng, 1);
+    m[M_D2] = lumi_distinct_n(gen, ng, 2);
+    m[M_D3] = lumi_distinct_n(gen, ng, 3);
+    m[M_REP] = lumi_repeat_rate(gen, ng, 3);
+    m[M_LONGEST] = lumi_longest_repeat(gen, ng);
+    m[M_ENT] = ng ? mean_of(st->ent, ng) : NAN;
+    m[M_SURP] = ng ? mean_of(st->surp, ng) : NAN;
+    m[M_MENT] = ng ? mean_of(st->ment, ng) : NAN;
+    m[M_PPL] = ng ? exp(nll / ng) : NAN;
+    FILE *f = st->samples;
+    fprintf(f, "{\"sampler\":");
+    lumi_json_cstr(f, c->samplers[si].name);
+    fprintf(f, ",\"prompt\":%d,\"seed\":%llu,\"stop\":\"%s\",\"ids\":", pi, (unsigned long long)seed, stop);
+    lumi_json_ints(f, gen, ng);
+    fprintf(f, ",\"text\":");
+    lumi_json_str(f, st->text, decode_text(st, gen, ng, st->seq[np - 1]));
+    for (int i = 0; i < N_MET; i++) {
+        if (i == M_EOS) continue;
+        fprintf(f, ",\"%s\":", MET[i]);
+        lumi_json_num(f, m[i]);
+    }
+    /* generation-time and teacher-forced log-probs agree on a consistent path */
+    fprintf(f, ",\"score_gap\":");
+    lumi_json_num(f, gap);
+    fprintf(f, "}\n");
+    fflush(f); /* a completed sample survives a later crash */
+    if (st->history) fflush(st->history);
+    return 0;
+}
+
+static void csv_num(char **buf, size_t *len, size_t *cap, double v) {
+    char t[48];
+    int k = isfinite(v) ? snprintf(t, sizeof t, ",%.6g", v) : snprintf(t, sizeof t, ",NaN");
+    if (*len + (size_t)k + 1 > *cap) *buf = lumi_xrealloc(*buf, *cap = 2 * (*len + (size_t)k + 1));
+    memcpy(*buf + *len, t, (size_t)k + 1);
+    *len += (size_t)k;
+}
+
+static void csv_str(char **buf, size_t *len, size_t *cap, const char *s) {
+    size_t k = strlen(s);
+    if (*len + k + 1 > *cap) *buf = lumi_xrealloc(*buf, *cap = 2 * (*len + k + 1));
+    memcpy(*buf + *len, s, k + 1);
+    *len += k;
+}
+
+static int write_file(const Study *st, const char *name, const char *data, size_t len, LumiErr *e) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", st->dir, name);
+    return lumi_write_atomic(p, data, len, e);
+}
+
+/* summary.csv, and the table on stdout (the README shows one). */
+static int write_summary(Study *st, LumiErr *e) {
+    const LumiStudyCfg *c = st->c;
+    int per = c->n_prompts * c->n_seeds;
+    size_t len = 0, cap = 4096;
+    char *b = lumi_xmalloc(cap);
+    b[0] = 0;
+    csv_str(&b, &len, &cap, "sampler,temperature,samples");
+    for (int i = 0; i < N_MET; i++) {
+        char h[96];
+        snprintf(h, sizeof h, ",%s_mean,%s_lo,%s_hi", MET[i], MET[i], MET[i]);
+        csv_str(&b, &len, &cap, h);
+    }
+    csv_str(&b, &len, &cap, "\n");
+    printf("| sampler | settings | distinct-2 | repeat-3 rate | entropy | surprisal | perplexity | eos rate |\n"
+           "|---|---|---|---|---|---|---|---|\n");
+    double *col = lumi_xmalloc((size_t)per * sizeof(double));
+    for (int si = 0; si < c->n_samplers; si++) {
+        csv_str(&b, &len, &cap, c->samplers[si].name);
+        csv_num(&b, &len, &cap, c->samplers[si].cfg.temperature);
+        csv_num(&b, &len, &cap, per);
+        LumiStat stat[N_MET];
+        for (int i = 0; i < N_MET; i++) {
+            for (int k = 0; k < per; k++) col[k] = st->metrics[((size_t)si * per + k) * N_MET + i];
+            lumi_stat(col, per, &stat[i]);
+            csv_num(&b, &len, &cap, stat[i].mean);
+            csv_num(&b, &len, &cap, stat[i].lo);
+            csv_num(&b, &len, &cap, stat[i].hi);
+        }
+        csv_str(&b, &len, &cap, "\n");
+        char desc[256];
+        lumi_sampler_describe(&c->samplers[si].cfg, desc, sizeof desc);
+        printf("| %s | %s |", c->samplers[si].name, desc);
+        static const int SHOW[] = {M_D2, M_REP, M_ENT, M_SURP, M_PPL, M_EOS};
+        for (int j = 0; j < 6; j++) {
+            const LumiStat *x = &stat[SHOW[j]];
+            if (isfinite(x->lo)) printf(" %.3g ± %.2g |", x->mean, x->hi - x->mean);
+            else printf(" %.3g |", x->mean);
+        }
+        printf("\n");
+    }
+    free(col);
+    int rc = write_file(st, "summary.csv", b, len, e);
+    free(b);
+    return rc;
+}
+
+static int write_steps(Study *st, LumiErr *e) {
+    const LumiStudyCfg *c = st->c;
+    size_t len = 0, cap = 4096;
+    char *b = lumi_xmalloc(cap);
+    b[0] = 0;
+    csv_str(&b, &len, &cap, "step");
+    for (int si = 0; si < c->n_samplers; si++) {
+        csv_str(&b, &len, &cap, ",");
+        csv_str(&b, &len, &cap, c->samplers[si].name);
+    }
+    csv_str(&b, &len, &cap, "\n");
+    for (int t = 0; t < c->steps; t++) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", t);
+        csv_str(&b, &len, &cap, n);
+        for (int si = 0; si < c->n_samplers; si++) {
+            int k = st->step_cnt[si * c->steps + t];
+            csv_num(&b, &len, &cap, k ? st->step_ent[si * c->steps + t] / k : NAN);
+        }
+        csv_str(&b, &len, &cap, "\n");
+    }
+    int rc = write_file(st, "entropy_per_step.csv", b, len, e);
+    free(b);
+    return rc;
+}
+
+/* Plots; a missing gnuplot is reported once and is not an error. */
+static int plot_all(Study *st, LumiErr *e) {
+    const char *d = st->dir;
+    const char *names[256];
+    int rows = st->c->n_samplers < 256 ? st->c->n_samplers : 256;
+    for (int i = 0; i < rows; i++) names[i] = st->c->samplers[i].name;
+#define COL(m, k) (4 + 3 * (m) + (k))
+    if (lumi_plot_points(d, "distinct2_vs_temperature", "distinct-2 (mean, 95% CI) vs temperature", "temperature",
+                         "distinct-2", "summary.csv", 2, names, rows, COL(M_D2, 0), COL(M_D2, 1), COL(M_D2, 2), e) ||
+        lumi_plot_bars(d, "repetition_per_sampler", "repeated 3-gram rate per sampler (mean, 95% CI)",
+                       "repeated 3-gram rate", "summary.csv", 1, COL(M_REP, 0), COL(M_REP, 1), COL(M_REP, 2), e) ||
+        lumi_plot_bars(d, "perplexity_per_sampler", "model perplexity of the generated text (mean, 95% CI)",
+                       "perplexity", "summary.csv", 1, COL(M_PPL, 0), COL(M_PPL, 1), COL(M_PPL, 2), e) ||
+        lumi_plot_lines(d, "entropy_per_step", "entropy of the sampled-from distribution per step (mean)", "step",
+                        "entropy (nats)", "entropy_per_step.csv", 1 + st->c->n_samplers, e))
+        return -1;
+#undef COL
+    static const char *const PLOTS[] = {"distinct2_vs_temperature", "repetition_per_sampler", "perplexity_per_sampler",
+                                        "entropy_per_step"};
+    for (int i = 0; i < 4; i++) {
+        int r = lumi_plot_render(d, PLOTS[i], e);
+        if (r < 0) return -1;
+        if (r == 1) {
+            fprintf(stderr, "lumi: gnuplot not found (Debian: apt-get install gnuplot-nox): wrote %s/*.gp and the "
+                            "CSV, no PNG plots\n", d);
+            return 0;
+        }
+    }
+    return 0;
+}
+
+static void teardown(Study *st) {
+    if (st->samples) fclose(st->samples);
+    if (st->history) fclose(st->history);
+    if (st->smp)
+        for (int i = 0; i < st->c->n_samplers; i++) lumi_sampler_free(&st->smp[i]);
+    free(st->smp);
+    if (st->have_sess) lumi_session_close(&st->sess);
+    free(st->seq);
+    free(st->ent);
+    free(st->surp);
+    free(st->ment);
+    free(st->gen_lp);
+    free(st->tf);
+    free(st->metrics);
+    free(st->step_ent);
+    free(st->step_cnt);
+    free(st->text);
+    if (st->have_inputs) lumi_inputs_free(&st->in);
+}
+
+static int study_run(const LumiYamlDoc *doc, const LumiRunOpts *o) {
+    LumiStudyCfg c;
+    LumiErr e;
+    if (o && o->resume_dir) { /* refuse rather than silently start over */
+        fprintf(stderr, "lumi: %s: a study cannot resume yet; its completed samples are in %s/samples.jsonl\n",
+                doc->path, o->resume_dir);
+        return 2;
+    }
+    if (lumi_study_cfg_read(doc, &c, &e)) {
+        fprintf(stderr, "lumi: %s\n", e.msg);
+        lumi_study_cfg_free(&c);
+        return 2;
+    }
+    Study st;
+    memset(&st, 0, sizeof st);
+    st.c = &c;
+    st.doc = doc;
+    int rc = 2;
+    if (setup(&st, &e)) {
+        fprintf(stderr, "lumi: %s: %s\n", doc->path, e.msg);
+        goto out;
+    }
+    char path[128];
+    lumi_path_format(&c.path, path, sizeof path);
+    fprintf(stderr, "study %s: %d samplers x %d prompts x %d seeds on %s -> %s\n", c.name, c.n_samplers,
+            c.n_prompts, c.n_seeds, path, st.dir);
+    st.t0 = lumi_now();
+    progress(&st);
+    for (int si = 0; si < c.n_samplers; si++)
+        for (int pi = 0; pi < c.n_prompts; pi++)
+            for (int ki = 0; ki < c.n_seeds; ki++) {
+                if (run_sample(&st, si, pi, ki, &e)) {
+                    fprintf(stderr, "\nlumi: %s: %s\n", doc->path, e.msg);
+                    goto out;
+                }
+                st.done++;
+                progress(&st);
+            }
+    if (write_summary(&st, &e) || write_steps(&st, &e) || plot_all(&st, &e)) {
+        fprintf(stderr, "lumi: %s\n", e.msg);
+        goto out;
+    }
+    printf("results: %s\n", st.dir);
+    rc = 0;
+out:
+    teardown(&st);
+    lumi_study_cfg_free(&c);
+    return rc;
+}
+
+const LumiExperimentKind lumi_kind_study = {
+    "study", "prompts x samplers x seeds on one path: text metrics, perplexity, plots", study_run};
