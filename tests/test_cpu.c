@@ -84,6 +84,36 @@ START_TEST(kernels_dot_axpy_match_twins) {
 }
 END_TEST
 
+/* The attention helpers: several keys per call, rows `stride` apart. */
+START_TEST(kernels_attention_helpers_match_twins) {
+    int nt = n_tables();
+    LumiRng r;
+    lumi_rng_seed(&r, 11);
+    enum { MAXK = 9, STRIDE = 140 };
+    float q[STRIDE], kv[MAXK * STRIDE], p[MAXK], got[STRIDE], want[STRIDE];
+    int lens[] = {1, 4, 12, 16, 17, 48, 64, 100, 128, 130};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
+        for (int n = 1; n <= MAXK; n += 2) {
+            int len = lens[li];
+            fill(q, STRIDE, &r), fill(kv, MAXK * STRIDE, &r), fill(p, MAXK, &r), fill(want, STRIDE, &r);
+            float sc_want[MAXK], sc_got[MAXK];
+            for (int s = 0; s < n; s++) sc_want[s] = twin_dot16(q, kv + s * STRIDE, len);
+            float o_want[STRIDE];
+            memcpy(o_want, want, sizeof o_want);
+            for (int s = 0; s < n; s++)
+                for (int i = 0; i < len; i++) o_want[i] = fmaf(p[s], kv[s * STRIDE + i], o_want[i]);
+            for (int t = 0; t < nt; t++) {
+                tables[t]->dots(sc_got, q, kv, STRIDE, n, len);
+                ck_assert_msg(memcmp(sc_got, sc_want, (size_t)n * 4) == 0, "%s dots n=%d len=%d", tables[t]->name, n, len);
+                memcpy(got, want, sizeof got);
+                tables[t]->axpys(got, p, kv, STRIDE, n, len);
+                ck_assert_msg(memcmp(got, o_want, sizeof got) == 0, "%s axpys n=%d len=%d (or wrote past len)",
+                              tables[t]->name, n, len);
+            }
+        }
+}
+END_TEST
+
 /* matmul on a sub-block [t0,t1) x [r0,r1): twin values inside, untouched
  * (sentinel) outside, for shapes that are not multiples of any tile. */
 START_TEST(kernels_matmul_match_twin) {
@@ -374,6 +404,7 @@ Suite *suite_cpu(void) {
     TCase *k = tcase_create("kernels");
     tcase_add_test(k, kernels_dot_axpy_match_twins);
     tcase_add_test(k, kernels_matmul_match_twin);
+    tcase_add_test(k, kernels_attention_helpers_match_twins);
     tcase_add_test(k, perturbed_order_differs);
     tcase_add_test(k, ops_match_ref_odd_heads_gqa);
     suite_add_tcase(s, k);

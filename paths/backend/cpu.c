@@ -237,14 +237,15 @@ static void att_one(const AttJob *j, float *sc, int t, int h) {
     int hs = cf->head_size, kvh = h / (cf->n_heads / cf->n_kv_heads), pos = j->pos0 + t;
     const float *qh = j->q + (size_t)t * cf->dim + (size_t)h * hs;
     float scale = 1.0f / sqrtf((float)hs), mx = -INFINITY, sum = 0;
+    k->dots(sc, qh, j->kc + (size_t)kvh * hs, (size_t)cf->kv_dim, pos + 1, hs);
     for (int s = 0; s <= pos; s++) {
-        sc[s] = k->dot(qh, j->kc + (size_t)s * cf->kv_dim + (size_t)kvh * hs, hs) * scale;
+        sc[s] *= scale;
         if (sc[s] > mx) mx = sc[s];
     }
     for (int s = 0; s <= pos; s++) sum += (sc[s] = expf(sc[s] - mx));
     float *o = j->out + (size_t)t * cf->dim + (size_t)h * hs;
     memset(o, 0, (size_t)hs * sizeof(float));
-    for (int s = 0; s <= pos; s++) k->axpy(o, sc[s], j->vc + (size_t)s * cf->kv_dim + (size_t)kvh * hs, hs);
+    k->axpys(o, sc, j->vc + (size_t)kvh * hs, (size_t)cf->kv_dim, pos + 1, hs);
     float inv = 1.0f / sum;
     for (int i = 0; i < hs; i++) o[i] *= inv;
 }

@@ -28,6 +28,11 @@ typedef struct {
     float (*dot)(const float *a, const float *b, int n); /* dot16 */
     /* o[i] = fma(p, v[i], o[i]) for i < n (elementwise, so order-free) */
     void (*axpy)(float *o, float p, const float *v, int n);
+    /* Attention: out[s] = dot16(q, k + s*stride, len) for s < n (several
+     * keys in flight, each in the dot16 order), and for s = 0..n-1 in that
+     * order o[i] = fma(p[s], v[s*stride + i], o[i]) (o kept in registers). */
+    void (*dots)(float *out, const float *q, const float *k, size_t stride, int n, int len);
+    void (*axpys)(float *o, const float *p, const float *v, size_t stride, int n, int len);
     /* Machine micro-benchmarks for `lumi bench`: a sum over n floats
      * (streaming loads), and `iters` rounds of independent FMA chains;
      * both return a value only so the work cannot be optimised away. */

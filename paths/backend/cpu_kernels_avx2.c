@@ -112,6 +112,16 @@ static void axpy(float *o, float p, const float *v, int n) {
     }
 }
 
+/* Attention helpers: the single-key kernels in a loop (AVX2 machines are
+ * not this backend's speed target; the order is what matters). */
+static void dots(float *out, const float *q, const float *k, size_t stride, int n, int len) {
+    for (int s = 0; s < n; s++) out[s] = dot(q, k + (size_t)s * stride, len);
+}
+
+static void axpys(float *o, const float *p, const float *v, size_t stride, int n, int len) {
+    for (int s = 0; s < n; s++) axpy(o, p[s], v + (size_t)s * stride, len);
+}
+
 static double read_sum(const float *p, size_t n) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     size_t i = 0;
@@ -140,7 +150,7 @@ static double fma_burn(long iters, double *flops) {
     return hsum(s, _mm256_setzero_ps());
 }
 
-static const LumiCpuKernels K = {"avx2", matmul, dot, axpy, read_sum, fma_burn};
+static const LumiCpuKernels K = {"avx2", matmul, dot, axpy, dots, axpys, read_sum, fma_burn};
 const LumiCpuKernels *lumi_cpu_kernels_avx2(void) { return &K; }
 #else
 const LumiCpuKernels *lumi_cpu_kernels_avx2(void) { return NULL; }

@@ -135,6 +135,66 @@ static void axpy(float *o, float p, const float *v, int n) {
     }
 }
 
+/* Four keys at a time: four independent dot16 chains hide the FMA latency
+ * that one short (head_size) chain per call would expose. */
+static void dots(float *out, const float *q, const float *k, size_t stride, int n, int len) {
+    int s = 0;
+    for (; s + 4 <= n; s += 4) {
+        const float *k0 = k + (size_t)s * stride;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        int i = 0;
+        for (; i + 16 <= len; i += 16) {
+            __m512 qv = _mm512_loadu_ps(q + i);
+            a0 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + i), a0);
+            a1 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + stride + i), a1);
+            a2 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + 2 * stride + i), a2);
+            a3 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + 3 * stride + i), a3);
+        }
+        if (i < len) {
+            __mmask16 m = tail_mask(len - i);
+            __m512 qv = _mm512_maskz_loadu_ps(m, q + i);
+            a0 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k0 + i), a0);
+            a1 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k0 + stride + i), a1);
+            a2 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k0 + 2 * stride + i), a2);
+            a3 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k0 + 3 * stride + i), a3);
+        }
+        out[s] = hsum(a0), out[s + 1] = hsum(a1), out[s + 2] = hsum(a2), out[s + 3] = hsum(a3);
+    }
+    for (; s < n; s++) out[s] = dot(q, k + (size_t)s * stride, len);
+}
+
+/* o stays in NV registers across all n keys (len <= 128). */
+INLINE void axpys_n(const int NV, float *o, const float *p, const float *v, size_t stride, int n, __mmask16 last) {
+    __m512 acc[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; j++) acc[j] = _mm512_maskz_loadu_ps(j == NV - 1 ? last : 0xFFFF, o + 16 * j);
+    for (int s = 0; s < n; s++) {
+        __m512 pv = _mm512_set1_ps(p[s]);
+        const float *vs = v + (size_t)s * stride;
+#pragma GCC unroll 8
+        for (int j = 0; j < NV; j++)
+            acc[j] = _mm512_fmadd_ps(pv, _mm512_maskz_loadu_ps(j == NV - 1 ? last : 0xFFFF, vs + 16 * j), acc[j]);
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; j++) _mm512_mask_storeu_ps(o + 16 * j, j == NV - 1 ? last : 0xFFFF, acc[j]);
+}
+
+static void axpys(float *o, const float *p, const float *v, size_t stride, int n, int len) {
+    __mmask16 last = len % 16 ? tail_mask(len % 16) : (__mmask16)0xFFFF;
+    switch ((len + 15) / 16) {
+    case 1: axpys_n(1, o, p, v, stride, n, last); return;
+    case 2: axpys_n(2, o, p, v, stride, n, last); return;
+    case 3: axpys_n(3, o, p, v, stride, n, last); return;
+    case 4: axpys_n(4, o, p, v, stride, n, last); return;
+    case 5: axpys_n(5, o, p, v, stride, n, last); return;
+    case 6: axpys_n(6, o, p, v, stride, n, last); return;
+    case 7: axpys_n(7, o, p, v, stride, n, last); return;
+    case 8: axpys_n(8, o, p, v, stride, n, last); return;
+    default:
+        for (int s = 0; s < n; s++) axpy(o, p[s], v + (size_t)s * stride, len);
+    }
+}
+
 static double read_sum(const float *p, size_t n) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     size_t i = 0;
@@ -164,7 +224,7 @@ static double fma_burn(long iters, double *flops) {
     return hsum(s);
 }
 
-static const LumiCpuKernels K = {"avx512", matmul, dot, axpy, read_sum, fma_burn};
+static const LumiCpuKernels K = {"avx512", matmul, dot, axpy, dots, axpys, read_sum, fma_burn};
 const LumiCpuKernels *lumi_cpu_kernels_avx512(void) { return &K; }
 #else
 const LumiCpuKernels *lumi_cpu_kernels_avx512(void) { return NULL; }

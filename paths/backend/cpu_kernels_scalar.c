@@ -41,6 +41,14 @@ static void axpy(float *o, float p, const float *v, int n) {
     for (int i = 0; i < n; i++) o[i] = fmaf(p, v[i], o[i]);
 }
 
+static void dots(float *out, const float *q, const float *k, size_t stride, int n, int len) {
+    for (int s = 0; s < n; s++) out[s] = dot(q, k + (size_t)s * stride, len);
+}
+
+static void axpys(float *o, const float *p, const float *v, size_t stride, int n, int len) {
+    for (int s = 0; s < n; s++) axpy(o, p[s], v + (size_t)s * stride, len);
+}
+
 static double read_sum(const float *p, size_t n) {
     float a[4] = {0};
     size_t i = 0;
@@ -60,5 +68,5 @@ static double fma_burn(long iters, double *flops) {
     return (double)a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
 }
 
-static const LumiCpuKernels K = {"scalar", matmul, dot, axpy, read_sum, fma_burn};
+static const LumiCpuKernels K = {"scalar", matmul, dot, axpy, dots, axpys, read_sum, fma_burn};
 const LumiCpuKernels *lumi_cpu_kernels_scalar(void) { return &K; }
