@@ -3,6 +3,9 @@
  * variable every time would cost a visible share of the token. Workers spin
  * on a generation counter for a short while after each job and only then
  * sleep; the caller works as thread 0 and spins for the others to finish. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#endif
 #include "cpu_threads.h"
 
 #include <pthread.h>
