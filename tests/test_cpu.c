@@ -283,6 +283,9 @@ static void check_invariance(const char *path, int T) {
     ck_assert_msg(bad < 0, "%s: cpu %s differs bitwise from %s", path, bad < 0 ? "" : PATHS[bad], PATHS[0]);
     one = run(&m, "cpu", PATHS[0], 1, tok, T, NULL);
     ck_assert_msg(memcmp(one, two, N * 4) == 0, "%s: threads=1 differs bitwise from threads=2", path);
+    free(one);
+    one = run(&m, "cpu", PATHS[0], 3, tok, T, NULL); /* uneven shares, work stealing */
+    ck_assert_msg(memcmp(one, two, N * 4) == 0, "%s: threads=3 differs bitwise from threads=2", path);
     float *ref = run(&m, "ref", PATHS[0], 0, tok, T, NULL);
     double err = th_max_abs(two, ref, N);
     ck_assert_msg(err <= 1e-4, "%s: max |cpu - ref| = %g > 1e-4", path, err);

@@ -14,6 +14,7 @@
  * explicitly (an error if this CPU cannot run it). */
 #include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ typedef struct {
     const LumiCpuKernels *k;
     LumiPool *pool;
     float *scores; /* [threads, seq_len] attention scratch, one row per thread */
+    _Atomic uint64_t *range; /* [threads] matmul work ranges (see mat_part) */
 } Cpu;
 
 const LumiCpuKernels *lumi_cpu_kernels(const char *isa) {
@@ -66,6 +68,7 @@ static int cpu_init(void **ctx, const LumiModel *m, const LumiBackendOpts *o, Lu
     c->k = k;
     c->pool = lumi_pool_new(o->threads);
     c->scores = lumi_aligned_alloc((size_t)lumi_pool_size(c->pool) * (size_t)m->cfg.seq_len * sizeof(float));
+    c->range = lumi_xcalloc((size_t)lumi_pool_size(c->pool), sizeof *c->range);
     *ctx = c;
     return 0;
 }
@@ -75,6 +78,7 @@ static void cpu_free(void *ctx) {
     if (!c) return;
     lumi_pool_free(c->pool);
     free(c->scores);
+    free((void *)c->range);
     free(c);
 }
 
@@ -140,29 +144,58 @@ static void cpu_rmsnorm(void *ctx, float *out, const float *x, const float *w, i
     par_for(c, (size_t)n, (size_t)dim, norm_rows, &j);
 }
 
-/* ---- matmul: threads take slabs of output rows from a shared counter ----
- * Dynamic rather than static shares: on a shared machine one thread is
- * often slowed for a while, and a static split would make the other wait.
- * Which thread computes a row never changes its bits. */
+/* ---- matmul: each thread streams its own share of rows, and steals ----
+ * The output rows, in groups of 4 (the register tile), are split into one
+ * contiguous range per thread. A thread takes slabs from the front of its
+ * own range, so its weights are one sequential stream that the hardware
+ * prefetchers follow from slab to slab (each new stream costs a ramp-up:
+ * that is most of what separates decode from the read bandwidth). A thread
+ * that runs dry takes slabs from the back of another's range: on a shared
+ * machine one thread is often slowed for a while, and a static split would
+ * make the other wait. A range is one 64-bit atomic (front, back), so every
+ * group is computed exactly once; which thread computes a row never
+ * changes its bits. */
 
 typedef struct {
     const LumiCpuKernels *k;
     float *out;
     int os;
     const float *x, *W, *bias;
-    int cols, rows, n, chunk;
-    atomic_int next;
+    int cols, rows, n;
+    int slab;                /* groups per slab */
+    _Atomic uint64_t *range; /* [threads]: front | back << 32, in groups */
 } MatJob;
 
-static void mat_part(void *arg, int tid, int nt) {
-    (void)tid, (void)nt;
-    MatJob *j = arg;
+static uint64_t pack(uint32_t front, uint32_t back) { return (uint64_t)front | (uint64_t)back << 32; }
+
+/* Takes up to `slab` groups from the front (own range) or back (stealing);
+ * returns 0 when the range is empty. */
+static int take(_Atomic uint64_t *r, int slab, int from_back, uint32_t *g0, uint32_t *g1) {
+    uint64_t v = atomic_load(r);
     for (;;) {
-        int r0 = atomic_fetch_add(&j->next, j->chunk);
-        if (r0 >= j->rows) return;
-        int r1 = r0 + j->chunk < j->rows ? r0 + j->chunk : j->rows;
-        j->k->matmul(j->out, j->os, j->x, j->W, j->bias, j->cols, 0, j->n, r0, r1);
+        uint32_t f = (uint32_t)v, b = (uint32_t)(v >> 32);
+        if (f >= b) return 0;
+        uint32_t n = b - f < (uint32_t)slab ? b - f : (uint32_t)slab;
+        uint64_t nv = from_back ? pack(f, b - n) : pack(f + n, b);
+        if (atomic_compare_exchange_weak(r, &v, nv)) {
+            *g0 = from_back ? b - n : f;
+            *g1 = from_back ? b : f + n;
+            return 1;
+        }
     }
+}
+
+static void mat_rows(const MatJob *j, uint32_t g0, uint32_t g1) {
+    int r0 = (int)g0 * 4, r1 = (int)g1 * 4 < j->rows ? (int)g1 * 4 : j->rows;
+    j->k->matmul(j->out, j->os, j->x, j->W, j->bias, j->cols, 0, j->n, r0, r1);
+}
+
+static void mat_part(void *arg, int tid, int nt) {
+    MatJob *j = arg;
+    uint32_t g0, g1;
+    while (take(&j->range[tid], j->slab, 0, &g0, &g1)) mat_rows(j, g0, g1);
+    for (int v = 1; v < nt; v++)
+        while (take(&j->range[(tid + v) % nt], j->slab, 1, &g0, &g1)) mat_rows(j, g0, g1);
 }
 
 /* Below this many multiply-adds a job is cheaper than waking the pool. */
@@ -171,19 +204,18 @@ static void mat_part(void *arg, int tid, int nt) {
 static void cpu_matmul(void *ctx, float *out, int out_stride, const float *x, const LumiMat *w, const float *bias,
                        int n) {
     Cpu *c = ctx;
-    MatJob j = {c->k, out, out_stride, x, w->data, bias, w->cols, w->rows, n, w->rows, 0};
-    if ((size_t)w->rows * (size_t)w->cols * (size_t)n < MIN_PARALLEL_MACS) {
+    int nt = lumi_pool_size(c->pool), groups = (w->rows + 3) / 4;
+    MatJob j = {c->k, out, out_stride, x, w->data, bias, w->cols, w->rows, n, groups, c->range};
+    if ((size_t)w->rows * (size_t)w->cols * (size_t)n < MIN_PARALLEL_MACS || nt == 1) {
+        atomic_store(&c->range[0], pack(0, (uint32_t)groups));
         mat_part(&j, 0, 1);
         return;
     }
-    /* Slabs are a multiple of the 4-row register tile. Decode (n = 1)
-     * streams each slab from memory, and every slab start is a new stream
-     * the prefetchers must pick up, so it takes few, long slabs (4 per
-     * thread); prefill reuses each slab across tokens and balances better
-     * with more (16 per thread). */
-    int per_thread = n == 1 ? 4 : 16;
-    int chunk = w->rows / (lumi_pool_size(c->pool) * per_thread) / 4 * 4;
-    j.chunk = chunk < 4 ? 4 : chunk > 1024 ? 1024 : chunk;
+    for (int t = 0; t < nt; t++)
+        atomic_store(&c->range[t], pack((uint32_t)((long)groups * t / nt), (uint32_t)((long)groups * (t + 1) / nt)));
+    /* ~16 slabs per share: small enough that a thief finds work to take,
+     * large enough that taking them costs nothing */
+    j.slab = groups / (nt * 16) > 1 ? groups / (nt * 16) : 1;
     lumi_pool_run(c->pool, mat_part, &j);
 }
 
