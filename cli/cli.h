@@ -39,5 +39,8 @@ const char *cli_value(int argc, char **argv, int *i);
  * Prints the error and returns -1 on failure. */
 int cli_load(const LumiPromptOpts *o, LumiModel *m, LumiTokenizer *t, int *have_tok, int **ids, int *n);
 void cli_error(const char *fmt, ...) LUMI_PRINTF(1, 2);
+/* Loads an experiment config and runs its kind (cli/cmd_run.c); want_kind
+ * non-NULL refuses other kinds. Returns the exit code. */
+int cli_run_config(const char *config, const char *resume, int check, const char *want_kind);
 
 #endif

@@ -31,27 +31,6 @@ static int int_flag(int argc, char **argv, int *i, long lo, long hi, int *dst) {
     return 0;
 }
 
-static int run_config(const char *path) {
-    LumiYamlDoc d;
-    LumiErr e;
-    if (lumi_yaml_load(path, &d, &e) != 0) {
-        cli_error("%s", e.msg);
-        return LUMI_EXIT_BAD;
-    }
-    const char *kind = NULL;
-    int rc = LUMI_EXIT_BAD;
-    if (lumi_yaml_expect(&d, d.root, LUMI_Y_MAP, "the config", &e) != 0 || lumi_yaml_str(&d, d.root, "kind", 1, &kind, &e) != 0)
-        cli_error("%s", e.msg);
-    else if (strcmp(kind, "bench"))
-        cli_error("%s: bench --config needs kind: bench, got '%s'", path, kind);
-    else {
-        LumiRunOpts o = {path, NULL, 0};
-        rc = lumi_kind_bench.run(&d, &o);
-    }
-    lumi_yaml_free(&d);
-    return rc;
-}
-
 int cmd_bench(int argc, char **argv) {
     LumiBenchPlan p;
     lumi_bench_plan_default(&p);
@@ -99,7 +78,7 @@ int cmd_bench(int argc, char **argv) {
     }
     if (config) {
         if (p.n_models || p.n_paths) return cli_error("bench: --config takes no -m or --path"), LUMI_EXIT_BAD;
-        return run_config(config);
+        return cli_run_config(config, NULL, 0, "bench");
     }
     if (!p.n_models) {
         cli_error("bench: missing -m MODEL");

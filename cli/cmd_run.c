@@ -30,7 +30,7 @@ static int same_file(const char *a, const char *b) {
     return same;
 }
 
-static int run_config(const char *config, const char *resume, int check) {
+int cli_run_config(const char *config, const char *resume, int check, const char *want_kind) {
     char copy[600];
     if (resume) {
         snprintf(copy, sizeof copy, "%s/config.yaml", resume);
@@ -47,7 +47,8 @@ static int run_config(const char *config, const char *resume, int check) {
         return LUMI_EXIT_BAD;
     }
     const char *kind = NULL;
-    if (lumi_yaml_str(&doc, doc.root, "kind", 1, &kind, &e) != 0) {
+    if (lumi_yaml_expect(&doc, doc.root, LUMI_Y_MAP, "the config", &e) != 0 ||
+        lumi_yaml_str(&doc, doc.root, "kind", 1, &kind, &e) != 0) {
         cli_error("%s", e.msg);
         lumi_yaml_free(&doc);
         return LUMI_EXIT_BAD;
@@ -59,8 +60,8 @@ static int run_config(const char *config, const char *resume, int check) {
         lumi_experiment_names(names, sizeof names);
         const LumiYamlNode *n = lumi_yaml_get(doc.root, "kind");
         cli_error("%s:%d:%d: unknown kind '%s' (valid: %s)", config, n->line, n->col, kind, names);
-    } else if (check && strcmp(kind, "equivalence") != 0) {
-        cli_error("%s: lumi check needs kind: equivalence, got '%s'", config, kind);
+    } else if (want_kind && strcmp(kind, want_kind) != 0) {
+        cli_error("%s: this command needs kind: %s, got '%s'", config, want_kind, kind);
     } else {
         LumiRunOpts o = {.config_path = config, .resume_dir = resume, .check = check};
         rc = k->run(&doc, &o);
@@ -90,7 +91,7 @@ static int parse(int argc, char **argv, int check) {
         fputs(USAGE, stderr);
         return LUMI_EXIT_BAD;
     }
-    return run_config(config, resume, check);
+    return cli_run_config(config, resume, check, check ? "equivalence" : NULL);
 }
 
 int cmd_run(int argc, char **argv) { return parse(argc, argv, 0); }
