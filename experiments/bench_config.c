@@ -21,8 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../engine/synth.h"
 #include "bench.h"
+#include "config.h"
+#include "inputs.h"
 
 /* Paths start from the defaults with backend=cpu: that is what bench is for. */
 static int read_path(const LumiYamlDoc *d, const LumiYamlNode *n, LumiPathSpec *p, LumiErr *e) {
@@ -42,30 +43,13 @@ static int read_path(const LumiYamlDoc *d, const LumiYamlNode *n, LumiPathSpec *
     return 0;
 }
 
-/* Synthesizes the shape into cache_dir under a name that spells the shape,
- * unless it is there already (synthesis is deterministic in the seed). */
+/* The shape is read and synthesized (once, then reused) exactly as a
+ * `model: {synth: ...}` of any other kind; only the folder differs. */
 static int read_synth(const LumiYamlDoc *d, const LumiYamlNode *n, const char *cache, LumiBenchModel *m, LumiErr *e) {
-    static const char *const KEYS[] = {"dim", "hidden", "layers", "heads", "kv_heads", "vocab", "seq", "seed", "unshared", NULL};
-    if (lumi_yaml_expect(d, n, LUMI_Y_MAP, "synth", e) != 0 || lumi_yaml_check_keys(d, n, KEYS, e) != 0) return -1;
-    long v[8] = {0, 0, 0, 0, 0, 0, 0, 1};
-    for (int i = 0; i < 8; i++)
-        if (lumi_yaml_int(d, n, KEYS[i], i < 7 && i != 4, i == 7 ? 0 : 1, i == 7 ? (1L << 62) : (1L << 22), &v[i], e) != 0)
-            return -1;
-    int unshared = 0;
-    if (lumi_yaml_bool(d, n, "unshared", 0, &unshared, e) != 0) return -1;
-    LumiSynthSpec s = {(int)v[0], (int)v[1], (int)v[2], (int)v[3], v[4] ? (int)v[4] : (int)v[3], (int)v[5], (int)v[6],
-                       unshared, (uint64_t)v[7]};
-    snprintf(m->file, sizeof m->file, "%s/d%d_h%d_l%d_nh%d_kv%d_v%d_s%d_seed%llu%s.bin", cache, s.dim, s.hidden_dim,
-             s.n_layers, s.n_heads, s.n_kv_heads, s.vocab_size, s.seq_len, (unsigned long long)s.seed,
-             unshared ? "_unshared" : "");
-    if (access(m->file, R_OK) == 0) return 0;
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", m->file, (int)getpid());
-    fprintf(stderr, "synthesizing %s\n", m->file);
-    if (lumi_mkdirs(cache, e) != 0) return -1;
+    LumiSynthSpec s;
     LumiErr se;
-    if (lumi_synth_write(&s, tmp, &se) != 0) return lumi_yaml_err(d, n, e, "synth: %s", se.msg);
-    if (rename(tmp, m->file) != 0) return lumi_err(e, "%s: cannot rename into place", m->file);
+    if (lumi_config_synth(d, n, &s, e) != 0) return -1;
+    if (lumi_synth_materialize(&s, cache, m->file, sizeof m->file, &se) != 0) return lumi_yaml_err(d, n, e, "synth: %s", se.msg);
     return 0;
 }
 

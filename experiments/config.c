@@ -27,14 +27,15 @@ static int get_name(const LumiYamlDoc *d, const LumiYamlNode *map, const char *k
     return 0;
 }
 
-static int parse_synth(const LumiYamlDoc *d, const LumiYamlNode *n, LumiSynthSpec *s, LumiErr *e) {
+int lumi_config_synth(const LumiYamlDoc *d, const LumiYamlNode *n, LumiSynthSpec *s, LumiErr *e) {
     static const char *const keys[] = {"dim", "hidden", "layers", "heads", "kv_heads", "vocab", "seq",
                                        "unshared", "seed", NULL};
     if (lumi_yaml_expect(d, n, LUMI_Y_MAP, "model.synth", e) != 0 || lumi_yaml_check_keys(d, n, keys, e) != 0)
         return -1;
-    long v[7];
-    for (int i = 0; i < 7; i++)
-        if (lumi_yaml_int(d, n, keys[i], 1, 1, 1 << 20, &v[i], e) != 0) return -1;
+    long v[7] = {0};
+    for (int i = 0; i < 7; i++) /* kv_heads is optional: it defaults to heads */
+        if (lumi_yaml_int(d, n, keys[i], i != 4, 1, 1 << 20, &v[i], e) != 0) return -1;
+    if (!v[4]) v[4] = v[3];
     int unshared = 0;
     if (lumi_yaml_bool(d, n, "unshared", 0, &unshared, e) != 0) return -1;
     uint64_t seed = 0;
@@ -69,7 +70,7 @@ static int parse_model(const LumiYamlDoc *d, const LumiYamlNode *root, LumiModel
     const LumiYamlNode *s = lumi_yaml_get(n, "synth");
     if (!s) return lumi_yaml_err(d, n, e, "'model' mapping needs 'synth'");
     m->is_synth = 1;
-    return parse_synth(d, s, &m->synth, e);
+    return lumi_config_synth(d, s, &m->synth, e);
 }
 
 static int parse_prompt(const LumiYamlDoc *d, const LumiYamlNode *n, int i, LumiPromptSrc *p, LumiErr *e) {

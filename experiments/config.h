@@ -81,6 +81,11 @@ void lumi_config_common_free(LumiExpCommon *c);
 /* Fails on a top-level key that is neither common nor in `extra` (NULL-terminated). */
 int lumi_config_check_keys(const LumiYamlDoc *doc, const char *const *extra, LumiErr *e);
 
+/* A synthesized shape {dim, hidden, layers, heads, kv_heads (default heads),
+ * vocab, seq, unshared, seed}, validated like a model header; refuses shapes
+ * over 2^28 parameters. */
+int lumi_config_synth(const LumiYamlDoc *doc, const LumiYamlNode *n, LumiSynthSpec *s, LumiErr *e);
+
 /* A path mapping {backend: ref, cache: fixed, prefill: "chunked:4", threads: 1}
  * on top of the defaults; `explicit` also allows canary: and tolerance:. */
 int lumi_config_path(const LumiYamlDoc *doc, const LumiYamlNode *n, const char *what, int explicit_entry,

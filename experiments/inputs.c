@@ -27,17 +27,19 @@ int lumi_file_crc32(const char *path, uint32_t *crc, size_t *bytes, LumiErr *e) 
 }
 
 /* FNV-1a 64 of the canonical shape string names the cached file. */
-int lumi_synth_materialize(const LumiSynthSpec *s, char *buf, size_t n, LumiErr *e) {
+int lumi_synth_materialize(const LumiSynthSpec *s, const char *dir, char *buf, size_t n, LumiErr *e) {
+    if (!dir) dir = ".cache/synth";
     char key[256];
     snprintf(key, sizeof key, "synth-v0 dim=%d hidden=%d layers=%d heads=%d kv=%d vocab=%d seq=%d unshared=%d seed=%llu",
              s->dim, s->hidden_dim, s->n_layers, s->n_heads, s->n_kv_heads, s->vocab_size, s->seq_len, s->unshared,
              (unsigned long long)s->seed);
     uint64_t h = 1469598103934665603ull;
     for (const char *p = key; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    snprintf(buf, n, ".cache/synth/%016llx.bin", (unsigned long long)h);
+    snprintf(buf, n, "%s/%016llx.bin", dir, (unsigned long long)h);
     struct stat st;
     if (stat(buf, &st) == 0) return 0;
-    if (lumi_mkdirs(".cache/synth", e) != 0) return -1;
+    if (lumi_mkdirs(dir, e) != 0) return -1;
+    fprintf(stderr, "synthesizing %s (%s)\n", buf, key);
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", buf, (long)getpid());
     if (lumi_synth_write(s, tmp, e) != 0) {
@@ -104,7 +106,7 @@ int lumi_inputs_load(const LumiYamlDoc *d, const LumiExpCommon *c, LumiExpInputs
     memset(in, 0, sizeof *in);
     LumiErr le;
     if (c->model.is_synth) {
-        if (lumi_synth_materialize(&c->model.synth, in->model_path, sizeof in->model_path, &le) != 0)
+        if (lumi_synth_materialize(&c->model.synth, NULL, in->model_path, sizeof in->model_path, &le) != 0)
             return lumi_yaml_err(d, c->model.node, e, "model: %s", le.msg);
     } else {
         snprintf(in->model_path, sizeof in->model_path, "%s", c->model.path);

@@ -26,8 +26,9 @@ typedef struct {
 int lumi_inputs_load(const LumiYamlDoc *doc, const LumiExpCommon *c, LumiExpInputs *in, LumiErr *e);
 void lumi_inputs_free(LumiExpInputs *in);
 
-/* Writes the synth model once (atomically) and returns its path in buf. */
-int lumi_synth_materialize(const LumiSynthSpec *s, char *buf, size_t n, LumiErr *e);
+/* Writes the synth model once (atomically) into dir (NULL: .cache/synth),
+ * named by a hash of the shape and seed, and returns its path in buf. */
+int lumi_synth_materialize(const LumiSynthSpec *s, const char *dir, char *buf, size_t n, LumiErr *e);
 /* zlib crc32 of a whole file. */
 int lumi_file_crc32(const char *path, uint32_t *crc, size_t *bytes, LumiErr *e);
 /* Decoded text of ids (after prev), malloc'd, NUL-terminated; *len bytes. */
