@@ -7,6 +7,7 @@
 #include "cache/cache.h"
 #include "path.h"
 #include "prefill/prefill.h"
+#include "sampler/sampler.h"
 
 extern const LumiBackendOps lumi_backend_ref;
 extern const LumiBackendOps lumi_backend_cpu;
@@ -63,4 +64,7 @@ void lumi_registry_print(FILE *f) {
     fprintf(f, "prefill:\n");
     for (size_t i = 0; i < COUNT(PREFILLS); i++)
         fprintf(f, "  %-10s %s\n", PREFILLS[i]->takes_arg ? "chunked:N" : PREFILLS[i]->name, PREFILLS[i]->doc);
+    fprintf(f, "sampler (a chain; see lumi generate --help and the README):\n");
+    fprintf(f, "  default order penalties, top_k, typical, top_p, min_p, temperature, draw (or mirostat)\n");
+    fprintf(f, "  settings     %s\n", lumi_sampler_keys());
 }
