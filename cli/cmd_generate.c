@@ -106,8 +106,11 @@ int cmd_generate(int argc, char **argv) {
         goto out_sampler;
     }
     int room = m.cfg.seq_len - n_prompt; /* positions left after the prompt */
-    int *gen = lumi_xmalloc(((size_t)steps + 1) * sizeof(int));
-    size_t text_cap = 256, text_len = 0;
+    /* Everything the loop writes is sized up front: no allocation per token.
+     * At most max(room, 1) tokens fit (the last one is never fed back). */
+    size_t max_gen = (size_t)(steps < (room > 1 ? room : 1) ? steps : (room > 1 ? room : 1));
+    int *gen = lumi_xmalloc((max_gen + 1) * sizeof(int));
+    size_t text_cap = (max_gen + 1) * (size_t)(have_tok ? t.max_token_length + 1 : 1) + 1, text_len = 0;
     char *text = lumi_xmalloc(text_cap);
     int n_gen = 0;
     const char *stop = "steps";

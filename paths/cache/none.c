@@ -11,7 +11,12 @@ static int none_init(LumiCache *c, LumiErr *e) {
 
 static int none_reserve(LumiCache *c, int n, LumiErr *e) {
     if (n > c->max_positions) return lumi_err(e, "cache none: %d positions exceed the context %d", n, c->max_positions);
-    if (n > c->capacity) lumi_cache_resize(c, n, 0); /* contents are dead: keep nothing */
+    if (n > c->capacity) { /* contents are dead: keep nothing; double so replays rarely allocate */
+        int cap = c->capacity ? 2 * c->capacity : 16;
+        if (cap < n) cap = n;
+        if (cap > c->max_positions) cap = c->max_positions;
+        lumi_cache_resize(c, cap, 0);
+    }
     return 0;
 }
 
