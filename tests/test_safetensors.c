@@ -31,7 +31,9 @@ static int src_row(int r, int heads, int rows) {
     return h * hs + 2 * (k % half) + k / half;
 }
 
-static void write_st(const char *dir, const LumiModel *m, int bf16, int tie, const char *extra_cfg) {
+/* bias: NULL, or per layer q/k/v biases laid out [layer][dim + 2 * kv_dim] */
+static void write_st_bias(const char *dir, const LumiModel *m, int bf16, int tie, const char *extra_cfg,
+                          const float *bias) {
     const LumiConfig *c = &m->cfg;
     Tensor t[256];
     int n = 0;
@@ -49,6 +51,13 @@ static void write_st(const char *dir, const LumiModel *m, int bf16, int tie, con
         snprintf(nm, sizeof nm, "model.layers.%d.mlp.gate_proj.weight", l), ADD(nm, L->w1.data, c->hidden_dim, c->dim, 0);
         snprintf(nm, sizeof nm, "model.layers.%d.mlp.down_proj.weight", l), ADD(nm, L->w2.data, c->dim, c->hidden_dim, 0);
         snprintf(nm, sizeof nm, "model.layers.%d.mlp.up_proj.weight", l), ADD(nm, L->w3.data, c->hidden_dim, c->dim, 0);
+        if (bias) {
+            const float *b = bias + (size_t)l * (c->dim + 2 * c->kv_dim);
+            /* q/k biases are permuted with their rows, like the weights */
+            snprintf(nm, sizeof nm, "model.layers.%d.self_attn.q_proj.bias", l), ADD(nm, b, c->dim, 0, c->n_heads);
+            snprintf(nm, sizeof nm, "model.layers.%d.self_attn.k_proj.bias", l), ADD(nm, b + c->dim, c->kv_dim, 0, c->n_kv_heads);
+            snprintf(nm, sizeof nm, "model.layers.%d.self_attn.v_proj.bias", l), ADD(nm, b + c->dim + c->kv_dim, c->kv_dim, 0, 0);
+        }
     }
     ADD("model.norm.weight", m->w.rms_final, c->dim, 0, 0);
     if (!tie) ADD("lm_head.weight", m->w.cls.data, c->vocab_size, c->dim, 0);
@@ -98,6 +107,10 @@ static void write_st(const char *dir, const LumiModel *m, int bf16, int tie, con
             c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len,
             tie ? "true" : "false", extra_cfg);
     fclose(f);
+}
+
+static void write_st(const char *dir, const LumiModel *m, int bf16, int tie, const char *extra_cfg) {
+    write_st_bias(dir, m, bf16, tie, extra_cfg, NULL);
 }
 
 static float *logits_of(const char *path, const int *tok, int T) {
@@ -208,6 +221,42 @@ START_TEST(hostile_files) {
 }
 END_TEST
 
+/* Qwen-style q/k/v biases: read from the file, applied by every backend.
+ * ref and cpu implement the bias independently; both must agree, and
+ * zeroing the biases must change the logits (so they are really used). */
+START_TEST(qkv_bias) {
+    const char *v0 = th_synth("st_src4.bin", 32, 48, 2, 4, 2, 61, 20, 0, 24);
+    LumiModel m, h;
+    LumiErr e;
+    ck_assert(lumi_model_load(v0, &m, &e) == 0);
+    int per = 32 + 2 * 16;
+    float *bias = malloc(sizeof(float) * 2 * (size_t)per);
+    LumiRng r;
+    lumi_rng_seed(&r, 5);
+    for (int i = 0; i < 2 * per; i++) bias[i] = lumi_rng_f32(&r) - 0.5f;
+    const char *dir = th_path("st_bias");
+    write_st_bias(dir, &m, 0, 1, "", bias);
+    ck_assert_msg(lumi_model_load(dir, &h, &e) == 0, "%s", e.msg);
+    ck_assert(h.cfg.qkv_bias);
+    ck_assert(h.w.layers[1].bv[3] == bias[per + 32 + 16 + 3]);
+    int tok[9] = {1, 7, 3, 60, 22, 22, 9, 40, 5};
+    float *a = th_logits(&h, tok, 9), *z = th_logits(&m, tok, 9);
+    ck_assert_msg(th_max_abs(a, z, 9 * 61) > 1e-3, "biases had no effect");
+    LumiPathSpec p;
+    LumiSession s;
+    lumi_path_default(&p);
+    ck_assert(lumi_path_parse("backend=cpu,prefill=token", &p, &e) == 0);
+    ck_assert_msg(lumi_session_open(&s, &h, &p, &e) == 0, "%s", e.msg);
+    float *c = malloc(sizeof(float) * 9 * 61);
+    ck_assert(lumi_session_feed(&s, tok, 9, c, &e) == 0);
+    ck_assert_msg(th_max_abs(a, c, 9 * 61) < 1e-4, "cpu vs ref with biases: %g", th_max_abs(a, c, 9 * 61));
+    lumi_session_close(&s);
+    free(a), free(z), free(c), free(bias);
+    lumi_model_free(&h);
+    lumi_model_free(&m);
+}
+END_TEST
+
 #define HF SHARED_MODELS "/kjv1M-hf"
 #define HF16 SHARED_MODELS "/kjv1M-hf-bf16"
 
@@ -244,6 +293,7 @@ Suite *suite_safetensors(void) {
     tcase_add_test(tc, rotate_half_matches_interleaved);
     tcase_add_test(tc, bf16_widened_exactly);
     tcase_add_test(tc, hostile_files);
+    tcase_add_test(tc, qkv_bias);
     tcase_add_test(tc, shared_hf_checkpoints);
     suite_add_tcase(s, tc);
     return s;
