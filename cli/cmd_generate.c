@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../engine/json.h"
-#include "../engine/session.h"
+#include "../paths/session.h"
 #include "../paths/sampler/sampler.h"
 #include "cli.h"
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../engine/npy.h"
-#include "../engine/session.h"
+#include "../paths/session.h"
 #include "cli.h"
 
 static const char *USAGE =

@@ -134,9 +134,9 @@ int lumi_gguf_load(const char *path, LumiModel *m, LumiErr *e) {
     m->w.layers = lumi_xcalloc((size_t)c->n_layers, sizeof(LumiLayer));
     for (int l = 0; l < c->n_layers && ok; l++) {
         LumiLayer *L = &m->w.layers[l];
-        L->rms_att = T(d, 0, "blk.%d.attn_norm.weight", l);
-        L->rms_ffn = T(d, 0, "blk.%d.ffn_norm.weight", l);
-        ok = L->rms_att && L->rms_ffn;
+        L->rms_att = lumi_vec(T(d, 0, "blk.%d.attn_norm.weight", l), d);
+        L->rms_ffn = lumi_vec(T(d, 0, "blk.%d.ffn_norm.weight", l), d);
+        ok = L->rms_att.data && L->rms_ffn.data;
         M(L->wq, d, d, "blk.%d.attn_q.weight", l);
         M(L->wk, kv, d, "blk.%d.attn_k.weight", l);
         M(L->wv, kv, d, "blk.%d.attn_v.weight", l);
@@ -145,13 +145,13 @@ int lumi_gguf_load(const char *path, LumiModel *m, LumiErr *e) {
         M(L->w2, d, hd, "blk.%d.ffn_down.weight", l);
         M(L->w3, hd, d, "blk.%d.ffn_up.weight", l);
         if (ok && c->qkv_bias) {
-            L->bq = T(d, 0, "blk.%d.attn_q.bias", l);
-            L->bk = T(kv, 0, "blk.%d.attn_k.bias", l);
-            L->bv = T(kv, 0, "blk.%d.attn_v.bias", l);
-            ok = L->bq && L->bk && L->bv;
+            L->bq = lumi_vec(T(d, 0, "blk.%d.attn_q.bias", l), d);
+            L->bk = lumi_vec(T(kv, 0, "blk.%d.attn_k.bias", l), kv);
+            L->bv = lumi_vec(T(kv, 0, "blk.%d.attn_v.bias", l), kv);
+            ok = L->bq.data && L->bk.data && L->bv.data;
         }
     }
-    if (ok) ok = (m->w.rms_final = T(d, 0, "%s", "output_norm.weight")) != NULL;
+    if (ok) ok = (m->w.rms_final = lumi_vec(T(d, 0, "%s", "output_norm.weight"), d)).data != NULL;
     if (ok && !c->shared_classifier) M(m->w.cls, V, d, "%s", "output.weight");
     else m->w.cls = m->w.tok_emb;
 #undef M

@@ -72,8 +72,8 @@ static void layer_mats(Cursor *cur, LumiModel *m, size_t field_offset, int rows,
 
 static void layer_vecs(Cursor *cur, LumiModel *m, size_t field_offset, int n) {
     for (int l = 0; l < m->cfg.n_layers; l++) {
-        const float **dst = (const float **)(void *)((char *)&m->w.layers[l] + field_offset);
-        *dst = take(cur, (size_t)n);
+        LumiMat *dst = (LumiMat *)(void *)((char *)&m->w.layers[l] + field_offset);
+        *dst = lumi_vec(take(cur, (size_t)n), n);
     }
 }
 
@@ -134,7 +134,7 @@ int lumi_llama2c_load(const char *path, LumiModel *m, LumiErr *e) {
     if (v1) {
         layer_vecs(&cur, m, LAYER_FIELD(rms_att), d);
         layer_vecs(&cur, m, LAYER_FIELD(rms_ffn), d);
-        m->w.rms_final = take(&cur, (size_t)d);
+        m->w.rms_final = lumi_vec(take(&cur, (size_t)d), d);
         m->w.tok_emb = mat(&cur, V, d);
     } else {
         m->w.tok_emb = mat(&cur, V, d);
@@ -149,7 +149,7 @@ int lumi_llama2c_load(const char *path, LumiModel *m, LumiErr *e) {
     layer_mats(&cur, m, LAYER_FIELD(w2), d, hd);
     layer_mats(&cur, m, LAYER_FIELD(w3), hd, d);
     if (!v1) {
-        m->w.rms_final = take(&cur, (size_t)d);
+        m->w.rms_final = lumi_vec(take(&cur, (size_t)d), d);
         take(&cur, (size_t)c->seq_len * (size_t)c->head_size); /* freq_cis cos + sin */
     }
     m->w.cls = c->shared_classifier ? m->w.tok_emb : mat(&cur, V, d);

@@ -31,24 +31,31 @@ typedef struct {
     int qkv_bias;          /* q/k/v projections carry a bias (Qwen) */
 } LumiConfig;
 
-/* A weight matrix, row-major [rows, cols]: y = W x has `rows` outputs. */
+/* A weight tensor, row-major [rows, cols]: y = W x has `rows` outputs; a
+ * vector (norm weight, bias) is one row. In a model, data points into the
+ * file mapping or the model's own memory; in a backend's weights() table it
+ * is whatever that backend made of it (a device handle on a GPU). data is
+ * NULL for an absent optional tensor (biases). */
 typedef struct {
     const void *data;
     LumiDType type;
     int rows, cols;
 } LumiMat;
 
+/* A host f32 vector as a one-row LumiMat (NULL stays absent). */
+static inline LumiMat lumi_vec(const float *p, int n) { return (LumiMat){p, LUMI_F32, 1, n}; }
+
 typedef struct {
-    const float *rms_att, *rms_ffn; /* [dim] */
+    LumiMat rms_att, rms_ffn;       /* [dim] f32 */
     LumiMat wq, wk, wv, wo;         /* [dim,dim] [kv_dim,dim] [kv_dim,dim] [dim,dim] */
     LumiMat w1, w2, w3;             /* gate [hidden,dim], down [dim,hidden], up [hidden,dim] */
-    const float *bq, *bk, *bv;      /* NULL unless qkv_bias */
+    LumiMat bq, bk, bv;             /* f32; data NULL unless qkv_bias */
 } LumiLayer;
 
 typedef struct {
     LumiMat tok_emb;                /* [vocab, dim] */
     LumiLayer *layers;              /* [n_layers] */
-    const float *rms_final;         /* [dim] */
+    LumiMat rms_final;              /* [dim] f32 */
     LumiMat cls;                    /* [vocab, dim]; aliases tok_emb when shared */
 } LumiWeights;
 

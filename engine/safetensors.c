@@ -185,9 +185,9 @@ int lumi_safetensors_load(const char *path, LumiModel *m, LumiErr *e) {
     for (int l = 0; l < c->n_layers && ok; l++) {
         LumiLayer *L = &m->w.layers[l];
 #define NAME(fmt) (snprintf(name, sizeof name, "model.layers.%d." fmt, l), name)
-        L->rms_att = tensor(&st, NAME("input_layernorm.weight"), d, 0, 0);
-        L->rms_ffn = tensor(&st, NAME("post_attention_layernorm.weight"), d, 0, 0);
-        if (!L->rms_att || !L->rms_ffn) ok = 0;
+        L->rms_att = lumi_vec(tensor(&st, NAME("input_layernorm.weight"), d, 0, 0), d);
+        L->rms_ffn = lumi_vec(tensor(&st, NAME("post_attention_layernorm.weight"), d, 0, 0), d);
+        if (!L->rms_att.data || !L->rms_ffn.data) ok = 0;
         L->wq = mat(&st, NAME("self_attn.q_proj.weight"), d, d, &ok);
         L->wk = mat(&st, NAME("self_attn.k_proj.weight"), kv, d, &ok);
         L->wv = mat(&st, NAME("self_attn.v_proj.weight"), kv, d, &ok);
@@ -198,16 +198,16 @@ int lumi_safetensors_load(const char *path, LumiModel *m, LumiErr *e) {
         /* Qwen-style attention biases: all three or none */
         if (ok && lumi_json_get(hdr, NAME("self_attn.q_proj.bias"))) {
             c->qkv_bias = 1;
-            L->bq = tensor(&st, NAME("self_attn.q_proj.bias"), d, 0, 0);
-            L->bk = tensor(&st, NAME("self_attn.k_proj.bias"), kv, 0, 0);
-            L->bv = tensor(&st, NAME("self_attn.v_proj.bias"), kv, 0, 0);
-            if (!L->bq || !L->bk || !L->bv) ok = 0;
+            L->bq = lumi_vec(tensor(&st, NAME("self_attn.q_proj.bias"), d, 0, 0), d);
+            L->bk = lumi_vec(tensor(&st, NAME("self_attn.k_proj.bias"), kv, 0, 0), kv);
+            L->bv = lumi_vec(tensor(&st, NAME("self_attn.v_proj.bias"), kv, 0, 0), kv);
+            if (!L->bq.data || !L->bk.data || !L->bv.data) ok = 0;
         }
 #undef NAME
     }
     if (ok) {
-        m->w.rms_final = tensor(&st, "model.norm.weight", d, 0, 0);
-        if (!m->w.rms_final) ok = 0;
+        m->w.rms_final = lumi_vec(tensor(&st, "model.norm.weight", d, 0, 0), d);
+        if (!m->w.rms_final.data) ok = 0;
     }
     if (ok) {
         /* tie_word_embeddings, or no lm_head at all, means a shared classifier */

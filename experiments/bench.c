@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "../engine/json.h"
-#include "../engine/session.h"
+#include "../paths/session.h"
 #include "../paths/backend/cpu_kernels.h"
 #include "../paths/backend/cpu_threads.h"
 

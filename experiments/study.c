@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "../engine/json.h"
-#include "../engine/session.h"
+#include "../paths/session.h"
 #include "../engine/tokenizer.h"
 #include "inputs.h"
 #include "plot.h"

@@ -14,7 +14,7 @@
  * continues freely with the same sampler state. */
 #ifndef LUMI_TRACE_H
 #define LUMI_TRACE_H
-#include "../engine/session.h"
+#include "../paths/session.h"
 #include "../paths/sampler/sampler.h"
 
 typedef struct {

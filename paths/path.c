@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/backend.h"
+#include "../engine/backend.h"
 #include "cache/cache.h"
 #include "prefill/prefill.h"
 

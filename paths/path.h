@@ -23,6 +23,10 @@ int lumi_path_set(LumiPathSpec *p, const char *axis, const char *value, LumiErr 
 /* Canonical string, e.g. "backend=ref,cache=fixed,prefill=chunked:8". */
 void lumi_path_format(const LumiPathSpec *p, char *buf, size_t n);
 
+/* Registry lookups (paths/registry.c): NULL if no strategy has that name. */
+struct LumiBackendOps;
+const struct LumiBackendOps *lumi_backend_find(const char *name);
+
 /* Registry listing, for error messages and `lumi paths`. */
 void lumi_registry_names(const char *axis, char *buf, size_t n);
 void lumi_registry_print(FILE *f);

@@ -3,7 +3,7 @@
  * registry is the only global state and it is immutable. */
 #include <string.h>
 
-#include "backend/backend.h"
+#include "../engine/backend.h"
 #include "cache/cache.h"
 #include "path.h"
 #include "prefill/prefill.h"

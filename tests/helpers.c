@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../engine/session.h"
+#include "../paths/session.h"
 #include "../engine/util.h"
 
 int th_exists(const char *path) {

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../engine/npy.h"
-#include "../engine/session.h"
+#include "../paths/session.h"
 #include "../engine/tokenizer.h"
 #include "helpers.h"
 

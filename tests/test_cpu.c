@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/session.h"
+#include "../paths/session.h"
 #include "../paths/backend/cpu_kernels.h"
 #include "helpers.h"
 
@@ -172,6 +172,9 @@ static void load(const char *path, LumiModel *m) {
     ck_assert_msg(lumi_model_load(path, m, &e) == 0, "%s", e.msg);
 }
 
+/* Host backends: a host float array is a buffer. */
+#define R(p) lumi_ref((LumiBuf *)(void *)(p))
+
 /* Odd head count, GQA (3 query heads per kv head), head_size 12. */
 START_TEST(ops_match_ref_odd_heads_gqa) {
     LumiModel m;
@@ -181,7 +184,7 @@ START_TEST(ops_match_ref_odd_heads_gqa) {
     void *ctx[2];
     LumiBackendOpts o = {2, 0};
     LumiErr e;
-    for (int i = 0; i < 2; i++) ck_assert_msg(be[i]->init(&ctx[i], &m, &o, &e) == 0, "%s", e.msg);
+    for (int i = 0; i < 2; i++) ck_assert_msg(be[i]->init(&ctx[i], &m, &m.w, &o, &e) == 0, "%s", e.msg);
     LumiRng r;
     lumi_rng_seed(&r, 5);
     int n = 5, pos0 = 3, T = pos0 + n;
@@ -191,25 +194,26 @@ START_TEST(ops_match_ref_odd_heads_gqa) {
     float *out[2], *tmp[2];
     fill(x, T * D, &r), fill(w, D, &r), fill(kc, T * KV, &r), fill(vc, T * KV, &r), fill(q, n * D, &r);
     fill(h1, n * H, &r), fill(h3, n * H, &r);
+    LumiMat wv = lumi_vec(w, c->dim);
     for (int i = 0; i < 2; i++) out[i] = malloc(n * H * 4), tmp[i] = malloc(n * H * 4);
 
-    for (int i = 0; i < 2; i++) be[i]->rmsnorm(ctx[i], out[i], x, w, n, c->dim, 1e-5f);
+    for (int i = 0; i < 2; i++) be[i]->rmsnorm(ctx[i], R(out[i]), R(x), &wv, n, c->dim, 1e-5f);
     ck_assert_msg(th_max_abs(out[0], out[1], n * D) < 1e-5, "rmsnorm");
-    for (int i = 0; i < 2; i++) memcpy(out[i], q, n * D * 4), be[i]->rope(ctx[i], out[i], c->dim, n, pos0, c->n_heads, c->head_size);
+    for (int i = 0; i < 2; i++) memcpy(out[i], q, n * D * 4), be[i]->rope(ctx[i], R(out[i]), c->dim, n, pos0, c->n_heads, c->head_size);
     ck_assert_msg(th_max_abs(out[0], out[1], n * D) < 1e-6, "rope");
-    for (int i = 0; i < 2; i++) be[i]->attention(ctx[i], out[i], q, kc, vc, n, pos0);
+    for (int i = 0; i < 2; i++) be[i]->attention(ctx[i], R(out[i]), R(q), R(kc), R(vc), n, pos0);
     ck_assert_msg(th_max_abs(out[0], out[1], n * D) < 1e-5, "attention: %g", th_max_abs(out[0], out[1], n * D));
     /* batch invariance of attention itself: query by query gives the same bits */
-    for (int t = 0; t < n; t++) be[0]->attention(ctx[0], tmp[0] + t * D, q + t * D, kc, vc, 1, pos0 + t);
+    for (int t = 0; t < n; t++) be[0]->attention(ctx[0], R(tmp[0] + t * D), R(q + t * D), R(kc), R(vc), 1, pos0 + t);
     ck_assert_msg(memcmp(tmp[0], out[0], n * D * 4) == 0, "attention depends on how many queries are in the call");
-    for (int i = 0; i < 2; i++) memcpy(out[i], h1, n * H * 4), be[i]->swiglu(ctx[i], out[i], h3, n * H);
+    for (int i = 0; i < 2; i++) memcpy(out[i], h1, n * H * 4), be[i]->swiglu(ctx[i], R(out[i]), R(h3), n * H);
     ck_assert_msg(th_max_abs(out[0], out[1], n * H) < 1e-6, "swiglu");
-    for (int i = 0; i < 2; i++) memcpy(out[i], h1, n * H * 4), be[i]->add(ctx[i], out[i], h3, n * H);
+    for (int i = 0; i < 2; i++) memcpy(out[i], h1, n * H * 4), be[i]->add(ctx[i], R(out[i]), R(h3), n * H);
     ck_assert(memcmp(out[0], out[1], n * H * 4) == 0);
     const LumiMat *wq = &m.w.layers[0].wq;
-    for (int i = 0; i < 2; i++) be[i]->matmul(ctx[i], out[i], c->dim, x, wq, NULL, n);
+    for (int i = 0; i < 2; i++) be[i]->matmul(ctx[i], R(out[i]), c->dim, R(x), wq, NULL, n);
     ck_assert_msg(th_max_abs(out[0], out[1], n * D) < 1e-5, "matmul");
-    for (int i = 0; i < 2; i++) be[i]->embed(ctx[i], out[i], &m.w.tok_emb, (int[]){3, 0, 40}, 3);
+    for (int i = 0; i < 2; i++) be[i]->embed(ctx[i], R(out[i]), &m.w.tok_emb, (int[]){3, 0, 40}, 3);
     ck_assert(memcmp(out[0], out[1], 3 * D * 4) == 0);
 
     for (int i = 0; i < 2; i++) be[i]->free(ctx[i]), free(out[i]), free(tmp[i]);
@@ -344,12 +348,13 @@ END_TEST
 /* A backend whose matmul sums in a different order when a call holds more
  * than one token (what an n-dependent GEMM blocking would do) must fail
  * the 9-path check. */
-static void order_by_n_matmul(void *ctx, float *out, int os, const float *x, const LumiMat *w, const float *bias, int n) {
+static void order_by_n_matmul(void *ctx, LumiRef outr, int os, LumiRef xr, const LumiMat *w, const LumiMat *b, int n) {
     if (n == 1) {
-        lumi_backend_cpu.matmul(ctx, out, os, x, w, bias, n);
+        lumi_backend_cpu.matmul(ctx, outr, os, xr, w, b, n);
         return;
     }
-    const float *W = w->data;
+    float *out = lumi_host(outr);
+    const float *x = lumi_host(xr), *W = w->data, *bias = b ? b->data : NULL;
     for (int t = 0; t < n; t++)
         for (int r = 0; r < w->rows; r++)
             out[(size_t)t * os + r] = seq_dot(W + (size_t)r * w->cols, x + (size_t)t * w->cols, w->cols) + (bias ? bias[r] : 0);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../engine/dtype.h"
-#include "../engine/session.h"
+#include "../paths/session.h"
 #include "../engine/tokenizer.h"
 #include "helpers.h"
 
@@ -45,8 +45,8 @@ static void write_gguf(const char *path, const LumiModel *m, int f16) {
     ADD("token_embd.weight", m->w.tok_emb.data, c->vocab_size, c->dim);
     for (int l = 0; l < c->n_layers; l++) {
         const LumiLayer *L = &m->w.layers[l];
-        snprintf(nm, 64, "blk.%d.attn_norm.weight", l), ADD(nm, L->rms_att, c->dim, 0);
-        snprintf(nm, 64, "blk.%d.ffn_norm.weight", l), ADD(nm, L->rms_ffn, c->dim, 0);
+        snprintf(nm, 64, "blk.%d.attn_norm.weight", l), ADD(nm, L->rms_att.data, c->dim, 0);
+        snprintf(nm, 64, "blk.%d.ffn_norm.weight", l), ADD(nm, L->rms_ffn.data, c->dim, 0);
         snprintf(nm, 64, "blk.%d.attn_q.weight", l), ADD(nm, L->wq.data, c->dim, c->dim);
         snprintf(nm, 64, "blk.%d.attn_k.weight", l), ADD(nm, L->wk.data, c->kv_dim, c->dim);
         snprintf(nm, 64, "blk.%d.attn_v.weight", l), ADD(nm, L->wv.data, c->kv_dim, c->dim);
@@ -55,7 +55,7 @@ static void write_gguf(const char *path, const LumiModel *m, int f16) {
         snprintf(nm, 64, "blk.%d.ffn_down.weight", l), ADD(nm, L->w2.data, c->dim, c->hidden_dim);
         snprintf(nm, 64, "blk.%d.ffn_up.weight", l), ADD(nm, L->w3.data, c->hidden_dim, c->dim);
     }
-    ADD("output_norm.weight", m->w.rms_final, c->dim, 0);
+    ADD("output_norm.weight", m->w.rms_final.data, c->dim, 0);
     if (!c->shared_classifier) ADD("output.weight", m->w.cls.data, c->vocab_size, c->dim);
 #undef ADD
     FILE *f = fopen(path, "wb");

@@ -11,10 +11,10 @@
 #include <zlib.h>
 
 #include "../engine/npy.h"
-#include "../engine/session.h"
+#include "../paths/session.h"
 #include "../experiments/golden.h"
 #include "../experiments/trace.h"
-#include "../paths/backend/backend.h"
+#include "../engine/backend.h"
 #include "helpers.h"
 
 #define LUMI "./lumi"

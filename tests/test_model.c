@@ -90,9 +90,9 @@ START_TEST(v1_matches_v0) {
     hdr[36] = 0; /* separate classifier */
     fwrite(hdr, 1, 256, f);
     size_t d = (size_t)c->dim, kv = (size_t)c->kv_dim, h = (size_t)c->hidden_dim;
-    for (int l = 0; l < c->n_layers; l++) put(f, a.w.layers[l].rms_att, d);
-    for (int l = 0; l < c->n_layers; l++) put(f, a.w.layers[l].rms_ffn, d);
-    put(f, a.w.rms_final, d);
+    for (int l = 0; l < c->n_layers; l++) put(f, a.w.layers[l].rms_att.data, d);
+    for (int l = 0; l < c->n_layers; l++) put(f, a.w.layers[l].rms_ffn.data, d);
+    put(f, a.w.rms_final.data, d);
     put(f, a.w.tok_emb.data, (size_t)c->vocab_size * d);
     for (int l = 0; l < c->n_layers; l++) put(f, a.w.layers[l].wq.data, d * d);
     for (int l = 0; l < c->n_layers; l++) put(f, a.w.layers[l].wk.data, kv * d);
@@ -108,8 +108,8 @@ START_TEST(v1_matches_v0) {
     ck_assert(memcmp(&a.cfg, &b.cfg, sizeof a.cfg) == 0);
     ck_assert(memcmp(a.w.cls.data, b.w.cls.data, (size_t)c->vocab_size * d * 4) == 0);
     ck_assert(memcmp(a.w.layers[1].w2.data, b.w.layers[1].w2.data, d * h * 4) == 0);
-    ck_assert(memcmp(a.w.layers[1].rms_ffn, b.w.layers[1].rms_ffn, d * 4) == 0);
-    ck_assert(memcmp(a.w.rms_final, b.w.rms_final, d * 4) == 0);
+    ck_assert(memcmp(a.w.layers[1].rms_ffn.data, b.w.layers[1].rms_ffn.data, d * 4) == 0);
+    ck_assert(memcmp(a.w.rms_final.data, b.w.rms_final.data, d * 4) == 0);
     lumi_model_free(&a);
     lumi_model_free(&b);
     /* a v1 file one byte short is rejected too */

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../engine/session.h"
+#include "../paths/session.h"
 #include "helpers.h"
 
 typedef struct {
@@ -42,8 +42,8 @@ static void write_st_bias(const char *dir, const LumiModel *m, int bf16, int tie
     char nm[96];
     for (int l = 0; l < c->n_layers; l++) {
         const LumiLayer *L = &m->w.layers[l];
-        snprintf(nm, sizeof nm, "model.layers.%d.input_layernorm.weight", l), ADD(nm, L->rms_att, c->dim, 0, 0);
-        snprintf(nm, sizeof nm, "model.layers.%d.post_attention_layernorm.weight", l), ADD(nm, L->rms_ffn, c->dim, 0, 0);
+        snprintf(nm, sizeof nm, "model.layers.%d.input_layernorm.weight", l), ADD(nm, L->rms_att.data, c->dim, 0, 0);
+        snprintf(nm, sizeof nm, "model.layers.%d.post_attention_layernorm.weight", l), ADD(nm, L->rms_ffn.data, c->dim, 0, 0);
         snprintf(nm, sizeof nm, "model.layers.%d.self_attn.q_proj.weight", l), ADD(nm, L->wq.data, c->dim, c->dim, c->n_heads);
         snprintf(nm, sizeof nm, "model.layers.%d.self_attn.k_proj.weight", l), ADD(nm, L->wk.data, c->kv_dim, c->dim, c->n_kv_heads);
         snprintf(nm, sizeof nm, "model.layers.%d.self_attn.v_proj.weight", l), ADD(nm, L->wv.data, c->kv_dim, c->dim, 0);
@@ -59,7 +59,7 @@ static void write_st_bias(const char *dir, const LumiModel *m, int bf16, int tie
             snprintf(nm, sizeof nm, "model.layers.%d.self_attn.v_proj.bias", l), ADD(nm, b + c->dim + c->kv_dim, c->kv_dim, 0, 0);
         }
     }
-    ADD("model.norm.weight", m->w.rms_final, c->dim, 0, 0);
+    ADD("model.norm.weight", m->w.rms_final.data, c->dim, 0, 0);
     if (!tie) ADD("lm_head.weight", m->w.cls.data, c->vocab_size, c->dim, 0);
 #undef ADD
     size_t esz = bf16 ? 2 : 4, cap = 1 << 16, hl = 0, off = 0;
@@ -238,7 +238,7 @@ START_TEST(qkv_bias) {
     write_st_bias(dir, &m, 0, 1, "", bias);
     ck_assert_msg(lumi_model_load(dir, &h, &e) == 0, "%s", e.msg);
     ck_assert(h.cfg.qkv_bias);
-    ck_assert(h.w.layers[1].bv[3] == bias[per + 32 + 16 + 3]);
+    ck_assert(((const float *)h.w.layers[1].bv.data)[3] == bias[per + 32 + 16 + 3]);
     int tok[9] = {1, 7, 3, 60, 22, 22, 9, 40, 5};
     float *a = th_logits(&h, tok, 9), *z = th_logits(&m, tok, 9);
     ck_assert_msg(th_max_abs(a, z, 9 * 61) > 1e-3, "biases had no effect");

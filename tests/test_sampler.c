@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/session.h"
+#include "../paths/session.h"
 #include "../engine/tokenizer.h"
 #include "../experiments/study_metrics.h"
 #include "../paths/sampler/sampler.h"

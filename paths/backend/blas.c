@@ -7,7 +7,7 @@
  * selecting it is an error that says so. */
 #include <stddef.h>
 
-#include "backend.h"
+#include "host.h"
 #include "cpu_threads.h"
 
 #ifdef LUMI_HAVE_OPENBLAS
@@ -17,12 +17,17 @@
 extern const LumiBackendOps lumi_backend_cpu;
 #define CPU lumi_backend_cpu
 
-static int blas_init(void **ctx, const LumiModel *m, const LumiBackendOpts *o, LumiErr *e) {
+static int blas_supports(LumiOp op, LumiDType t) {
+    (void)op;
+    return t == LUMI_F32; /* sgemm */
+}
+
+static int blas_init(void **ctx, const LumiModel *m, const LumiWeights *w, const LumiBackendOpts *o, LumiErr *e) {
 #ifndef LUMI_HAVE_OPENBLAS
-    (void)ctx, (void)m, (void)o;
+    (void)ctx, (void)m, (void)w, (void)o;
     return lumi_err(e, "backend blas: this lumi was built without OpenBLAS (install libopenblas-dev and rebuild)");
 #else
-    if (CPU.init(ctx, m, o, e) != 0) return -1;
+    if (CPU.init(ctx, m, w, o, e) != 0) return -1;
     /* OpenBLAS keeps one process-wide thread count; the last session wins */
     openblas_set_num_threads(o->threads > 0 ? o->threads : lumi_cpu_count());
     return 0;
@@ -30,8 +35,10 @@ static int blas_init(void **ctx, const LumiModel *m, const LumiBackendOpts *o, L
 }
 
 /* out[n, rows] = x[n, cols] W^T, W row-major [rows, cols] */
-static void blas_matmul(void *ctx, float *out, int os, const float *x, const LumiMat *w, const float *bias, int n) {
+static void blas_matmul(void *ctx, LumiRef outr, int os, LumiRef xr, const LumiMat *w, const LumiMat *b, int n) {
     (void)ctx;
+    float *out = lumi_host(outr);
+    const float *x = lumi_host(xr), *bias = b ? b->data : NULL;
 #ifdef LUMI_HAVE_OPENBLAS
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, w->rows, w->cols, 1.0f, x, w->cols, w->data, w->cols, 0.0f,
                 out, os);
@@ -46,21 +53,18 @@ static void blas_matmul(void *ctx, float *out, int os, const float *x, const Lum
 /* Everything else is the cpu backend's, on the cpu backend's context. */
 static void blas_free(void *c) { CPU.free(c); }
 static const LumiWeights *blas_weights(void *c) { return CPU.weights(c); }
-static float *blas_alloc(void *c, size_t n) { return CPU.alloc(c, n); }
-static void blas_release(void *c, float *p) { CPU.release(c, p); }
-static void blas_copy(void *c, float *d, const float *s, size_t n) { CPU.copy(c, d, s, n); }
-static void blas_embed(void *c, float *x, const LumiMat *emb, const int *tok, int n) { CPU.embed(c, x, emb, tok, n); }
-static void blas_rmsnorm(void *c, float *o, const float *x, const float *w, int n, int dim, float eps) {
+static void blas_embed(void *c, LumiRef x, const LumiMat *emb, const int *tok, int n) { CPU.embed(c, x, emb, tok, n); }
+static void blas_rmsnorm(void *c, LumiRef o, LumiRef x, const LumiMat *w, int n, int dim, float eps) {
     CPU.rmsnorm(c, o, x, w, n, dim, eps);
 }
-static void blas_rope(void *c, float *x, int stride, int n, int pos0, int heads, int hs) {
+static void blas_rope(void *c, LumiRef x, int stride, int n, int pos0, int heads, int hs) {
     CPU.rope(c, x, stride, n, pos0, heads, hs);
 }
-static void blas_attention(void *c, float *o, const float *q, const float *k, const float *v, int n, int pos0) {
+static void blas_attention(void *c, LumiRef o, LumiRef q, LumiRef k, LumiRef v, int n, int pos0) {
     CPU.attention(c, o, q, k, v, n, pos0);
 }
-static void blas_swiglu(void *c, float *h1, const float *h3, size_t len) { CPU.swiglu(c, h1, h3, len); }
-static void blas_add(void *c, float *x, const float *y, size_t len) { CPU.add(c, x, y, len); }
+static void blas_swiglu(void *c, LumiRef h1, LumiRef h3, size_t len) { CPU.swiglu(c, h1, h3, len); }
+static void blas_add(void *c, LumiRef x, LumiRef y, size_t len) { CPU.add(c, x, y, len); }
 
 const LumiBackendOps lumi_backend_blas = {
     .name = "blas",
@@ -68,10 +72,11 @@ const LumiBackendOps lumi_backend_blas = {
     .init = blas_init,
     .free = blas_free,
     .weights = blas_weights,
-    .alloc = blas_alloc,
-    .release = blas_release,
-    .to_host = blas_copy,
-    .copy = blas_copy,
+    .supports = blas_supports,
+    .alloc = lumi_host_alloc,
+    .release = lumi_host_release,
+    .to_host = lumi_host_to_host,
+    .copy = lumi_host_copy,
     .embed = blas_embed,
     .rmsnorm = blas_rmsnorm,
     .matmul = blas_matmul,

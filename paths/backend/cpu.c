@@ -18,12 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
+#include "host.h"
 #include "cpu_kernels.h"
 #include "cpu_threads.h"
 
 typedef struct {
     const LumiModel *m;
+    const LumiWeights *w;
     const LumiCpuKernels *k;
     LumiPool *pool;
     float *scores; /* [threads, seq_len] attention scratch, one row per thread */
@@ -55,16 +56,18 @@ const LumiCpuKernels *lumi_cpu_select(int force_scalar, const char **isa_out) {
     return lumi_cpu_kernels(isa);
 }
 
-static int cpu_init(void **ctx, const LumiModel *m, const LumiBackendOpts *o, LumiErr *e) {
-    for (int l = 0; l < m->cfg.n_layers; l++)
-        if (m->w.layers[l].wq.type != LUMI_F32)
-            return lumi_err(e, "%s: backend cpu supports f32 weights only, got %s", m->path,
-                            lumi_dtype_name(m->w.layers[l].wq.type));
+static int cpu_supports(LumiOp op, LumiDType t) {
+    (void)op;
+    return t == LUMI_F32;
+}
+
+static int cpu_init(void **ctx, const LumiModel *m, const LumiWeights *w, const LumiBackendOpts *o, LumiErr *e) {
     const char *isa;
     const LumiCpuKernels *k = lumi_cpu_select(o->force_scalar, &isa);
     if (!k) return lumi_err(e, "LUMI_CPU_ISA=%s: this CPU or build cannot run it (valid: avx512, avx2, scalar)", isa);
     Cpu *c = lumi_xcalloc(1, sizeof *c);
     c->m = m;
+    c->w = w;
     c->k = k;
     c->pool = lumi_pool_new(o->threads);
     c->scores = lumi_aligned_alloc((size_t)lumi_pool_size(c->pool) * (size_t)m->cfg.seq_len * sizeof(float));
@@ -82,10 +85,7 @@ static void cpu_free(void *ctx) {
     free(c);
 }
 
-static const LumiWeights *cpu_weights(void *ctx) { return &((Cpu *)ctx)->m->w; }
-static float *cpu_alloc(void *ctx, size_t n) { (void)ctx; return lumi_aligned_alloc(n * sizeof(float)); }
-static void cpu_release(void *ctx, float *p) { (void)ctx; free(p); }
-static void cpu_copy(void *ctx, float *dst, const float *src, size_t n) { (void)ctx; memcpy(dst, src, n * sizeof(float)); }
+static const LumiWeights *cpu_weights(void *ctx) { return ((Cpu *)ctx)->w; }
 
 /* ---- elementwise work, split in contiguous ranges (order-free) ---- */
 
@@ -113,8 +113,9 @@ static void par_for(Cpu *c, size_t n, size_t work_per_item, RangeFn fn, void *ar
     else lumi_pool_run(c->pool, for_part, &j);
 }
 
-static void cpu_embed(void *ctx, float *x, const LumiMat *emb, const int *tokens, int n) {
+static void cpu_embed(void *ctx, LumiRef xr, const LumiMat *emb, const int *tokens, int n) {
     (void)ctx;
+    float *x = lumi_host(xr);
     const float *w = emb->data;
     for (int t = 0; t < n; t++)
         memcpy(x + (size_t)t * emb->cols, w + (size_t)tokens[t] * emb->cols, (size_t)emb->cols * sizeof(float));
@@ -138,9 +139,9 @@ static void norm_rows(void *arg, size_t lo, size_t hi) {
     }
 }
 
-static void cpu_rmsnorm(void *ctx, float *out, const float *x, const float *w, int n, int dim, float eps) {
+static void cpu_rmsnorm(void *ctx, LumiRef out, LumiRef x, const LumiMat *w, int n, int dim, float eps) {
     Cpu *c = ctx;
-    NormJob j = {c->k, out, x, w, dim, eps};
+    NormJob j = {c->k, lumi_host(out), lumi_host(x), w->data, dim, eps};
     par_for(c, (size_t)n, (size_t)dim, norm_rows, &j);
 }
 
@@ -201,11 +202,11 @@ static void mat_part(void *arg, int tid, int nt) {
 /* Below this many multiply-adds a job is cheaper than waking the pool. */
 #define MIN_PARALLEL_MACS (1 << 15)
 
-static void cpu_matmul(void *ctx, float *out, int out_stride, const float *x, const LumiMat *w, const float *bias,
-                       int n) {
+static void cpu_matmul(void *ctx, LumiRef out, int out_stride, LumiRef x, const LumiMat *w, const LumiMat *bias, int n) {
     Cpu *c = ctx;
     int nt = lumi_pool_size(c->pool), groups = (w->rows + 3) / 4;
-    MatJob j = {c->k, out, out_stride, x, w->data, bias, w->cols, w->rows, n, groups, c->range};
+    MatJob j = {c->k,      lumi_host(out), out_stride, lumi_host(x), w->data, bias ? bias->data : NULL,
+                w->cols,   w->rows,        n,          groups,       c->range};
     if ((size_t)w->rows * (size_t)w->cols * (size_t)n < MIN_PARALLEL_MACS || nt == 1) {
         atomic_store(&c->range[0], pack(0, (uint32_t)groups));
         mat_part(&j, 0, 1);
@@ -246,9 +247,9 @@ static void rope_rows(void *arg, size_t lo, size_t hi) {
     }
 }
 
-static void cpu_rope(void *ctx, float *x, int stride, int n, int pos0, int n_heads, int head_size) {
+static void cpu_rope(void *ctx, LumiRef x, int stride, int n, int pos0, int n_heads, int head_size) {
     Cpu *c = ctx;
-    RopeJob j = {&c->m->rope, x, stride, pos0, n_heads, head_size};
+    RopeJob j = {&c->m->rope, lumi_host(x), stride, pos0, n_heads, head_size};
     par_for(c, (size_t)n, (size_t)n_heads * (size_t)head_size, rope_rows, &j);
 }
 
@@ -292,9 +293,9 @@ static void att_part(void *arg, int tid, int nt) {
     for (long i = tid; i < tasks; i += nt) att_one(j, sc, (int)(i / heads), (int)(i % heads));
 }
 
-static void cpu_attention(void *ctx, float *out, const float *q, const float *kc, const float *vc, int n, int pos0) {
+static void cpu_attention(void *ctx, LumiRef out, LumiRef q, LumiRef kc, LumiRef vc, int n, int pos0) {
     Cpu *c = ctx;
-    AttJob j = {c, out, q, kc, vc, n, pos0};
+    AttJob j = {c, lumi_host(out), lumi_host(q), lumi_host(kc), lumi_host(vc), n, pos0};
     lumi_pool_run(c->pool, att_part, &j);
 }
 
@@ -311,8 +312,8 @@ static void swiglu_range(void *arg, size_t lo, size_t hi) {
     }
 }
 
-static void cpu_swiglu(void *ctx, float *h1, const float *h3, size_t len) {
-    Pair p = {h1, h3};
+static void cpu_swiglu(void *ctx, LumiRef h1, LumiRef h3, size_t len) {
+    Pair p = {lumi_host(h1), lumi_host(h3)};
     par_for(ctx, len, 16, swiglu_range, &p); /* an expf weighs ~16 adds: split even decode-sized rows */
 }
 
@@ -321,8 +322,8 @@ static void add_range(void *arg, size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; i++) p->a[i] += p->b[i];
 }
 
-static void cpu_add(void *ctx, float *x, const float *y, size_t len) {
-    Pair p = {x, y};
+static void cpu_add(void *ctx, LumiRef x, LumiRef y, size_t len) {
+    Pair p = {lumi_host(x), lumi_host(y)};
     par_for(ctx, len, 1, add_range, &p);
 }
 
@@ -332,10 +333,11 @@ const LumiBackendOps lumi_backend_cpu = {
     .init = cpu_init,
     .free = cpu_free,
     .weights = cpu_weights,
-    .alloc = cpu_alloc,
-    .release = cpu_release,
-    .to_host = cpu_copy,
-    .copy = cpu_copy,
+    .supports = cpu_supports,
+    .alloc = lumi_host_alloc,
+    .release = lumi_host_release,
+    .to_host = lumi_host_to_host,
+    .copy = lumi_host_copy,
     .embed = cpu_embed,
     .rmsnorm = cpu_rmsnorm,
     .matmul = cpu_matmul,

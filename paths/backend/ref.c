@@ -6,21 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
+#include "host.h"
 
 typedef struct {
     const LumiModel *m;
+    const LumiWeights *w;
     double *att; /* [seq_len] scores for one (query, head) */
 } Ref;
 
-static int ref_init(void **ctx, const LumiModel *m, const LumiBackendOpts *o, LumiErr *e) {
-    (void)o;
-    for (int l = 0; l < m->cfg.n_layers; l++)
-        if (m->w.layers[l].wq.type != LUMI_F32)
-            return lumi_err(e, "%s: backend ref supports f32 weights only, got %s", m->path,
-                            lumi_dtype_name(m->w.layers[l].wq.type));
+static int ref_supports(LumiOp op, LumiDType t) {
+    (void)op;
+    return t == LUMI_F32;
+}
+
+static int ref_init(void **ctx, const LumiModel *m, const LumiWeights *w, const LumiBackendOpts *o, LumiErr *e) {
+    (void)o, (void)e;
     Ref *r = lumi_xcalloc(1, sizeof *r);
     r->m = m;
+    r->w = w;
     r->att = lumi_xmalloc((size_t)m->cfg.seq_len * sizeof(double));
     *ctx = r;
     return 0;
@@ -33,20 +36,20 @@ static void ref_free(void *ctx) {
     free(r);
 }
 
-static const LumiWeights *ref_weights(void *ctx) { return &((Ref *)ctx)->m->w; }
-static float *ref_alloc(void *ctx, size_t n) { (void)ctx; return lumi_aligned_alloc(n * sizeof(float)); }
-static void ref_release(void *ctx, float *p) { (void)ctx; free(p); }
-static void ref_copy(void *ctx, float *dst, const float *src, size_t n) { (void)ctx; memcpy(dst, src, n * sizeof(float)); }
+static const LumiWeights *ref_weights(void *ctx) { return ((Ref *)ctx)->w; }
 
-static void ref_embed(void *ctx, float *x, const LumiMat *emb, const int *tokens, int n) {
+static void ref_embed(void *ctx, LumiRef xr, const LumiMat *emb, const int *tokens, int n) {
     (void)ctx;
+    float *x = lumi_host(xr);
     const float *w = emb->data;
     for (int t = 0; t < n; t++)
         memcpy(x + (size_t)t * emb->cols, w + (size_t)tokens[t] * emb->cols, (size_t)emb->cols * sizeof(float));
 }
 
-static void ref_rmsnorm(void *ctx, float *out, const float *x, const float *w, int n, int dim, float eps) {
+static void ref_rmsnorm(void *ctx, LumiRef outr, LumiRef xr, const LumiMat *wm, int n, int dim, float eps) {
     (void)ctx;
+    float *out = lumi_host(outr);
+    const float *x = lumi_host(xr), *w = wm->data;
     for (int t = 0; t < n; t++) {
         const float *xt = x + (size_t)t * dim;
         double ss = 0;
@@ -56,10 +59,10 @@ static void ref_rmsnorm(void *ctx, float *out, const float *x, const float *w, i
     }
 }
 
-static void ref_matmul(void *ctx, float *out, int out_stride, const float *x, const LumiMat *w, const float *bias,
-                       int n) {
+static void ref_matmul(void *ctx, LumiRef outr, int out_stride, LumiRef xr, const LumiMat *w, const LumiMat *b, int n) {
     (void)ctx;
-    const float *W = w->data;
+    float *out = lumi_host(outr);
+    const float *x = lumi_host(xr), *W = w->data, *bias = b ? b->data : NULL;
     for (int t = 0; t < n; t++) {
         const float *xt = x + (size_t)t * w->cols;
         for (int r = 0; r < w->rows; r++) {
@@ -72,8 +75,9 @@ static void ref_matmul(void *ctx, float *out, int out_stride, const float *x, co
     }
 }
 
-static void ref_rope(void *ctx, float *x, int stride, int n, int pos0, int n_heads, int head_size) {
+static void ref_rope(void *ctx, LumiRef xr, int stride, int n, int pos0, int n_heads, int head_size) {
     const LumiRope *rp = &((Ref *)ctx)->m->rope;
+    float *x = lumi_host(xr);
     int half = head_size / 2;
     for (int t = 0; t < n; t++) {
         const float *cs = rp->cos + (size_t)(pos0 + t) * rp->half;
@@ -92,8 +96,10 @@ static void ref_rope(void *ctx, float *x, int stride, int n, int pos0, int n_hea
     }
 }
 
-static void ref_attention(void *ctx, float *out, const float *q, const float *kc, const float *vc, int n, int pos0) {
+static void ref_attention(void *ctx, LumiRef outr, LumiRef qr, LumiRef kr, LumiRef vr, int n, int pos0) {
     Ref *r = ctx;
+    float *out = lumi_host(outr);
+    const float *q = lumi_host(qr), *kc = lumi_host(kr), *vc = lumi_host(vr);
     const LumiConfig *c = &r->m->cfg;
     int hs = c->head_size, group = c->n_heads / c->n_kv_heads;
     double scale = 1.0 / sqrt((double)hs);
@@ -122,16 +128,20 @@ static void ref_attention(void *ctx, float *out, const float *q, const float *kc
     }
 }
 
-static void ref_swiglu(void *ctx, float *h1, const float *h3, size_t len) {
+static void ref_swiglu(void *ctx, LumiRef h1r, LumiRef h3r, size_t len) {
     (void)ctx;
+    float *h1 = lumi_host(h1r);
+    const float *h3 = lumi_host(h3r);
     for (size_t i = 0; i < len; i++) {
         double g = h1[i];
         h1[i] = (float)(g / (1.0 + exp(-g)) * h3[i]);
     }
 }
 
-static void ref_add(void *ctx, float *x, const float *y, size_t len) {
+static void ref_add(void *ctx, LumiRef xr, LumiRef yr, size_t len) {
     (void)ctx;
+    float *x = lumi_host(xr);
+    const float *y = lumi_host(yr);
     for (size_t i = 0; i < len; i++) x[i] += y[i];
 }
 
@@ -141,10 +151,11 @@ const LumiBackendOps lumi_backend_ref = {
     .init = ref_init,
     .free = ref_free,
     .weights = ref_weights,
-    .alloc = ref_alloc,
-    .release = ref_release,
-    .to_host = ref_copy,
-    .copy = ref_copy,
+    .supports = ref_supports,
+    .alloc = lumi_host_alloc,
+    .release = lumi_host_release,
+    .to_host = lumi_host_to_host,
+    .copy = lumi_host_copy,
     .embed = ref_embed,
     .rmsnorm = ref_rmsnorm,
     .matmul = ref_matmul,

@@ -2,9 +2,7 @@
 #include "cache.h"
 
 static int fixed_init(LumiCache *c, LumiErr *e) {
-    (void)e;
-    lumi_cache_resize(c, c->max_positions, 0);
-    return 0;
+    return lumi_cache_resize(c, c->max_positions, 0, e);
 }
 
 static int fixed_reserve(LumiCache *c, int n, LumiErr *e) {

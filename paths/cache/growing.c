@@ -4,9 +4,7 @@
 #include "cache.h"
 
 static int growing_init(LumiCache *c, LumiErr *e) {
-    (void)e;
-    lumi_cache_resize(c, c->max_positions < 16 ? c->max_positions : 16, 0);
-    return 0;
+    return lumi_cache_resize(c, c->max_positions < 16 ? c->max_positions : 16, 0, e);
 }
 
 static int growing_reserve(LumiCache *c, int n, LumiErr *e) {
@@ -16,8 +14,7 @@ static int growing_reserve(LumiCache *c, int n, LumiErr *e) {
     int cap = c->capacity;
     while (cap < n) cap *= 2;
     if (cap > c->max_positions) cap = c->max_positions;
-    lumi_cache_resize(c, cap, c->capacity);
-    return 0;
+    return lumi_cache_resize(c, cap, c->capacity, e);
 }
 
 const LumiCacheOps lumi_cache_growing = {

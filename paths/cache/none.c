@@ -15,7 +15,7 @@ static int none_reserve(LumiCache *c, int n, LumiErr *e) {
         int cap = c->capacity ? 2 * c->capacity : 16;
         if (cap < n) cap = n;
         if (cap > c->max_positions) cap = c->max_positions;
-        lumi_cache_resize(c, cap, 0);
+        return lumi_cache_resize(c, cap, 0, e);
     }
     return 0;
 }

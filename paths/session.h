@@ -1,13 +1,16 @@
-/* session.h: a model running on one path. The session owns the backend
- * context, the KV cache, the token history and the activation buffers, and
- * splits fed tokens into forward calls as the prefill strategy says. */
+/* session.h: a model running on one path. The session composes the path's
+ * strategies (backend, cache, prefill, found by name in the registry) and
+ * owns the backend context, the KV cache, the token history and the
+ * activation buffers; it splits fed tokens into forward calls as the prefill
+ * strategy says. */
 #ifndef LUMI_SESSION_H
 #define LUMI_SESSION_H
-#include "../paths/backend/backend.h"
-#include "../paths/cache/cache.h"
-#include "../paths/path.h"
-#include "../paths/prefill/prefill.h"
-#include "model.h"
+#include "../engine/backend.h"
+#include "../engine/forward.h"
+#include "../engine/model.h"
+#include "cache/cache.h"
+#include "path.h"
+#include "prefill/prefill.h"
 
 typedef struct {
     const LumiModel *model;
@@ -20,7 +23,7 @@ typedef struct {
     int n_past;
     /* activations in backend memory, room for cap_rows tokens */
     int cap_rows, cap_logit_rows;
-    float *x, *xb, *xb2, *q, *hb, *hb2, *logits;
+    LumiBuf *x, *xb, *xb2, *q, *hb, *hb2, *logits;
     float *last;   /* host [vocab]: logits of the last fed position */
     int forward_calls; /* how many forward passes ran (for tests and reports) */
 } LumiSession;
@@ -35,8 +38,7 @@ void lumi_session_reset(LumiSession *s);
  * is out of range. */
 int lumi_session_feed(LumiSession *s, const int *tokens, int n, float *out, LumiErr *e);
 
-/* One forward pass of n tokens at positions pos0..pos0+n-1 (engine/forward.c);
- * computes logits rows [logits_from, n) into s->logits. */
-int lumi_forward(LumiSession *s, const int *tokens, int n, int pos0, int logits_from, LumiErr *e);
+/* Refuses weights a backend cannot run: names backend, tensor and dtype. */
+int lumi_backend_check_weights(const LumiBackendOps *be, const LumiModel *m, const LumiWeights *w, LumiErr *e);
 
 #endif
