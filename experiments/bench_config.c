@@ -128,4 +128,5 @@ static int bench_kind_run(const LumiYamlDoc *d, const LumiRunOpts *o) {
 }
 
 const LumiExperimentKind lumi_kind_bench = {
-    "bench", "prefill/decode tok/s per model x path, against measured bandwidth and FMA peak", bench_kind_run};
+    "bench", "prefill/decode tok/s per model x path, against measured bandwidth and FMA peak", bench_kind_run,
+    NULL, NULL, NULL};
