@@ -44,8 +44,10 @@ static int open_cases(LumiRunDir *r, LumiErr *e) {
     return 0;
 }
 
-int lumi_rundir_create(const char *output, const char *name, const char *config_path, LumiRunDir *r, LumiErr *e) {
+static int create(const char *output, const char *name, const char *config_path, LumiRunDir *r, const char *log,
+                  LumiErr *e) {
     memset(r, 0, sizeof *r);
+    snprintf(r->log_name, sizeof r->log_name, "%s", log);
     r->t0 = lumi_now();
     char parent[400];
     snprintf(parent, sizeof parent, "%s/%s", output, name);
@@ -66,8 +68,13 @@ int lumi_rundir_create(const char *output, const char *name, const char *config_
     return open_cases(r, e);
 }
 
-int lumi_rundir_resume(const char *dir, LumiRunDir *r, LumiErr *e) {
+int lumi_rundir_create(const char *output, const char *name, const char *config_path, LumiRunDir *r, LumiErr *e) {
+    return create(output, name, config_path, r, "cases.jsonl", e);
+}
+
+static int resume(const char *dir, LumiRunDir *r, const char *log, LumiErr *e) {
     memset(r, 0, sizeof *r);
+    snprintf(r->log_name, sizeof r->log_name, "%s", log);
     r->t0 = lumi_now();
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return lumi_err(e, "--resume %s: not a run folder", dir);
@@ -79,11 +86,14 @@ int lumi_rundir_resume(const char *dir, LumiRunDir *r, LumiErr *e) {
     return open_cases(r, e);
 }
 
+int lumi_rundir_resume(const char *dir, LumiRunDir *r, LumiErr *e) { return resume(dir, r, "cases.jsonl", e); }
+
 /* --dir DIR: a Slurm task writes where the merge job will look. An
  * existing empty folder is fine (made by the job script); one with files in
  * it is an earlier attempt: lumi run --resume DIR completes that. */
-static int create_at(const char *dir, const char *config_path, LumiRunDir *r, LumiErr *e) {
+static int create_at(const char *dir, const char *config_path, LumiRunDir *r, const char *log, LumiErr *e) {
     memset(r, 0, sizeof *r);
+    snprintf(r->log_name, sizeof r->log_name, "%s", log);
     r->t0 = lumi_now();
     snprintf(r->dir, sizeof r->dir, "%s", dir);
     size_t l = strlen(r->dir);
@@ -106,20 +116,15 @@ static int create_at(const char *dir, const char *config_path, LumiRunDir *r, Lu
     if (used) return lumi_err(e, "--dir %s: not empty (complete an earlier attempt with lumi run --resume %s)", r->dir, r->dir);
     slash = strrchr(r->dir, '/');
     snprintf(r->run_id, sizeof r->run_id, "%s", slash ? slash + 1 : r->dir);
-    return copy_config(config_path, r->dir, e);
+    if (copy_config(config_path, r->dir, e) != 0) return -1;
+    return open_cases(r, e);
 }
 
 int lumi_rundir_open(const LumiRunOpts *o, const char *output, const char *name, const char *log_name, LumiRunDir *r,
                      LumiErr *e) {
-    int rc;
-    if (o->resume_dir) rc = lumi_rundir_resume(o->resume_dir, r, e);
-    else if (o->run_dir) rc = create_at(o->run_dir, o->config_path, r, e);
-    else rc = lumi_rundir_create(output, name, o->config_path, r, e);
-    if (rc != 0) return -1;
-    if (r->cases) fclose(r->cases);
-    r->cases = NULL;
-    snprintf(r->log_name, sizeof r->log_name, "%s", log_name);
-    return open_cases(r, e);
+    if (o->resume_dir) return resume(o->resume_dir, r, log_name, e);
+    if (o->run_dir) return create_at(o->run_dir, o->config_path, r, log_name, e);
+    return create(output, name, o->config_path, r, log_name, e);
 }
 
 int lumi_rundir_append(LumiRunDir *r, const char *line, size_t len, LumiErr *e) {
