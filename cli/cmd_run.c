@@ -87,6 +87,7 @@ static int resume_shard(LumiRunOpts *o) {
         cli_error("--resume %s: %s", o->resume_dir, e.msg);
         return -1;
     }
+    if (!n) return 0; /* killed before its run.json: the --shard given (the job script passes it) */
     if (o->shard_count && (o->shard_index != i || o->shard_count != n)) {
         cli_error("--resume %s: that run is shard %d/%d, not %d/%d", o->resume_dir, i, n, o->shard_index,
                   o->shard_count);

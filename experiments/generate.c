@@ -14,13 +14,15 @@
 
 static const char *const GENERATE_KEYS[] = {"paths", NULL};
 
-static int has_case(const LumiCaseLog *log, const char *prompt, const char *path) {
-    for (int i = 0; i < log->n; i++)
+static const LumiYamlNode *find_case(const LumiCaseLog *log, const char *prompt, const char *path) {
+    for (int i = log->n - 1; i >= 0; i--)
         if (!strcmp(lumi_case_str(log->lines[i].root, "prompt", ""), prompt) &&
             !strcmp(lumi_case_str(log->lines[i].root, "path", ""), path))
-            return 1;
-    return 0;
+            return log->lines[i].root;
+    return NULL;
 }
+
+static int has_case(const LumiCaseLog *log, const char *prompt, const char *path) { return find_case(log, prompt, path) != NULL; }
 
 static int run_case(const LumiExpCommon *c, const LumiExpInputs *in, int p, const LumiPathEntry *pe, LumiRunDir *r,
                     LumiErr *e) {
@@ -71,8 +73,11 @@ static int write_outputs(const LumiExpCommon *c, const LumiExpInputs *in, const 
     LumiStrBuf csv, js;
     lumi_sb_open(&csv);
     fprintf(csv.f, "prompt,path,tokens,stop,prefill_tok_s,decode_tok_s\n");
-    for (int i = 0; i < log.n; i++) {
-        const LumiYamlNode *n = log.lines[i].root, *tok = lumi_yaml_get(n, "tokens");
+    /* config order, whatever order the cases ran in (resume, merge of shards) */
+    for (int i = 0; i < c->n_prompts * n_paths; i++) {
+        const LumiYamlNode *n = find_case(&log, c->prompts[i / n_paths].name, paths[i % n_paths].label);
+        if (!n) continue;
+        const LumiYamlNode *tok = lumi_yaml_get(n, "tokens");
         fprintf(csv.f, "%s,\"%s\",%d,%s,%.6g,%.6g\n", lumi_case_str(n, "prompt", "?"), lumi_case_str(n, "path", "?"),
                 tok && tok->type == LUMI_Y_SEQ ? tok->n : 0, lumi_case_str(n, "stop", "?"),
                 lumi_case_num(n, "prefill_tok_s", 0), lumi_case_num(n, "decode_tok_s", 0));
