@@ -577,7 +577,9 @@ static int run(const LumiYamlDoc *doc, const LumiRunOpts *o) {
     fprintf(stderr, "lumi: results in %s%s\n", x->run.dir, hard ? " (incomplete: lumi run --resume DIR)" : "");
     ok = 1;
     rc = hard || x->n_errors ? 2 : (o->check && fails > 0) ? 1 : 0;
-    if (fails > 0 && !hard) fprintf(stderr, "lumi: %d of %d paths %s\n", fails, x->cfg.n_paths, o->check ? "failed" : "differ");
+    if (o->shard_count > 0) fprintf(stderr, "lumi: shard %d/%d: %d cases (lumi merge joins the shards)\n", o->shard_index,
+                                    o->shard_count, lumi_shard_size(&x->shard));
+    else if (fails > 0 && !hard) fprintf(stderr, "lumi: %d of %d paths %s\n", fails, x->cfg.n_paths, o->check ? "failed" : "differ");
 out:
     if (!ok) fprintf(stderr, "lumi: %s\n", e.msg);
     if (have_run) {
