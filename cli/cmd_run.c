@@ -68,6 +68,8 @@ int cli_run_opts(const char *config, const LumiRunOpts *opts, const char *want_k
         lumi_experiment_names(names, sizeof names);
         const LumiYamlNode *n = lumi_yaml_get(doc.root, "kind");
         cli_error("%s:%d:%d: unknown kind '%s' (valid: %s)", config, n->line, n->col, kind, names);
+    } else if ((opts->shard_count || opts->run_dir) && !k->cases) {
+        cli_error("%s: kind %s cannot be sharded (--shard, --dir)", config, kind);
     } else if (want_kind && strcmp(kind, want_kind) != 0) {
         cli_error("%s: this command needs kind: %s, got '%s'", config, want_kind, kind);
     } else {

@@ -357,7 +357,9 @@ static LumiMachine sample_machine(const LumiBenchPlan *p, LumiMachine *mc, int f
     return s;
 }
 
-int lumi_bench_run(const LumiBenchPlan *p) {
+int lumi_bench_run(const LumiBenchPlan *p) { return lumi_bench_run_dir(p, NULL, 0); }
+
+int lumi_bench_run_dir(const LumiBenchPlan *p, char *dir_out, size_t dir_n) {
     if (p->n_models == 0 || p->n_paths == 0) return fprintf(stderr, "lumi: bench: no models or no paths\n"), 2;
     if (p->reps < 1 || p->reps > MAX_REPS)
         return fprintf(stderr, "lumi: bench: reps %d outside 1..%d\n", p->reps, MAX_REPS), 2;
@@ -428,5 +430,6 @@ int lumi_bench_run(const LumiBenchPlan *p) {
         printf("\nwrote %s/bench.{csv,json,png,gp}\n", dir);
     }
     free(rows);
+    if (dir_out && rc != 2) snprintf(dir_out, dir_n, "%s", dir);
     return rc;
 }

@@ -30,6 +30,8 @@ typedef struct {
 void lumi_bench_plan_default(LumiBenchPlan *p);
 /* Runs the plan, prints the table; returns the process exit code. */
 int lumi_bench_run(const LumiBenchPlan *p);
+/* The same; the run folder it wrote goes to dir_out (left as is on exit 2). */
+int lumi_bench_run_dir(const LumiBenchPlan *p, char *dir_out, size_t dir_n);
 /* Reads a `kind: bench` YAML document into a plan, synthesizing the models
  * it describes into its cache folder on first use. */
 int lumi_bench_from_yaml(const LumiYamlDoc *d, LumiBenchPlan *p, LumiErr *e);

@@ -18,12 +18,15 @@
  *     - {backend: cpu, threads: 1}
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../engine/json.h"
 #include "bench.h"
 #include "config.h"
 #include "inputs.h"
+#include "results.h"
 
 /* Paths start from the defaults with backend=cpu: that is what bench is for. */
 static int read_path(const LumiYamlDoc *d, const LumiYamlNode *n, LumiPathSpec *p, LumiErr *e) {
@@ -113,6 +116,50 @@ int lumi_bench_from_yaml(const LumiYamlDoc *d, LumiBenchPlan *p, LumiErr *e) {
     return 0;
 }
 
+/* run.json and config.yaml beside bench.{csv,json}, as every kind writes them. */
+static int provenance(const LumiBenchPlan *p, const char *dir, const char *config_path, const char *status, LumiErr *e) {
+    char path[1400], *text;
+    size_t len;
+    snprintf(path, sizeof path, "%.1200s/config.yaml", dir);
+    if (lumi_read_file(config_path, &text, &len, e) != 0) return -1;
+    int rc = lumi_write_atomic(path, text, len, e);
+    free(text);
+    if (rc != 0) return -1;
+    LumiStrBuf sb;
+    lumi_sb_open(&sb);
+    FILE *f = sb.f;
+    const char *slash = strrchr(dir, '/');
+    fprintf(f, "{\"name\":\"bench\",\"kind\":\"bench\",\"run_id\":");
+    lumi_json_cstr(f, slash ? slash + 1 : dir);
+    fprintf(f, ",\"models\":[");
+    for (int i = 0; i < p->n_models && rc == 0; i++) {
+        uint32_t crc;
+        size_t bytes;
+        if (lumi_file_crc32(p->models[i].file, &crc, &bytes, e) != 0) rc = -1;
+        fprintf(f, "%s{\"name\":", i ? "," : "");
+        lumi_json_cstr(f, p->models[i].name);
+        fprintf(f, ",\"path\":");
+        lumi_json_cstr(f, p->models[i].file);
+        fprintf(f, ",\"crc32\":\"%08x\",\"bytes\":%zu}", (unsigned)crc, bytes);
+    }
+    fprintf(f, "],\"paths\":[");
+    for (int i = 0; i < p->n_paths; i++) {
+        char buf[160];
+        lumi_path_format(&p->paths[i], buf, sizeof buf);
+        if (i) fputc(',', f);
+        lumi_json_cstr(f, buf);
+    }
+    fprintf(f, "],\"n_prompt\":%d,\"n_gen\":%d,\"reps\":%d,\"threads\":%d,\"status\":\"%s\",", p->n_prompt,
+            p->n_gen, p->reps, p->threads, status);
+    lumi_runinfo_json(f);
+    fprintf(f, "}\n");
+    lumi_sb_close(&sb);
+    snprintf(path, sizeof path, "%.1200s/run.json", dir);
+    if (rc == 0) rc = lumi_write_atomic(path, sb.buf, sb.len, e);
+    free(sb.buf);
+    return rc;
+}
+
 static int bench_kind_run(const LumiYamlDoc *d, const LumiRunOpts *o) {
     LumiBenchPlan p;
     LumiErr e;
@@ -124,7 +171,13 @@ static int bench_kind_run(const LumiYamlDoc *d, const LumiRunOpts *o) {
         fprintf(stderr, "lumi: %s\n", e.msg);
         return 2;
     }
-    return lumi_bench_run(&p);
+    char dir[1200] = "";
+    int rc = lumi_bench_run_dir(&p, dir, sizeof dir);
+    if (dir[0] && o && o->config_path && provenance(&p, dir, o->config_path, rc ? "failed" : "complete", &e) != 0) {
+        fprintf(stderr, "lumi: %s\n", e.msg);
+        return 2;
+    }
+    return rc;
 }
 
 const LumiExperimentKind lumi_kind_bench = {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../experiments/inputs.h"
 #include "../experiments/shard.h"
 #include "helpers.h"
 
@@ -315,6 +316,34 @@ START_TEST(every_kind_records_provenance) {
 }
 END_TEST
 
+/* bench has no prompts and cannot be sharded, but records the rest alike */
+START_TEST(bench_records_provenance) {
+    char text[1024], *out;
+    snprintf(text, sizeof text,
+             "kind: bench\nn_prompt: 8\nn_gen: 4\nreps: 1\nout: %s\nmachine: false\n"
+             "models:\n  - {name: kjv1M, file: models/kjv1M.bin}\npaths:\n  - backend=ref\n",
+             th_path("pv_bench"));
+    const char *cfg = th_path("pv_bench.yaml");
+    write_text(cfg, text);
+    ck_assert_msg(sh(&out, LUMI " run %s", cfg) == 0, "%s", out);
+    free(out);
+    ck_assert_int_eq(sh(NULL, "cmp %s %s/*/config.yaml", cfg, th_path("pv_bench")), 0);
+    ck_assert_int_eq(sh(&out, "cat %s/*/run.json", th_path("pv_bench")), 0);
+    uint32_t crc;
+    size_t bytes;
+    LumiErr e;
+    ck_assert_int_eq(lumi_file_crc32("models/kjv1M.bin", &crc, &bytes, &e), 0);
+    char crc_member[64];
+    snprintf(crc_member, sizeof crc_member, "\"crc32\":\"%08x\"", (unsigned)crc);
+    const char *members[] = {"\"kind\":\"bench\"", "\"run_id\":", crc_member, "\"commit\":",
+                             "\"lumi_version\":", "\"machine\":", "\"status\":\"complete\""};
+    for (size_t m = 0; m < sizeof members / sizeof *members; m++)
+        ck_assert_msg(strstr(out, members[m]), "bench run.json lacks %s: %s", members[m], out);
+    free(out);
+    ck_assert_int_eq(sh(NULL, LUMI " run %s --shard 1/2", cfg), 2);
+}
+END_TEST
+
 static int count(const char *hay, const char *needle) {
     int n = 0;
     for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
@@ -388,6 +417,7 @@ Suite *suite_shard(void) {
     tcase_add_test(tc, generate_merge_has_the_same_tokens);
     tcase_add_test(tc, resume_completes_a_killed_shard);
     tcase_add_test(tc, every_kind_records_provenance);
+    tcase_add_test(tc, bench_records_provenance);
     tcase_add_test(tc, slurm_scripts);
     suite_add_tcase(s, tc);
     return s;
