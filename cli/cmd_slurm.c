@@ -110,12 +110,12 @@ static int read_config(Job *j) {
     const char *kind = NULL, *name = NULL, *output = NULL;
     int rc = -1;
     if (lumi_yaml_expect(&doc, doc.root, LUMI_Y_MAP, "the config", &e) != 0 ||
-        lumi_yaml_str(&doc, doc.root, "kind", 1, &kind, &e) != 0 || lumi_yaml_str(&doc, doc.root, "name", 1, &name, &e) != 0 ||
+        lumi_yaml_str(&doc, doc.root, "kind", 1, &kind, &e) != 0 || lumi_yaml_str(&doc, doc.root, "name", 0, &name, &e) != 0 ||
         lumi_yaml_str(&doc, doc.root, "output", 0, &output, &e) != 0) {
         cli_error("%s", e.msg);
     } else if (!lumi_experiment_find(kind) || !lumi_experiment_find(kind)->cases) {
         cli_error("slurm: %s: kind '%s' cannot be sharded", j->config, kind);
-    } else if (safe("name", name, NULL)) {
+    } else if (safe("name", name ? name : (name = kind), NULL)) { /* bench configs have no name */
         snprintf(j->name, sizeof j->name, "%s", name);
         if (j->output) {
             absolute(j->cwd, j->output, j->dir, sizeof j->dir);

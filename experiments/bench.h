@@ -8,6 +8,8 @@
  * (with its bench.gp beside it). */
 #ifndef LUMI_BENCH_H
 #define LUMI_BENCH_H
+#include <stdio.h>
+
 #include "../paths/path.h"
 #include "experiment.h"
 
@@ -25,6 +27,9 @@ typedef struct {
     int threads;          /* >= 0: overrides every path's threads; -1 keeps them */
     char out_root[1024];  /* default results/bench */
     int skip_machine;     /* skip the bandwidth/FMA micro-benchmarks (tests) */
+    const unsigned char *take; /* [n_models * n_paths]: measure only these (a shard); NULL: all */
+    const char *run_dir;  /* write here instead of out_root/<run id> */
+    FILE *log;            /* when set, each result is appended as one JSON line (the kind's cases.jsonl) */
 } LumiBenchPlan;
 
 void lumi_bench_plan_default(LumiBenchPlan *p);

@@ -73,9 +73,12 @@ static const char *config(const char *tmpl, const char *name) {
     char text[2048], file[128];
     snprintf(text, sizeof text, tmpl, name, th_path("results"));
     snprintf(file, sizeof file, "%s.yaml", name);
-    const char *p = th_path(file);
-    write_text(p, text);
-    return p;
+    static char p[4][512]; /* th_path's buffers rotate: keep the config's own */
+    static int k;
+    char *b = p[k++ % 4];
+    snprintf(b, 512, "%s", th_path(file));
+    write_text(b, text);
+    return b;
 }
 
 /* th_path(name) (a run folder), in a buffer of its own. */
@@ -320,14 +323,25 @@ START_TEST(every_kind_records_provenance) {
 }
 END_TEST
 
-/* bench has no prompts and cannot be sharded, but records the rest alike */
-START_TEST(bench_records_provenance) {
+static int count(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+/* bench: model x path; timings differ from run to run, so the merged rows
+ * are compared by name with an unsharded run's, and the tables a merge
+ * rebuilds from the log are compared byte for byte with those the run
+ * itself wrote (a one-shard merge). No prompts, but the same provenance. */
+START_TEST(bench_shards_and_provenance) {
     char text[1024], *out;
     snprintf(text, sizeof text,
              "kind: bench\nn_prompt: 8\nn_gen: 4\nreps: 1\nout: %s\nmachine: false\n"
-             "models:\n  - {name: kjv1M, file: models/kjv1M.bin}\npaths:\n  - backend=ref\n",
+             "models:\n  - {name: kjv1M, file: models/kjv1M.bin}\n"
+             "paths:\n  - backend=ref\n  - backend=cpu,cache=none,threads=1\n  - backend=cpu,prefill=token,threads=1\n",
              th_path("pv_bench"));
-    const char *cfg = th_path("pv_bench.yaml");
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s", th_path("pv_bench.yaml"));
     write_text(cfg, text);
     ck_assert_msg(sh(&out, LUMI " run %s", cfg) == 0, "%s", out);
     free(out);
@@ -344,21 +358,32 @@ START_TEST(bench_records_provenance) {
     for (size_t m = 0; m < sizeof members / sizeof *members; m++)
         ck_assert_msg(strstr(out, members[m]), "bench run.json lacks %s: %s", members[m], out);
     free(out);
-    ck_assert_int_eq(sh(NULL, LUMI " run %s --shard 1/2", cfg), 2);
+    run_whole_and_shards(cfg, "bn_full", "bn_s", 2);
+    ck_assert_msg(sh(&out, LUMI " merge %s %s %s", dir("bn_m"), dir("bn_s1"), dir("bn_s2")) == 0, "%s", out);
+    free(out);
+    char *a, *b;
+    ck_assert_int_eq(sh(&a, "cut -d, -f1-5 %s/bench.csv", dir("bn_full")), 0);
+    ck_assert_int_eq(sh(&b, "cut -d, -f1-5 %s/bench.csv", dir("bn_m")), 0);
+    ck_assert_str_eq(a, b);
+    ck_assert_int_eq(count(a, "\n"), 1 + 3 * 2);
+    free(a);
+    free(b);
+    run_whole_and_shards(cfg, NULL, "bn_one", 1);
+    ck_assert_msg(sh(&out, LUMI " merge %s %s", dir("bn_one_m"), dir("bn_one1")) == 0, "%s", out);
+    free(out);
+    ck_assert(file_eq(dir("bn_one1"), dir("bn_one_m"), "bench.csv"));
+    ck_assert_int_eq(sh(NULL, "sed -i 's/\"median\": [0-9.]*/\"median\": 1.500/' %s/cases.jsonl && rm -r %s && "
+                              LUMI " merge %s %s", dir("bn_one1"), dir("bn_one_m"), dir("bn_one_m"), dir("bn_one1")), 0);
+    ck_assert(!file_eq(dir("bn_one1"), dir("bn_one_m"), "bench.csv"));
 }
 END_TEST
-
-static int count(const char *hay, const char *needle) {
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
-    return n;
-}
 
 /* The generated scripts, read and then run as Slurm would (one process per
  * array task, SLURM_ARRAY_TASK_ID set), without Slurm. */
 START_TEST(slurm_scripts) {
     const char *cfg = config(EQUIV, "sh_slurm");
-    const char *d = dir("slurm");
+    char d[512];
+    snprintf(d, sizeof d, "%s", dir("slurm"));
     char *out;
     ck_assert_msg(sh(&out, LUMI " slurm %s --shards 3 --partition short --time 00:20:00 --mem 1G --cpus 2 --output %s",
                      cfg, d) == 0, "%s", out);
@@ -404,7 +429,8 @@ START_TEST(slurm_scripts) {
                          "--shards 2 --partition 'a b'", "", "--shards 2 --output \"/tmp/it's\"", "--shards 2 --bogus"};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
         ck_assert_msg(sh(NULL, LUMI " slurm %s %s --output %s", cfg, bad[k], dir("slurm_bad")) == 2, "accepted %s", bad[k]);
-    ck_assert_int_eq(sh(NULL, LUMI " slurm configs/bench.yaml --shards 2 --output %s", dir("slurm_bad")), 2);
+    write_text(th_path("slurm_nokind.yaml"), "name: x\nkind: nosuch\n");
+    ck_assert_int_eq(sh(NULL, LUMI " slurm %s --shards 2 --output %s", th_path("slurm_nokind.yaml"), dir("slurm_bad")), 2);
     ck_assert_int_eq(sh(NULL, LUMI " slurm --help"), 0);
     ck_assert_int_eq(sh(NULL, LUMI " run %s --shard 4/3", cfg), 2);
 }
@@ -421,7 +447,7 @@ Suite *suite_shard(void) {
     tcase_add_test(tc, generate_merge_has_the_same_tokens);
     tcase_add_test(tc, resume_completes_a_killed_shard);
     tcase_add_test(tc, every_kind_records_provenance);
-    tcase_add_test(tc, bench_records_provenance);
+    tcase_add_test(tc, bench_shards_and_provenance);
     tcase_add_test(tc, slurm_scripts);
     suite_add_tcase(s, tc);
     return s;
