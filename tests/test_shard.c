@@ -323,6 +323,27 @@ START_TEST(every_kind_records_provenance) {
 }
 END_TEST
 
+/* golden record keeps the same provenance beside the goldens */
+START_TEST(golden_record_records_provenance) {
+    char text[2048], cfg[512], *out;
+    snprintf(text, sizeof text, EQUIV, "pv_golden", th_path("results"));
+    snprintf(text + strlen(text), sizeof text - strlen(text), "goldens: %s\n", th_path("pv_goldens"));
+    snprintf(cfg, sizeof cfg, "%s", th_path("pv_golden.yaml"));
+    write_text(cfg, text);
+    ck_assert_msg(sh(&out, LUMI " golden record %s", cfg) == 0, "%s", out);
+    free(out);
+    ck_assert_int_eq(sh(NULL, "cmp %s %s/config.yaml", cfg, th_path("pv_goldens")), 0);
+    ck_assert_int_eq(sh(&out, "cat %s/run.json", th_path("pv_goldens")), 0);
+    const char *members[] = {"\"name\":\"pv_golden\"", "\"crc32\":\"", "\"commit\":", "\"machine\":",
+                             "\"prompts\":[", "\"status\":\"complete\"", "\"made_by\":\"lumi golden record\""};
+    for (size_t m = 0; m < sizeof members / sizeof *members; m++)
+        ck_assert_msg(strstr(out, members[m]), "golden run.json lacks %s: %s", members[m], out);
+    free(out);
+    ck_assert_int_eq(sh(&out, LUMI " golden verify %s", cfg), 0);
+    free(out);
+}
+END_TEST
+
 static int count(const char *hay, const char *needle) {
     int n = 0;
     for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
@@ -448,6 +469,7 @@ Suite *suite_shard(void) {
     tcase_add_test(tc, resume_completes_a_killed_shard);
     tcase_add_test(tc, every_kind_records_provenance);
     tcase_add_test(tc, bench_shards_and_provenance);
+    tcase_add_test(tc, golden_record_records_provenance);
     tcase_add_test(tc, slurm_scripts);
     suite_add_tcase(s, tc);
     return s;
