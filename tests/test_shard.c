@@ -221,6 +221,12 @@ START_TEST(merge_refuses_bad_shards) {
         free(out);
         ck_assert(!th_exists(dir(m)));
     }
+    /* a case that failed in its shard (resume retries it; merge does not) */
+    ck_assert_int_eq(sh(NULL, "cp -r %s %s && sed -i '0,/\"verdict\":\"pass\"/s//\"verdict\":\"error\"/' %s/cases.jsonl",
+                        s2, dir("rf_err"), dir("rf_err")), 0);
+    ck_assert_int_eq(sh(&out, LUMI " merge %s %s %s %s", dir("rf_m7"), s1, dir("rf_err"), s3), 2);
+    ck_assert_msg(strstr(out, "failed in"), "%s", out);
+    free(out);
     /* not a shard at all; and an output folder that is in use */
     ck_assert_int_eq(sh(NULL, "cp -r %s %s && sed -i 's/,\"shard\":{[^}]*}//' %s/run.json", s1, dir("rf_whole"),
                         dir("rf_whole")), 0);
@@ -254,6 +260,15 @@ START_TEST(study_merge_is_byte_identical) {
                      dir("st_s4")) == 0, "%s", out);
     free(out);
     ck_assert(!file_eq(dir("st_full"), dir("st_bad"), "summary.csv"));
+    /* a study resumes: samples lost (and a torn last line) are run again, the tables are the same */
+    ck_assert_int_eq(sh(NULL, "cp -r %s %s && cd %s && rm summary.csv && sed -i '2d;5d;9d' samples.jsonl && "
+                              "printf '{\"sampler\":\"gre' >> samples.jsonl", dir("st_full"), dir("st_res"), dir("st_res")),
+                     0);
+    ck_assert_msg(sh(&out, LUMI " run --resume %s", dir("st_res")) == 0, "%s", out);
+    free(out);
+    ck_assert_int_eq(sh(NULL, "test $(wc -l < %s/samples.jsonl) = 18", dir("st_res")), 0);
+    ck_assert(file_eq(dir("st_full"), dir("st_res"), "summary.csv"));
+    ck_assert(file_eq(dir("st_full"), dir("st_res"), "entropy_per_step.csv"));
 }
 END_TEST
 
