@@ -19,21 +19,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../engine/json.h"
 #include "cli.h"
 
 static const char *USAGE =
     "usage: lumi slurm CONFIG --shards N [--partition P] [--time HH:MM:SS] [--mem M] [--cpus C]\n"
-    "                  [--output DIR] [--submit]\n"
+    "                  [--output DIR] [--submit] [--json]\n"
     "  writes DIR/array.sh (a job array: task I runs lumi run CONFIG --shard I/N into DIR/shard-I),\n"
     "  DIR/merge.sh (lumi merge DIR/merged DIR/shard-*, after the array: --dependency=afterok) and\n"
-    "  DIR/submit.sh; --submit submits both with sbatch and prints the job ids.\n"
+    "  DIR/submit.sh; --submit submits both with sbatch and prints the job ids\n"
+    "  (--json: one object {\"dir\", \"array_job\", \"merge_job\", \"merged\"}, job ids null unless --submit).\n"
     "  DIR defaults to <output>/<name>/slurm-<UTC time>; it must be on a filesystem every node sees.\n"
     "  --cpus C (default 1) is each task's --cpus-per-task, which lumi uses as its thread count;\n"
     "  --mem (default 2G) and --time (default 01:00:00) are per task.\n";
 
 typedef struct {
     const char *config, *partition, *time, *mem, *output;
-    int shards, cpus, submit;
+    int shards, cpus, submit, json;
     char dir[PATH_MAX], cwd[PATH_MAX], lumi[PATH_MAX], name[128];
 } Job;
 
@@ -57,6 +59,7 @@ static int parse(Job *j, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--submit")) j->submit = 1;
+        else if (!strcmp(a, "--json")) j->json = 1;
         else if (!strcmp(a, "--shards") || !strcmp(a, "--cpus")) {
             if (!(v = cli_value(argc, argv, &i))) return -1;
             char *end;
@@ -204,6 +207,18 @@ static int sbatch(const char *args, char *id, size_t n) {
     return 0;
 }
 
+static void print_json(const Job *j, const char *array, const char *merge) {
+    char merged[PATH_MAX + 8];
+    snprintf(merged, sizeof merged, "%s/merged", j->dir);
+    printf("{\"dir\":");
+    lumi_json_cstr(stdout, j->dir);
+    printf(",\"shards\":%d,\"array_job\":%s%s%s,\"merge_job\":%s%s%s,\"merged\":", j->shards, array[0] ? "\"" : "",
+           array[0] ? array : "null", array[0] ? "\"" : "", merge[0] ? "\"" : "", merge[0] ? merge : "null",
+           merge[0] ? "\"" : "");
+    lumi_json_cstr(stdout, merged);
+    printf("}\n");
+}
+
 int cmd_slurm(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -231,11 +246,12 @@ int cmd_slurm(int argc, char **argv) {
     free(text);
     if (w != 0) return cli_error("%s", e.msg), LUMI_EXIT_BAD;
     if (write_scripts(&j) != 0) return LUMI_EXIT_BAD;
+    char args[PATH_MAX * 2], array[64] = "", merge[64] = "";
     if (!j.submit) {
-        printf("wrote %s/{array,merge,submit}.sh; submit with: sh %s/submit.sh\n", j.dir, j.dir);
+        if (j.json) print_json(&j, array, merge);
+        else printf("wrote %s/{array,merge,submit}.sh; submit with: sh %s/submit.sh\n", j.dir, j.dir);
         return LUMI_EXIT_OK;
     }
-    char args[PATH_MAX * 2], array[64], merge[64];
     snprintf(args, sizeof args, "'%s/array.sh'", j.dir);
     if (sbatch(args, array, sizeof array) != 0) return LUMI_EXIT_BAD;
     snprintf(args, sizeof args, "--dependency=afterok:%s '%s/merge.sh'", array, j.dir);
@@ -243,6 +259,7 @@ int cmd_slurm(int argc, char **argv) {
         cli_error("slurm: the array job %s is submitted; cancel it with scancel %s", array, array);
         return LUMI_EXIT_BAD;
     }
-    printf("array job %s (%d tasks), merge job %s: results in %s/merged\n", array, j.shards, merge, j.dir);
+    if (j.json) print_json(&j, array, merge);
+    else printf("array job %s (%d tasks), merge job %s: results in %s/merged\n", array, j.shards, merge, j.dir);
     return LUMI_EXIT_OK;
 }

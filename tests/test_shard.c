@@ -468,6 +468,11 @@ START_TEST(slurm_scripts) {
     write_text(th_path("slurm_nokind.yaml"), "name: x\nkind: nosuch\n");
     ck_assert_int_eq(sh(NULL, LUMI " slurm %s --shards 2 --output %s", th_path("slurm_nokind.yaml"), dir("slurm_bad")), 2);
     ck_assert_int_eq(sh(NULL, LUMI " slurm --help"), 0);
+    ck_assert_int_eq(sh(&out, LUMI " slurm %s --shards 2 --output %s --json", cfg, dir("slurm_json")), 0);
+    snprintf(line, sizeof line, "{\"dir\":\"%s\",\"shards\":2,\"array_job\":null,\"merge_job\":null,\"merged\":\"%s/merged\"}\n",
+             dir("slurm_json"), dir("slurm_json"));
+    ck_assert_str_eq(out, line);
+    free(out);
     ck_assert_int_eq(sh(NULL, LUMI " run %s --shard 4/3", cfg), 2);
 }
 END_TEST
