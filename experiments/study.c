@@ -393,6 +393,7 @@ static int sample_index(const LumiStudyCfg *c, const LumiYamlNode *rec) {
     int si = -1, ki = -1;
     for (int i = 0; i < c->n_samplers && si < 0; i++)
         if (!strcmp(c->samplers[i].name, name)) si = i;
+    if (seed >= 0 && seed < c->n_seeds && (double)c->seeds[(int)seed] == seed) ki = (int)seed; /* seeds: N */
     for (int i = 0; i < c->n_seeds && ki < 0; i++)
         if ((double)c->seeds[i] == seed) ki = i;
     if (si < 0 || ki < 0 || p < 0 || p >= c->n_prompts || p != (int)p) return -1;
