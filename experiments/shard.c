@@ -54,6 +54,27 @@ static int by_cost(const void *a, const void *b) {
     return (x->i > y->i) - (x->i < y->i);
 }
 
+/* The shards as a binary min-heap on (load, index): the least loaded
+ * shard, ties to the lowest index, in O(log N) per case. */
+typedef struct {
+    double load;
+    int shard;
+} Bin;
+
+static int bin_less(const Bin *a, const Bin *b) { return a->load < b->load || (a->load == b->load && a->shard < b->shard); }
+
+static void sift_down(Bin *h, int n, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && bin_less(&h[l], &h[m])) m = l;
+        if (r < n && bin_less(&h[r], &h[m])) m = r;
+        if (m == i) return;
+        Bin t = h[i];
+        h[i] = h[m], h[m] = t;
+        i = m;
+    }
+}
+
 void lumi_shard_plan(LumiShardPlan *p, const LumiCaseList *cases, int index, int count) {
     memset(p, 0, sizeof *p);
     p->index = index;
@@ -62,18 +83,17 @@ void lumi_shard_plan(LumiShardPlan *p, const LumiCaseList *cases, int index, int
     if (count <= 0) return;
     p->owner = lumi_xcalloc((size_t)(cases->n ? cases->n : 1), sizeof(int));
     Ranked *order = lumi_xmalloc(sizeof *order * (size_t)(cases->n ? cases->n : 1));
-    double *load = lumi_xcalloc((size_t)count, sizeof(double));
+    Bin *heap = lumi_xmalloc(sizeof *heap * (size_t)count);
     for (int i = 0; i < cases->n; i++) order[i] = (Ranked){cases->v[i].cost, i};
     qsort(order, (size_t)cases->n, sizeof *order, by_cost);
+    for (int s = 0; s < count; s++) heap[s] = (Bin){0, s}; /* all zero, in index order: a valid heap */
     for (int j = 0; j < cases->n; j++) {
-        int best = 0;
-        for (int s = 1; s < count; s++)
-            if (load[s] < load[best]) best = s;
-        load[best] += order[j].cost;
-        p->owner[order[j].i] = best + 1;
+        p->owner[order[j].i] = heap[0].shard + 1;
+        heap[0].load += order[j].cost;
+        sift_down(heap, count, 0);
     }
     free(order);
-    free(load);
+    free(heap);
 }
 
 int lumi_shard_take(const LumiShardPlan *p, int i) {

@@ -138,6 +138,12 @@ START_TEST(plan_is_a_balanced_partition) {
         for (int s = 0; s < n; s++) lumi_shard_free(&p[s]);
         lumi_shard_free(&again);
     }
+    /* the most shards --shard allows, more than there are cases: one case each, the rest empty */
+    LumiShardPlan many;
+    lumi_shard_plan(&many, &l, 100000, 100000);
+    for (int i = 0; i < l.n; i++) ck_assert(many.owner[i] >= 1 && many.owner[i] <= l.n);
+    ck_assert_int_eq(lumi_shard_size(&many), 0);
+    lumi_shard_free(&many);
     LumiShardPlan whole;
     lumi_shard_plan(&whole, &l, 0, 0);
     ck_assert_int_eq(lumi_shard_size(&whole), l.n);
