@@ -95,6 +95,7 @@ static int create_at(const char *dir, const char *config_path, LumiRunDir *r, co
     memset(r, 0, sizeof *r);
     snprintf(r->log_name, sizeof r->log_name, "%s", log);
     r->t0 = lumi_now();
+    if (strlen(dir) >= sizeof r->dir) return lumi_err(e, "--dir %.80s...: longer than %zu bytes", dir, sizeof r->dir - 1);
     snprintf(r->dir, sizeof r->dir, "%s", dir);
     size_t l = strlen(r->dir);
     while (l > 1 && r->dir[l - 1] == '/') r->dir[--l] = 0;
