@@ -4,6 +4,7 @@
 #define LUMI_CLI_H
 #include "../engine/model.h"
 #include "../engine/tokenizer.h"
+#include "../experiments/experiment.h"
 #include "../paths/path.h"
 
 #define LUMI_EXIT_OK 0
@@ -22,6 +23,8 @@ int cmd_golden(int argc, char **argv);
 int cmd_study(int argc, char **argv);
 int cmd_bench_sampler(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_slurm(int argc, char **argv);
 
 /* Options shared by the commands that run a model on a prompt. */
 typedef struct {
@@ -42,5 +45,7 @@ void cli_error(const char *fmt, ...) LUMI_PRINTF(1, 2);
 /* Loads an experiment config and runs its kind (cli/cmd_run.c); want_kind
  * non-NULL refuses other kinds. Returns the exit code. */
 int cli_run_config(const char *config, const char *resume, int check, const char *want_kind);
+/* The same with every run option (--shard, --dir, merge); opts->config_path is set from config. */
+int cli_run_opts(const char *config, const LumiRunOpts *opts, const char *want_kind);
 
 #endif

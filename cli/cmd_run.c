@@ -9,10 +9,12 @@
 #include "cli.h"
 
 static const char *USAGE =
-    "usage: lumi run CONFIG [--resume DIR]\n"
+    "usage: lumi run CONFIG [--shard I/N] [--dir DIR]\n"
     "       lumi run --resume DIR          (runs DIR/config.yaml, the copy made at the start)\n"
     "       lumi check CONFIG              (equivalence experiments: exit 1 on any violation)\n"
-    "  results go to <output>/<name>/<run id>/ (output defaults to results)\n";
+    "  results go to <output>/<name>/<run id>/ (output defaults to results), or to DIR with --dir\n"
+    "  --shard I/N   run only shard I of N (a cost-balanced split of the cases; lumi merge joins them;\n"
+    "                a resumed shard keeps the shard recorded in its run.json)\n";
 
 /* A resumed run must use the config it started with. */
 static int same_file(const char *a, const char *b) {
@@ -31,6 +33,12 @@ static int same_file(const char *a, const char *b) {
 }
 
 int cli_run_config(const char *config, const char *resume, int check, const char *want_kind) {
+    LumiRunOpts o = {.resume_dir = resume, .check = check};
+    return cli_run_opts(config, &o, want_kind);
+}
+
+int cli_run_opts(const char *config, const LumiRunOpts *opts, const char *want_kind) {
+    const char *resume = opts->resume_dir;
     char copy[600];
     if (resume) {
         snprintf(copy, sizeof copy, "%s/config.yaml", resume);
@@ -60,18 +68,40 @@ int cli_run_config(const char *config, const char *resume, int check, const char
         lumi_experiment_names(names, sizeof names);
         const LumiYamlNode *n = lumi_yaml_get(doc.root, "kind");
         cli_error("%s:%d:%d: unknown kind '%s' (valid: %s)", config, n->line, n->col, kind, names);
+    } else if ((opts->shard_count || opts->run_dir) && !k->cases) {
+        cli_error("%s: kind %s cannot be sharded (--shard, --dir)", config, kind);
     } else if (want_kind && strcmp(kind, want_kind) != 0) {
         cli_error("%s: this command needs kind: %s, got '%s'", config, want_kind, kind);
     } else {
-        LumiRunOpts o = {.config_path = config, .resume_dir = resume, .check = check};
+        LumiRunOpts o = *opts;
+        o.config_path = config;
         rc = k->run(&doc, &o);
     }
     lumi_yaml_free(&doc);
     return rc;
 }
 
+/* A resumed shard stays the shard it was: run.json says which. */
+static int resume_shard(LumiRunOpts *o) {
+    int i, n;
+    LumiErr e;
+    if (lumi_shard_of_run(o->resume_dir, &i, &n, &e) != 0) {
+        cli_error("--resume %s: %s", o->resume_dir, e.msg);
+        return -1;
+    }
+    if (!n) return 0; /* killed before its run.json: the --shard given (the job script passes it) */
+    if (o->shard_count && (o->shard_index != i || o->shard_count != n)) {
+        cli_error("--resume %s: that run is shard %d/%d, not %d/%d", o->resume_dir, i, n, o->shard_index,
+                  o->shard_count);
+        return -1;
+    }
+    o->shard_index = i, o->shard_count = n;
+    return 0;
+}
+
 static int parse(int argc, char **argv, int check) {
-    const char *config = NULL, *resume = NULL;
+    const char *config = NULL, *resume = NULL, *v;
+    LumiRunOpts o = {.check = check};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -79,6 +109,15 @@ static int parse(int argc, char **argv, int check) {
             return LUMI_EXIT_OK;
         } else if (!check && !strcmp(a, "--resume")) {
             if (!(resume = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
+        } else if (!check && !strcmp(a, "--shard")) {
+            LumiErr e;
+            if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
+            if (lumi_shard_parse(v, &o.shard_index, &o.shard_count, &e) != 0) {
+                cli_error("%s", e.msg);
+                return LUMI_EXIT_BAD;
+            }
+        } else if (!check && !strcmp(a, "--dir")) {
+            if (!(o.run_dir = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
         } else if (a[0] == '-' || config) {
             cli_error("%s: unexpected argument '%s'", argv[0], a);
             fputs(USAGE, stderr);
@@ -91,7 +130,13 @@ static int parse(int argc, char **argv, int check) {
         fputs(USAGE, stderr);
         return LUMI_EXIT_BAD;
     }
-    return cli_run_config(config, resume, check, check ? "equivalence" : NULL);
+    if (resume && o.run_dir) {
+        cli_error("--dir and --resume: the resumed run stays in its own folder");
+        return LUMI_EXIT_BAD;
+    }
+    o.resume_dir = resume;
+    if (resume && resume_shard(&o) != 0) return LUMI_EXIT_BAD;
+    return cli_run_opts(config, &o, check ? "equivalence" : NULL);
 }
 
 int cmd_run(int argc, char **argv) { return parse(argc, argv, 0); }

@@ -216,6 +216,36 @@ static int write_csv(const char *dir, const LumiBenchPlan *p, const Row *rows, i
     return 0;
 }
 
+/* One result as a JSON object (no newline): bench.json's rows, and the
+ * lines of the kind's cases.jsonl that merges rebuild the tables from. */
+static void json_row(FILE *f, const LumiBenchPlan *p, const LumiMachine *mc, const Row *w) {
+    fprintf(f, "{\"model\": ");
+    lumi_json_cstr(f, w->model->name);
+    fprintf(f, ", \"file\": ");
+    lumi_json_cstr(f, w->model->file);
+    fprintf(f, ", \"path\": ");
+    lumi_json_cstr(f, w->path);
+    if (!w->r.ok) {
+        fprintf(f, ", \"error\": ");
+        lumi_json_cstr(f, w->r.err);
+    } else {
+        fprintf(f, ", \"isa\": \"%s\", \"peak_rss_mb\": %.1f, \"weight_bytes_per_token\": %.0f", w->r.isa,
+                w->r.rss_mb, w->r.weight_bytes);
+        if (mc)
+            fprintf(f, ", \"read_gbs_around\": %.3f, \"fma_gflops_around\": %.3f", w->local_gbs, w->local_gflops);
+        fprintf(f, ", \"pp\": {\"tokens\": %d, \"median\": %.3f, \"min\": %.3f, \"max\": %.3f, \"flops\": %.0f, "
+                   "\"fraction_of_fma_peak\": %.4f, \"reps\": [",
+                p->n_prompt, w->pp.med, w->pp.lo, w->pp.hi, w->r.prefill_flops, w->pp_frac);
+        for (int k = 0; k < w->r.reps; k++) fprintf(f, "%s%.3f", k ? ", " : "", w->r.pp[k]);
+        fprintf(f, "]}, \"tg\": {\"tokens\": %d, \"median\": %.3f, \"min\": %.3f, \"max\": %.3f, "
+                   "\"fraction_of_read_bandwidth\": %.4f, \"reps\": [",
+                p->n_gen, w->tg.med, w->tg.lo, w->tg.hi, w->tg_frac);
+        for (int k = 0; k < w->r.reps; k++) fprintf(f, "%s%.3f", k ? ", " : "", w->r.tg[k]);
+        fprintf(f, "]}");
+    }
+    fprintf(f, "}");
+}
+
 static int write_json(const char *dir, const char *id, const LumiBenchPlan *p, const LumiMachine *mc, const Row *rows,
                       int n, LumiErr *e) {
     char path[1300];
@@ -235,32 +265,9 @@ static int write_json(const char *dir, const char *id, const LumiBenchPlan *p, c
         fprintf(f, "  \"machine\": null,\n");
     fprintf(f, "  \"results\": [\n");
     for (int i = 0; i < n; i++) {
-        const Row *w = &rows[i];
-        fprintf(f, "    {\"model\": ");
-        lumi_json_cstr(f, w->model->name);
-        fprintf(f, ", \"file\": ");
-        lumi_json_cstr(f, w->model->file);
-        fprintf(f, ", \"path\": ");
-        lumi_json_cstr(f, w->path);
-        if (!w->r.ok) {
-            fprintf(f, ", \"error\": ");
-            lumi_json_cstr(f, w->r.err);
-        } else {
-            fprintf(f, ", \"isa\": \"%s\", \"peak_rss_mb\": %.1f, \"weight_bytes_per_token\": %.0f", w->r.isa,
-                    w->r.rss_mb, w->r.weight_bytes);
-            if (mc)
-                fprintf(f, ", \"read_gbs_around\": %.3f, \"fma_gflops_around\": %.3f", w->local_gbs, w->local_gflops);
-            fprintf(f, ", \"pp\": {\"tokens\": %d, \"median\": %.3f, \"min\": %.3f, \"max\": %.3f, \"flops\": %.0f, "
-                       "\"fraction_of_fma_peak\": %.4f, \"reps\": [",
-                    p->n_prompt, w->pp.med, w->pp.lo, w->pp.hi, w->r.prefill_flops, w->pp_frac);
-            for (int k = 0; k < w->r.reps; k++) fprintf(f, "%s%.3f", k ? ", " : "", w->r.pp[k]);
-            fprintf(f, "]}, \"tg\": {\"tokens\": %d, \"median\": %.3f, \"min\": %.3f, \"max\": %.3f, "
-                       "\"fraction_of_read_bandwidth\": %.4f, \"reps\": [",
-                    p->n_gen, w->tg.med, w->tg.lo, w->tg.hi, w->tg_frac);
-            for (int k = 0; k < w->r.reps; k++) fprintf(f, "%s%.3f", k ? ", " : "", w->r.tg[k]);
-            fprintf(f, "]}");
-        }
-        fprintf(f, "}%s\n", i + 1 < n ? "," : "");
+        fprintf(f, "    ");
+        json_row(f, p, mc, &rows[i]);
+        fprintf(f, "%s\n", i + 1 < n ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
     if (fclose(f) != 0) return lumi_err(e, "%s: write failed", path);
@@ -357,7 +364,9 @@ static LumiMachine sample_machine(const LumiBenchPlan *p, LumiMachine *mc, int f
     return s;
 }
 
-int lumi_bench_run(const LumiBenchPlan *p) {
+int lumi_bench_run(const LumiBenchPlan *p) { return lumi_bench_run_dir(p, NULL, 0); }
+
+int lumi_bench_run_dir(const LumiBenchPlan *p, char *dir_out, size_t dir_n) {
     if (p->n_models == 0 || p->n_paths == 0) return fprintf(stderr, "lumi: bench: no models or no paths\n"), 2;
     if (p->reps < 1 || p->reps > MAX_REPS)
         return fprintf(stderr, "lumi: bench: reps %d outside 1..%d\n", p->reps, MAX_REPS), 2;
@@ -377,11 +386,12 @@ int lumi_bench_run(const LumiBenchPlan *p) {
     double load[1] = {-1};
     if (getloadavg(load, 1) < 1) load[0] = -1;
     LumiMachine prev = sample_machine(p, &mc, 1);
-    int n = p->n_models * p->n_paths, failed = 0;
+    int n = p->n_models * p->n_paths, failed = 0, measured = 0;
     Row *rows = lumi_xcalloc((size_t)n, sizeof *rows);
     for (int mi = 0; mi < p->n_models; mi++)
         for (int pi = 0; pi < p->n_paths; pi++) {
-            Row *w = &rows[mi * p->n_paths + pi];
+            if (p->take && !p->take[mi * p->n_paths + pi]) continue;
+            Row *w = &rows[measured++];
             LumiPathSpec spec = p->paths[pi];
             if (p->threads >= 0) spec.threads = p->threads;
             w->model = &p->models[mi];
@@ -400,6 +410,7 @@ int lumi_bench_run(const LumiBenchPlan *p) {
             w->pp = stat_of(w->r.pp, w->r.reps);
             w->tg = stat_of(w->r.tg, w->r.reps);
         }
+    n = measured;
     if (!p->skip_machine)
         for (int i = 0; i < n; i++) {
             Row *w = &rows[i];
@@ -414,6 +425,16 @@ int lumi_bench_run(const LumiBenchPlan *p) {
     run_id(id, sizeof id);
     snprintf(dir, sizeof dir, "%s/%s", p->out_root, id);
     for (int k = 2; access(dir, F_OK) == 0; k++) snprintf(dir, sizeof dir, "%s/%s-%d", p->out_root, id, k);
+    if (p->run_dir) {
+        const char *slash = strrchr(p->run_dir, '/');
+        snprintf(dir, sizeof dir, "%s", p->run_dir);
+        snprintf(id, sizeof id, "%s", slash ? slash + 1 : p->run_dir);
+    }
+    for (int i = 0; p->log && i < n; i++) {
+        json_row(p->log, p, mcp, &rows[i]);
+        fputc('\n', p->log);
+    }
+    if (p->log && fflush(p->log) != 0) fprintf(stderr, "lumi: bench: writing the case log failed\n");
     LumiErr e;
     int rc = failed ? 1 : 0;
     if (lumi_mkdirs(dir, &e) != 0 || write_csv(dir, p, rows, n, &e) != 0 || write_json(dir, id, p, mcp, rows, n, &e) != 0) {
@@ -428,5 +449,6 @@ int lumi_bench_run(const LumiBenchPlan *p) {
         printf("\nwrote %s/bench.{csv,json,png,gp}\n", dir);
     }
     free(rows);
+    if (dir_out && rc != 2) snprintf(dir_out, dir_n, "%s", dir);
     return rc;
 }

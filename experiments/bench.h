@@ -8,6 +8,8 @@
  * (with its bench.gp beside it). */
 #ifndef LUMI_BENCH_H
 #define LUMI_BENCH_H
+#include <stdio.h>
+
 #include "../paths/path.h"
 #include "experiment.h"
 
@@ -25,11 +27,16 @@ typedef struct {
     int threads;          /* >= 0: overrides every path's threads; -1 keeps them */
     char out_root[1024];  /* default results/bench */
     int skip_machine;     /* skip the bandwidth/FMA micro-benchmarks (tests) */
+    const unsigned char *take; /* [n_models * n_paths]: measure only these (a shard); NULL: all */
+    const char *run_dir;  /* write here instead of out_root/<run id> */
+    FILE *log;            /* when set, each result is appended as one JSON line (the kind's cases.jsonl) */
 } LumiBenchPlan;
 
 void lumi_bench_plan_default(LumiBenchPlan *p);
 /* Runs the plan, prints the table; returns the process exit code. */
 int lumi_bench_run(const LumiBenchPlan *p);
+/* The same; the run folder it wrote goes to dir_out (left as is on exit 2). */
+int lumi_bench_run_dir(const LumiBenchPlan *p, char *dir_out, size_t dir_n);
 /* Reads a `kind: bench` YAML document into a plan, synthesizing the models
  * it describes into its cache folder on first use. */
 int lumi_bench_from_yaml(const LumiYamlDoc *d, LumiBenchPlan *p, LumiErr *e);

@@ -18,12 +18,16 @@
  *     - {backend: cpu, threads: 1}
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "../engine/json.h"
 #include "bench.h"
 #include "config.h"
 #include "inputs.h"
+#include "results.h"
 
 /* Paths start from the defaults with backend=cpu: that is what bench is for. */
 static int read_path(const LumiYamlDoc *d, const LumiYamlNode *n, LumiPathSpec *p, LumiErr *e) {
@@ -113,19 +117,209 @@ int lumi_bench_from_yaml(const LumiYamlDoc *d, LumiBenchPlan *p, LumiErr *e) {
     return 0;
 }
 
+/* ---- the kind: run folder, cases, shards, merge ---- */
+
+/* run.json beside bench.{csv,json}, with the provenance every kind records. */
+static int provenance(const LumiBenchPlan *p, const LumiRunDir *r, const char *status, const LumiRunOpts *o,
+                      int n_cases, LumiErr *e) {
+    int rc = 0;
+    LumiStrBuf sb;
+    lumi_sb_open(&sb);
+    FILE *f = sb.f;
+    fprintf(f, "{\"name\":\"bench\",\"kind\":\"bench\",\"run_id\":");
+    lumi_json_cstr(f, r->run_id);
+    fprintf(f, ",\"models\":[");
+    for (int i = 0; i < p->n_models && rc == 0; i++) {
+        uint32_t crc = 0;
+        size_t bytes = 0;
+        if (lumi_file_crc32(p->models[i].file, &crc, &bytes, e) != 0) rc = -1;
+        fprintf(f, "%s{\"name\":", i ? "," : "");
+        lumi_json_cstr(f, p->models[i].name);
+        fprintf(f, ",\"path\":");
+        lumi_json_cstr(f, p->models[i].file);
+        fprintf(f, ",\"crc32\":\"%08x\",\"bytes\":%zu}", (unsigned)crc, bytes);
+    }
+    /* "model": the first model, whose CRC lumi merge compares across shards */
+    uint32_t crc = 0;
+    size_t bytes = 0;
+    if (rc == 0 && lumi_file_crc32(p->models[0].file, &crc, &bytes, e) != 0) rc = -1;
+    fprintf(f, "],\"model\":{\"path\":");
+    lumi_json_cstr(f, p->models[0].file);
+    fprintf(f, ",\"crc32\":\"%08x\",\"bytes\":%zu},\"paths\":[", (unsigned)crc, bytes);
+    for (int i = 0; i < p->n_paths; i++) {
+        char buf[160];
+        lumi_path_format(&p->paths[i], buf, sizeof buf);
+        if (i) fputc(',', f);
+        lumi_json_cstr(f, buf);
+    }
+    fprintf(f, "],\"n_prompt\":%d,\"n_gen\":%d,\"reps\":%d,\"threads\":%d,\"status\":\"%s\",", p->n_prompt,
+            p->n_gen, p->reps, p->threads, status);
+    lumi_runinfo_json(f);
+    lumi_run_json_scope(f, o, n_cases);
+    fprintf(f, "}\n");
+    lumi_sb_close(&sb);
+    if (rc == 0) rc = lumi_rundir_write(r, "run.json", sb.buf, sb.len, e);
+    free(sb.buf);
+    return rc;
+}
+
+/* The cases: model x path, each costing its model's bytes per token over
+ * the tokens it runs (cache=none: quadratic). Keys use the path as the
+ * results name it (threads: override applied). */
+static void list_cases(const LumiBenchPlan *p, LumiCaseList *out) {
+    for (int mi = 0; mi < p->n_models; mi++) {
+        size_t bytes = 1;
+        struct stat st;
+        if (stat(p->models[mi].file, &st) == 0) bytes = (size_t)st.st_size;
+        for (int pi = 0; pi < p->n_paths; pi++) {
+            LumiPathSpec spec = p->paths[pi];
+            if (p->threads >= 0) spec.threads = p->threads;
+            char path[160];
+            lumi_path_format(&spec, path, sizeof path);
+            double tokens = lumi_case_cost(p->n_prompt, spec.cache) + lumi_case_cost(p->n_gen, spec.cache);
+            lumi_cases_add(out, (double)bytes * tokens * p->reps, "model=%s path=%s", p->models[mi].name, path);
+        }
+    }
+}
+
+static int cases(const LumiYamlDoc *doc, LumiCaseList *out, LumiErr *e) {
+    LumiBenchPlan p;
+    if (lumi_bench_from_yaml(doc, &p, e) != 0) return -1;
+    list_cases(&p, out);
+    return 0;
+}
+
+static int case_key(const LumiYamlNode *rec, char *buf, size_t n) {
+    snprintf(buf, n, "model=%s path=%s", lumi_case_str(rec, "model", "?"), lumi_case_str(rec, "path", "?"));
+    return 1;
+}
+
+static int logged(const LumiCaseLog *log, const char *key) {
+    char k[256];
+    for (int i = 0; i < log->n; i++)
+        if (case_key(log->lines[i].root, k, sizeof k) && !strcmp(k, key)) return 1;
+    return 0;
+}
+
+/* bench.csv's lines for one logged result, as lumi_bench_run writes them. */
+static void csv_rows(FILE *f, const LumiYamlNode *r) {
+    const char *model = lumi_case_str(r, "model", "?"), *path = lumi_case_str(r, "path", "?");
+    const char *err = lumi_case_str(r, "error", NULL);
+    if (err) {
+        fprintf(f, "%s,\"%s\",,,,,,,,,,\"%s\"\n", model, path, err);
+        return;
+    }
+    static const char *const TEST[2] = {"pp", "tg"}, *const FRAC[2] = {"fraction_of_fma_peak", "fraction_of_read_bandwidth"},
+                             *const OF[2] = {"fma_peak", "read_bandwidth"};
+    for (int t = 0; t < 2; t++) {
+        const LumiYamlNode *x = lumi_yaml_get(r, TEST[t]), *reps = x ? lumi_yaml_get(x, "reps") : NULL;
+        if (!x) continue;
+        fprintf(f, "%s,\"%s\",%s,%d,%d,%.3f,%.3f,%.3f,%.4f,%s,%.1f,\n", model, path, TEST[t],
+                (int)lumi_case_num(x, "tokens", 0), reps && reps->type == LUMI_Y_SEQ ? reps->n : 0,
+                lumi_case_num(x, "median", 0), lumi_case_num(x, "min", 0), lumi_case_num(x, "max", 0),
+                lumi_case_num(x, FRAC[t], 0), OF[t], lumi_case_num(r, "peak_rss_mb", 0));
+    }
+}
+
+/* A resumed or merged run: bench.csv and bench.json from cases.jsonl, in
+ * model x path order (each shard's figures are its own machine's). */
+static int tabulate(const LumiBenchPlan *p, const LumiRunDir *r, const LumiCaseList *cl, LumiErr *e) {
+    char path[700], *text;
+    size_t len;
+    snprintf(path, sizeof path, "%s/cases.jsonl", r->dir);
+    if (lumi_read_file(path, &text, &len, e) != 0) return -1;
+    LumiCaseLog log;
+    if (lumi_caselog_read(r->dir, &log, e) != 0) {
+        free(text);
+        return -1;
+    }
+    const char **line = lumi_xcalloc((size_t)(log.n + 1), sizeof *line);
+    for (int i = 0, off = 0; i < log.n && (size_t)off < len; i++) { /* the text of each parsed line */
+        while ((size_t)off < len && text[off] == '\n') off++;
+        line[i] = text + off;
+        char *nl = memchr(text + off, '\n', len - (size_t)off);
+        if (!nl) break;
+        *nl = 0;
+        off = (int)(nl - text) + 1;
+    }
+    LumiStrBuf csv, js;
+    lumi_sb_open(&csv);
+    lumi_sb_open(&js);
+    fprintf(csv.f, "model,path,test,tokens,reps,tps_median,tps_min,tps_max,fraction,fraction_of,peak_rss_mb,error\n");
+    fprintf(js.f, "{\n  \"run_id\": \"%s\",\n  \"n_prompt\": %d,\n  \"n_gen\": %d,\n  \"reps\": %d,\n"
+                  "  \"machine\": null,\n  \"results\": [\n", r->run_id, p->n_prompt, p->n_gen, p->reps);
+    int first = 1;
+    for (int c = 0; c < cl->n; c++)
+        for (int i = log.n - 1; i >= 0; i--) {
+            char k[256];
+            if (!case_key(log.lines[i].root, k, sizeof k) || strcmp(k, cl->v[c].key) != 0) continue;
+            csv_rows(csv.f, log.lines[i].root);
+            fprintf(js.f, "%s    %s", first ? "" : ",\n", line[i] ? line[i] : "null");
+            first = 0;
+            break;
+        }
+    fprintf(js.f, "\n  ]\n}\n");
+    lumi_sb_close(&csv);
+    lumi_sb_close(&js);
+    int rc = lumi_rundir_write(r, "bench.csv", csv.buf, csv.len, e);
+    if (rc == 0) rc = lumi_rundir_write(r, "bench.json", js.buf, js.len, e);
+    free(csv.buf);
+    free(js.buf);
+    free(line);
+    free(text);
+    lumi_caselog_free(&log);
+    return rc;
+}
+
+/* <out_root>/<run id> as every kind's <output>/<name>/<run id>. */
+static void split_root(const char *root, char *output, size_t on, char *name, size_t nn) {
+    const char *slash = strrchr(root, '/');
+    if (!slash) snprintf(output, on, "."), snprintf(name, nn, "%s", root);
+    else snprintf(output, on, "%.*s", (int)(slash - root), root), snprintf(name, nn, "%s", slash + 1);
+}
+
 static int bench_kind_run(const LumiYamlDoc *d, const LumiRunOpts *o) {
     LumiBenchPlan p;
-    LumiErr e;
-    if (o && o->resume_dir) { /* refuse rather than silently start over */
-        fprintf(stderr, "lumi: %s: a bench run cannot resume; run it again\n", d->path);
-        return 2;
-    }
+    LumiErr e = {{0}};
     if (lumi_bench_from_yaml(d, &p, &e) != 0) {
         fprintf(stderr, "lumi: %s\n", e.msg);
         return 2;
     }
-    return lumi_bench_run(&p);
+    LumiCaseList cl = {0};
+    LumiShardPlan sp;
+    LumiRunDir r;
+    LumiCaseLog done = {0};
+    list_cases(&p, &cl);
+    lumi_shard_plan(&sp, &cl, o->shard_index, o->shard_count);
+    unsigned char *take = lumi_xcalloc((size_t)(cl.n ? cl.n : 1), 1);
+    char output[1024], name[1024];
+    split_root(p.out_root, output, sizeof output, name, sizeof name);
+    int rc = 2, todo = 0;
+    if (lumi_rundir_open(o, output, name, "cases.jsonl", &r, &e) != 0) goto out;
+    if ((o->resume_dir && lumi_caselog_read(r.dir, &done, &e) != 0) ||
+        provenance(&p, &r, "running", o, lumi_shard_size(&sp), &e) != 0)
+        goto close;
+    for (int i = 0; i < cl.n; i++) todo += take[i] = lumi_shard_take(&sp, i) && !logged(&done, cl.v[i].key);
+    rc = 0;
+    if (todo) {
+        p.take = take, p.run_dir = r.dir, p.log = r.cases;
+        rc = lumi_bench_run(&p);
+    }
+    /* a resumed or merged run has results from other processes: the tables come from the log */
+    if (rc != 2 && o->resume_dir && tabulate(&p, &r, &cl, &e) != 0) rc = 2;
+    if (rc != 2 || !e.msg[0])
+        if (provenance(&p, &r, rc == 2 ? "failed" : "complete", o, lumi_shard_size(&sp), &e) != 0) rc = 2;
+close:
+    lumi_rundir_close(&r);
+out:
+    if (rc == 2 && e.msg[0]) fprintf(stderr, "lumi: %s\n", e.msg);
+    free(take);
+    lumi_caselog_free(&done);
+    lumi_shard_free(&sp);
+    lumi_cases_free(&cl);
+    return rc;
 }
 
 const LumiExperimentKind lumi_kind_bench = {
-    "bench", "prefill/decode tok/s per model x path, against measured bandwidth and FMA peak", bench_kind_run};
+    "bench", "prefill/decode tok/s per model x path, against measured bandwidth and FMA peak", bench_kind_run,
+    cases, case_key, "cases.jsonl"};

@@ -35,6 +35,7 @@ typedef struct {
     char *timings;      /* JSON object for run.json, built with the table */
     int stop_after;     /* test hook: LUMI_STOP_AFTER_CASES, 0 = off */
     int n_appended;
+    LumiShardPlan shard; /* which prompt x path cases this run does (--shard) */
 } Ctx;
 
 /* The last record of a case in log, or NULL. Error records count only when
@@ -266,7 +267,7 @@ static int run_paths(Ctx *x, int p, const LumiTrace *ref, LumiErr *e) {
         if (x->cfg.anchor[k] >= 0) is_anchor[x->cfg.anchor[k]] = 1;
     for (int k = 0; k < n && rc == 0; k++) {
         const LumiPathEntry *pe = &x->cfg.paths[k];
-        if (find_case(x, pname, pe->label, "path")) continue;
+        if (!lumi_shard_take(&x->shard, p * n + k) || find_case(x, pname, pe->label, "path")) continue;
         LumiErr ce;
         int a = x->cfg.anchor[k];
         if (a >= 0 && !kept[a].logits && path_trace(x, p, a, ref, &kept[a], &ce) != 0) {
@@ -293,7 +294,8 @@ static int run_paths(Ctx *x, int p, const LumiTrace *ref, LumiErr *e) {
 static int run_prompt(Ctx *x, int p, LumiErr *e) {
     const char *pname = x->cfg.common.prompts[p].name;
     int todo = 0;
-    for (int k = 0; k < x->cfg.n_paths; k++) todo += !find_case(x, pname, x->cfg.paths[k].label, "path");
+    for (int k = 0; k < x->cfg.n_paths; k++)
+        todo += lumi_shard_take(&x->shard, p * x->cfg.n_paths + k) && !find_case(x, pname, x->cfg.paths[k].label, "path");
     if (!todo) return 0;
     fprintf(stderr, "lumi: prompt %s: %d tokens + %d steps, %d paths\n", pname, x->in.n_ids[p], x->in.n_gen[p], todo);
     LumiTrace ref;
@@ -500,11 +502,41 @@ static int write_run_json(Ctx *x, const char *status, double seconds, LumiErr *e
     lumi_json_cstr(f, c);
     fprintf(f, "},\"resumed\":%s,\"seconds\":", x->opts->resume_dir ? "true" : "false");
     lumi_json_num(f, seconds);
-    fprintf(f, ",\"timings\":%s}\n", x->timings ? x->timings : "null");
+    fprintf(f, ",\"timings\":%s", x->timings ? x->timings : "null");
+    lumi_run_json_scope(f, x->opts, lumi_shard_size(&x->shard));
+    fprintf(f, "}\n");
     lumi_sb_close(&sb);
     int rc = lumi_rundir_write(&x->run, "run.json", sb.buf, sb.len, e);
     free(sb.buf);
     return rc;
+}
+
+/* The cases: prompt x path in run order. A shard also runs the reference of
+ * every prompt it has a case of (not counted: it is shared work). */
+static void list_cases(const LumiEquivConfig *c, const LumiExpInputs *in, LumiCaseList *out) {
+    for (int p = 0; p < c->common.n_prompts; p++)
+        for (int k = 0; k < c->n_paths; k++)
+            lumi_cases_add(out, lumi_case_cost(in->n_ids[p] + in->n_gen[p], c->paths[k].spec.cache), "prompt=%s path=%s",
+                           c->common.prompts[p].name, c->paths[k].label);
+}
+
+static int cases(const LumiYamlDoc *doc, LumiCaseList *out, LumiErr *e) {
+    LumiEquivConfig c;
+    LumiExpInputs in;
+    if (lumi_config_equivalence(doc, &c, e) != 0) return -1;
+    int rc = lumi_inputs_load(doc, &c.common, &in, e);
+    if (rc == 0) {
+        list_cases(&c, &in, out);
+        lumi_inputs_free(&in);
+    }
+    lumi_config_equivalence_free(&c);
+    return rc;
+}
+
+static int case_key(const LumiYamlNode *rec, char *buf, size_t n) {
+    if (strcmp(lumi_case_str(rec, "role", ""), "path") != 0) return 0;
+    snprintf(buf, n, "prompt=%s path=%s", lumi_case_str(rec, "prompt", "?"), lumi_case_str(rec, "path", "?"));
+    return 1;
 }
 
 static int run(const LumiYamlDoc *doc, const LumiRunOpts *o) {
@@ -519,12 +551,13 @@ static int run(const LumiYamlDoc *doc, const LumiRunOpts *o) {
     have_cfg = 1;
     if (lumi_inputs_load(doc, &x->cfg.common, &x->in, &e) != 0) goto out;
     have_in = 1;
-    if (o->resume_dir) {
-        if (lumi_rundir_resume(o->resume_dir, &x->run, &e) != 0 || lumi_caselog_read(x->run.dir, &x->done, &e) != 0)
-            goto out;
-    } else if (lumi_rundir_create(x->cfg.common.output, x->cfg.common.name, o->config_path, &x->run, &e) != 0) {
+    LumiCaseList cases = {0};
+    list_cases(&x->cfg, &x->in, &cases);
+    lumi_shard_plan(&x->shard, &cases, o->shard_index, o->shard_count);
+    lumi_cases_free(&cases);
+    if (lumi_rundir_open(o, x->cfg.common.output, x->cfg.common.name, "cases.jsonl", &x->run, &e) != 0 ||
+        (o->resume_dir && lumi_caselog_read(x->run.dir, &x->done, &e) != 0))
         goto out;
-    }
     have_run = 1;
     fprintf(stderr, "lumi: %s: %d prompts x %d paths -> %s\n", x->cfg.common.name, x->cfg.common.n_prompts,
             x->cfg.n_paths, x->run.dir);
@@ -544,7 +577,9 @@ static int run(const LumiYamlDoc *doc, const LumiRunOpts *o) {
     fprintf(stderr, "lumi: results in %s%s\n", x->run.dir, hard ? " (incomplete: lumi run --resume DIR)" : "");
     ok = 1;
     rc = hard || x->n_errors ? 2 : (o->check && fails > 0) ? 1 : 0;
-    if (fails > 0 && !hard) fprintf(stderr, "lumi: %d of %d paths %s\n", fails, x->cfg.n_paths, o->check ? "failed" : "differ");
+    if (o->shard_count > 0) fprintf(stderr, "lumi: shard %d/%d: %d cases (lumi merge joins the shards)\n", o->shard_index,
+                                    o->shard_count, lumi_shard_size(&x->shard));
+    else if (fails > 0 && !hard) fprintf(stderr, "lumi: %d of %d paths %s\n", fails, x->cfg.n_paths, o->check ? "failed" : "differ");
 out:
     if (!ok) fprintf(stderr, "lumi: %s\n", e.msg);
     if (have_run) {
@@ -553,10 +588,12 @@ out:
     }
     if (have_in) lumi_inputs_free(&x->in);
     if (have_cfg) lumi_config_equivalence_free(&x->cfg);
+    lumi_shard_free(&x->shard);
     free(x->timings);
     free(x);
     return rc;
 }
 
 const LumiExperimentKind lumi_kind_equivalence = {
-    "equivalence", "teacher-force every path on the reference's tokens and compare logits per position", run};
+    "equivalence", "teacher-force every path on the reference's tokens and compare logits per position", run,
+    cases, case_key, "cases.jsonl"};

@@ -14,13 +14,15 @@
 
 static const char *const GENERATE_KEYS[] = {"paths", NULL};
 
-static int has_case(const LumiCaseLog *log, const char *prompt, const char *path) {
-    for (int i = 0; i < log->n; i++)
+static const LumiYamlNode *find_case(const LumiCaseLog *log, const char *prompt, const char *path) {
+    for (int i = log->n - 1; i >= 0; i--)
         if (!strcmp(lumi_case_str(log->lines[i].root, "prompt", ""), prompt) &&
             !strcmp(lumi_case_str(log->lines[i].root, "path", ""), path))
-            return 1;
-    return 0;
+            return log->lines[i].root;
+    return NULL;
 }
+
+static int has_case(const LumiCaseLog *log, const char *prompt, const char *path) { return find_case(log, prompt, path) != NULL; }
 
 static int run_case(const LumiExpCommon *c, const LumiExpInputs *in, int p, const LumiPathEntry *pe, LumiRunDir *r,
                     LumiErr *e) {
@@ -65,14 +67,17 @@ static int run_case(const LumiExpCommon *c, const LumiExpInputs *in, int p, cons
 }
 
 static int write_outputs(const LumiExpCommon *c, const LumiExpInputs *in, const LumiPathEntry *paths, int n_paths,
-                         LumiRunDir *r, const char *status, LumiErr *e) {
+                         LumiRunDir *r, const char *status, const LumiRunOpts *o, int n_cases, LumiErr *e) {
     LumiCaseLog log;
     if (lumi_caselog_read(r->dir, &log, e) != 0) return -1;
     LumiStrBuf csv, js;
     lumi_sb_open(&csv);
     fprintf(csv.f, "prompt,path,tokens,stop,prefill_tok_s,decode_tok_s\n");
-    for (int i = 0; i < log.n; i++) {
-        const LumiYamlNode *n = log.lines[i].root, *tok = lumi_yaml_get(n, "tokens");
+    /* config order, whatever order the cases ran in (resume, merge of shards) */
+    for (int i = 0; i < c->n_prompts * n_paths; i++) {
+        const LumiYamlNode *n = find_case(&log, c->prompts[i / n_paths].name, paths[i % n_paths].label);
+        if (!n) continue;
+        const LumiYamlNode *tok = lumi_yaml_get(n, "tokens");
         fprintf(csv.f, "%s,\"%s\",%d,%s,%.6g,%.6g\n", lumi_case_str(n, "prompt", "?"), lumi_case_str(n, "path", "?"),
                 tok && tok->type == LUMI_Y_SEQ ? tok->n : 0, lumi_case_str(n, "stop", "?"),
                 lumi_case_num(n, "prefill_tok_s", 0), lumi_case_num(n, "decode_tok_s", 0));
@@ -88,6 +93,7 @@ static int write_outputs(const LumiExpCommon *c, const LumiExpInputs *in, const 
     }
     fprintf(js.f, "],\"seconds\":");
     lumi_json_num(js.f, lumi_now() - r->t0);
+    lumi_run_json_scope(js.f, o, n_cases);
     fprintf(js.f, "}\n");
     lumi_sb_close(&js);
     int rc = lumi_rundir_write(r, "generate.csv", csv.buf, csv.len, e);
@@ -98,12 +104,45 @@ static int write_outputs(const LumiExpCommon *c, const LumiExpInputs *in, const 
     return rc;
 }
 
+/* The cases: prompt x path in run order. */
+static void list_cases(const LumiExpCommon *c, const LumiExpInputs *in, const LumiPathEntry *paths, int n_paths,
+                       LumiCaseList *out) {
+    for (int p = 0; p < c->n_prompts; p++)
+        for (int k = 0; k < n_paths; k++)
+            lumi_cases_add(out, lumi_case_cost(in->n_ids[p] + in->n_gen[p], paths[k].spec.cache), "prompt=%s path=%s",
+                           c->prompts[p].name, paths[k].label);
+}
+
+static int cases(const LumiYamlDoc *doc, LumiCaseList *out, LumiErr *e) {
+    LumiExpCommon c;
+    LumiExpInputs in;
+    LumiPathEntry *paths = NULL;
+    int n_paths = 0, rc = -1;
+    if (lumi_config_common(doc, &c, 1, e) != 0) return -1;
+    if (lumi_config_paths(doc, lumi_yaml_get(doc->root, "paths"), &paths, &n_paths, e) == 0 &&
+        lumi_inputs_load(doc, &c, &in, e) == 0) {
+        list_cases(&c, &in, paths, n_paths, out);
+        lumi_inputs_free(&in);
+        rc = 0;
+    }
+    free(paths);
+    lumi_config_common_free(&c);
+    return rc;
+}
+
+static int case_key(const LumiYamlNode *rec, char *buf, size_t n) {
+    snprintf(buf, n, "prompt=%s path=%s", lumi_case_str(rec, "prompt", "?"), lumi_case_str(rec, "path", "?"));
+    return 1;
+}
+
 static int run(const LumiYamlDoc *doc, const LumiRunOpts *o) {
     LumiExpCommon c;
     LumiExpInputs in;
     LumiRunDir r;
     LumiCaseLog done = {0};
     LumiPathEntry *paths = NULL;
+    LumiCaseList cases = {0};
+    LumiShardPlan plan = {0};
     int n_paths = 0, rc = 2, stage = 0;
     LumiErr e;
     if (lumi_config_check_keys(doc, GENERATE_KEYS, &e) != 0 || lumi_config_common(doc, &c, 1, &e) != 0) goto out;
@@ -117,33 +156,38 @@ static int run(const LumiYamlDoc *doc, const LumiRunOpts *o) {
         }
     if (lumi_inputs_load(doc, &c, &in, &e) != 0) goto out;
     stage = 2;
-    if (o->resume_dir ? (lumi_rundir_resume(o->resume_dir, &r, &e) != 0 || lumi_caselog_read(r.dir, &done, &e) != 0)
-                      : lumi_rundir_create(c.output, c.name, o->config_path, &r, &e) != 0)
+    list_cases(&c, &in, paths, n_paths, &cases);
+    lumi_shard_plan(&plan, &cases, o->shard_index, o->shard_count);
+    if (lumi_rundir_open(o, c.output, c.name, "cases.jsonl", &r, &e) != 0 ||
+        (o->resume_dir && lumi_caselog_read(r.dir, &done, &e) != 0))
         goto out;
     stage = 3;
-    if (write_outputs(&c, &in, paths, n_paths, &r, "running", &e) != 0) goto out;
+    if (write_outputs(&c, &in, paths, n_paths, &r, "running", o, lumi_shard_size(&plan), &e) != 0) goto out;
     const char *stop = getenv("LUMI_STOP_AFTER_CASES"); /* test hook: simulate a kill */
     int stop_after = stop ? atoi(stop) : 0, n_run = 0;
     for (int p = 0; p < c.n_prompts; p++)
         for (int k = 0; k < n_paths; k++) {
-            if (has_case(&done, c.prompts[p].name, paths[k].label)) continue;
+            if (!lumi_shard_take(&plan, p * n_paths + k) || has_case(&done, c.prompts[p].name, paths[k].label)) continue;
             if (run_case(&c, &in, p, &paths[k], &r, &e) != 0) goto out;
             if (stop_after > 0 && ++n_run >= stop_after) {
                 fprintf(stderr, "lumi: LUMI_STOP_AFTER_CASES=%d reached, stopping\n", stop_after);
                 exit(3);
             }
         }
-    if (write_outputs(&c, &in, paths, n_paths, &r, "complete", &e) != 0) goto out;
+    if (write_outputs(&c, &in, paths, n_paths, &r, "complete", o, lumi_shard_size(&plan), &e) != 0) goto out;
     fprintf(stderr, "lumi: results in %s\n", r.dir);
     rc = 0;
 out:
     if (rc) fprintf(stderr, "lumi: %s\n", e.msg);
     if (stage >= 3) lumi_rundir_close(&r);
     lumi_caselog_free(&done);
+    lumi_cases_free(&cases);
+    lumi_shard_free(&plan);
     if (stage >= 2) lumi_inputs_free(&in);
     if (stage >= 1) lumi_config_common_free(&c);
     free(paths);
     return rc;
 }
 
-const LumiExperimentKind lumi_kind_generate = {"generate", "free generation of every prompt on every path", run};
+const LumiExperimentKind lumi_kind_generate = {"generate", "free generation of every prompt on every path", run,
+                                               cases, case_key, "cases.jsonl"};

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zlib.h>
 
 #include "../engine/json.h"
@@ -165,6 +166,35 @@ static int trace_ref(const Golden *g, int p, LumiTrace *t, LumiErr *e) {
                           &g->cfg.common.sampler, g->cfg.common.stop_at_eos, 1, t, e);
 }
 
+/* config.yaml and run.json beside the goldens: the provenance every kind's
+ * run folder records (written after the manifest, so a failed record
+ * leaves the previous ones). */
+static int record_provenance(const LumiYamlDoc *doc, const Golden *g, LumiErr *e) {
+    char path[800], stamp[32], *text;
+    size_t len;
+    snprintf(path, sizeof path, "%s/config.yaml", g->cfg.goldens);
+    if (lumi_read_file(doc->path, &text, &len, e) != 0) return -1;
+    int rc = lumi_write_atomic(path, text, len, e);
+    free(text);
+    if (rc != 0) return -1;
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    LumiStrBuf sb;
+    lumi_sb_open(&sb);
+    fputc('{', sb.f);
+    lumi_run_json_common(sb.f, &g->cfg.common, &g->in, stamp);
+    fprintf(sb.f, ",\"status\":\"complete\",\"made_by\":\"lumi golden record\",\"reference\":");
+    lumi_json_cstr(sb.f, g->cfg.reference.label);
+    fprintf(sb.f, "}\n");
+    lumi_sb_close(&sb);
+    snprintf(path, sizeof path, "%s/run.json", g->cfg.goldens);
+    rc = lumi_write_atomic(path, sb.buf, sb.len, e);
+    free(sb.buf);
+    return rc;
+}
+
 int lumi_golden_record(const LumiYamlDoc *doc) {
     Golden g;
     LumiErr e;
@@ -214,6 +244,7 @@ int lumi_golden_record(const LumiYamlDoc *doc) {
     /* the manifest goes last: a record killed half-way leaves the old one */
     if (lumi_write_atomic(g.manifest, sb.buf, sb.len, &e) != 0) goto out;
     printf("wrote %s\n", g.manifest);
+    if (record_provenance(doc, &g, &e) != 0) goto out;
     rc = 0;
 out:
     if (sb.f) lumi_sb_close(&sb);

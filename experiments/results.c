@@ -1,6 +1,7 @@
 /* results.c: see results.h. */
 #include "results.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,14 +37,17 @@ static int copy_config(const char *config_path, const char *dir, LumiErr *e) {
 
 static int open_cases(LumiRunDir *r, LumiErr *e) {
     char path[600];
-    snprintf(path, sizeof path, "%s/cases.jsonl", r->dir);
+    if (!r->log_name[0]) snprintf(r->log_name, sizeof r->log_name, "cases.jsonl");
+    snprintf(path, sizeof path, "%s/%s", r->dir, r->log_name);
     r->cases = fopen(path, "ab");
     if (!r->cases) return lumi_err(e, "%s: cannot open for append: %s", path, strerror(errno));
     return 0;
 }
 
-int lumi_rundir_create(const char *output, const char *name, const char *config_path, LumiRunDir *r, LumiErr *e) {
+static int create(const char *output, const char *name, const char *config_path, LumiRunDir *r, const char *log,
+                  LumiErr *e) {
     memset(r, 0, sizeof *r);
+    snprintf(r->log_name, sizeof r->log_name, "%s", log);
     r->t0 = lumi_now();
     char parent[400];
     snprintf(parent, sizeof parent, "%s/%s", output, name);
@@ -64,8 +68,13 @@ int lumi_rundir_create(const char *output, const char *name, const char *config_
     return open_cases(r, e);
 }
 
-int lumi_rundir_resume(const char *dir, LumiRunDir *r, LumiErr *e) {
+int lumi_rundir_create(const char *output, const char *name, const char *config_path, LumiRunDir *r, LumiErr *e) {
+    return create(output, name, config_path, r, "cases.jsonl", e);
+}
+
+static int resume(const char *dir, LumiRunDir *r, const char *log, LumiErr *e) {
     memset(r, 0, sizeof *r);
+    snprintf(r->log_name, sizeof r->log_name, "%s", log);
     r->t0 = lumi_now();
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return lumi_err(e, "--resume %s: not a run folder", dir);
@@ -77,10 +86,52 @@ int lumi_rundir_resume(const char *dir, LumiRunDir *r, LumiErr *e) {
     return open_cases(r, e);
 }
 
+int lumi_rundir_resume(const char *dir, LumiRunDir *r, LumiErr *e) { return resume(dir, r, "cases.jsonl", e); }
+
+/* --dir DIR: a Slurm task writes where the merge job will look. An
+ * existing empty folder is fine (made by the job script); one with files in
+ * it is an earlier attempt: lumi run --resume DIR completes that. */
+static int create_at(const char *dir, const char *config_path, LumiRunDir *r, const char *log, LumiErr *e) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->log_name, sizeof r->log_name, "%s", log);
+    r->t0 = lumi_now();
+    if (strlen(dir) >= sizeof r->dir) return lumi_err(e, "--dir %.80s...: longer than %zu bytes", dir, sizeof r->dir - 1);
+    snprintf(r->dir, sizeof r->dir, "%s", dir);
+    size_t l = strlen(r->dir);
+    while (l > 1 && r->dir[l - 1] == '/') r->dir[--l] = 0;
+    char parent[512];
+    snprintf(parent, sizeof parent, "%s", r->dir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = 0;
+        if (lumi_mkdirs(parent, e) != 0) return -1;
+    }
+    if (mkdir(r->dir, 0777) != 0 && errno != EEXIST) return lumi_err(e, "--dir %s: cannot create: %s", r->dir, strerror(errno));
+    DIR *d = opendir(r->dir);
+    if (!d) return lumi_err(e, "--dir %s: cannot open: %s", r->dir, strerror(errno));
+    struct dirent *de;
+    int used = 0;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) used = 1;
+    closedir(d);
+    if (used) return lumi_err(e, "--dir %s: not empty (complete an earlier attempt with lumi run --resume %s)", r->dir, r->dir);
+    slash = strrchr(r->dir, '/');
+    snprintf(r->run_id, sizeof r->run_id, "%s", slash ? slash + 1 : r->dir);
+    if (copy_config(config_path, r->dir, e) != 0) return -1;
+    return open_cases(r, e);
+}
+
+int lumi_rundir_open(const LumiRunOpts *o, const char *output, const char *name, const char *log_name, LumiRunDir *r,
+                     LumiErr *e) {
+    if (o->resume_dir) return resume(o->resume_dir, r, log_name, e);
+    if (o->run_dir) return create_at(o->run_dir, o->config_path, r, log_name, e);
+    return create(output, name, o->config_path, r, log_name, e);
+}
+
 int lumi_rundir_append(LumiRunDir *r, const char *line, size_t len, LumiErr *e) {
     if (fwrite(line, 1, len, r->cases) != len || fputc('\n', r->cases) == EOF || fflush(r->cases) != 0 ||
         fsync(fileno(r->cases)) != 0)
-        return lumi_err(e, "%s/cases.jsonl: write failed: %s", r->dir, strerror(errno));
+        return lumi_err(e, "%s/%s: write failed: %s", r->dir, r->log_name, strerror(errno));
     return 0;
 }
 
@@ -95,10 +146,12 @@ void lumi_rundir_close(LumiRunDir *r) {
     r->cases = NULL;
 }
 
-int lumi_caselog_read(const char *dir, LumiCaseLog *log, LumiErr *e) {
+int lumi_caselog_read(const char *dir, LumiCaseLog *log, LumiErr *e) { return lumi_jsonl_read(dir, "cases.jsonl", log, e); }
+
+int lumi_jsonl_read(const char *dir, const char *name, LumiCaseLog *log, LumiErr *e) {
     memset(log, 0, sizeof *log);
     char path[600];
-    snprintf(path, sizeof path, "%s/cases.jsonl", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     char *text;
     size_t len;
     struct stat st;

@@ -10,6 +10,7 @@
 #define LUMI_RESULTS_H
 #include <stdio.h>
 
+#include "experiment.h"
 #include "yaml.h"
 
 #ifndef LUMI_VERSION
@@ -19,7 +20,8 @@
 typedef struct {
     char dir[512];
     char run_id[64];
-    FILE *cases;      /* cases.jsonl, append */
+    FILE *cases;      /* cases.jsonl (or the kind's log), append */
+    char log_name[32];
     double t0;        /* lumi_now() at open */
 } LumiRunDir;
 
@@ -28,6 +30,12 @@ typedef struct {
 int lumi_rundir_create(const char *output, const char *name, const char *config_path, LumiRunDir *r, LumiErr *e);
 /* Opens an existing run folder to complete it. */
 int lumi_rundir_resume(const char *dir, LumiRunDir *r, LumiErr *e);
+/* The run folder a kind's run uses: o->resume_dir when resuming, o->run_dir
+ * when given (created; refused if it holds anything), else a new one under
+ * <output>/<name>/. The config is copied into a new folder; the log
+ * (log_name, e.g. "cases.jsonl") is opened for append. */
+int lumi_rundir_open(const LumiRunOpts *o, const char *output, const char *name, const char *log_name, LumiRunDir *r,
+                     LumiErr *e);
 /* Appends one line (without its newline) to cases.jsonl and makes it durable. */
 int lumi_rundir_append(LumiRunDir *r, const char *line, size_t len, LumiErr *e);
 /* Atomically writes dir/name. */
@@ -42,11 +50,18 @@ typedef struct {
     int n;
 } LumiCaseLog;
 int lumi_caselog_read(const char *dir, LumiCaseLog *log, LumiErr *e);
+/* The same for dir/name (another kind's log, e.g. samples.jsonl). */
+int lumi_jsonl_read(const char *dir, const char *name, LumiCaseLog *log, LumiErr *e);
 void lumi_caselog_free(LumiCaseLog *log);
 
 /* JSON members (no braces) describing this build and machine:
  * "lumi_version", "commit", "machine": {"uname", "cpu", "cores"}. */
 void lumi_runinfo_json(FILE *f);
+/* run.json members (each with its leading comma) saying what part of the
+ * experiment a run is: "shard": {"index", "count", "cases"} for
+ * --shard, "merged_from": [...] for lumi merge; nothing for a whole run.
+ * Every kind writes them, so lumi merge can check any kind's shards. */
+void lumi_run_json_scope(FILE *f, const LumiRunOpts *o, int n_cases);
 
 /* A growable in-memory text buffer (open_memstream) for building lines. */
 typedef struct {

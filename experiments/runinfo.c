@@ -82,3 +82,16 @@ void lumi_run_json_common(FILE *f, const LumiExpCommon *c, const LumiExpInputs *
             c->stop_at_eos ? "true" : "false");
     lumi_runinfo_json(f);
 }
+
+void lumi_run_json_scope(FILE *f, const LumiRunOpts *o, int n_cases) {
+    if (o && o->shard_count > 0)
+        fprintf(f, ",\"shard\":{\"index\":%d,\"count\":%d,\"cases\":%d}", o->shard_index, o->shard_count, n_cases);
+    if (o && o->n_merged > 0) {
+        fprintf(f, ",\"merged_from\":[");
+        for (int i = 0; i < o->n_merged; i++) {
+            if (i) fputc(',', f);
+            lumi_json_cstr(f, o->merged_from[i]);
+        }
+        fprintf(f, "]");
+    }
+}

@@ -25,6 +25,7 @@
 #include "../engine/tokenizer.h"
 #include "inputs.h"
 #include "plot.h"
+#include "results.h"
 #include "study.h"
 #include "study_metrics.h"
 
@@ -53,6 +54,10 @@ typedef struct {
     int done, total;
     double t0;
     int have_inputs, have_sess;
+    const LumiRunOpts *o;
+    LumiRunDir run;     /* the run folder; run.cases is samples.jsonl */
+    LumiShardPlan shard;
+    char *had;          /* [n_samplers * n_prompts * n_seeds] in samples.jsonl before this process (resume) */
 } Study;
 
 static void progress(Study *st) {
@@ -68,29 +73,10 @@ static void progress(Study *st) {
     fflush(stderr);
 }
 
-/* <output>/<name>/<UTC time>[-k]: a fresh folder, never an old run's. */
-static int make_run_dir(Study *st, LumiErr *e) {
-    char base[3072];
-    snprintf(base, sizeof base, "%s/%s", st->c->output, st->c->name);
-    if (lumi_mkdirs(base, e)) return -1;
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    for (int k = 1; k < 100; k++) {
-        if (k == 1) snprintf(st->dir, sizeof st->dir, "%s/%s", base, stamp);
-        else snprintf(st->dir, sizeof st->dir, "%s/%s-%d", base, stamp, k);
-        if (mkdir(st->dir, 0777) == 0) return 0;
-        if (errno != EEXIST) return lumi_err(e, "%s: cannot create folder: %s", st->dir, strerror(errno));
-    }
-    return lumi_err(e, "%s: too many runs this second", base);
-}
-
 static FILE *open_out(Study *st, const char *name, LumiErr *e) {
     char p[4200];
     snprintf(p, sizeof p, "%s/%s", st->dir, name);
-    FILE *f = fopen(p, "w");
+    FILE *f = fopen(p, "a"); /* a resumed run appends */
     if (!f) lumi_err(e, "%s: cannot write: %s", p, strerror(errno));
     return f;
 }
@@ -124,8 +110,9 @@ static int setup(Study *st, LumiErr *e) {
     st->step_cnt = lumi_xcalloc((size_t)c->n_samplers * (size_t)c->steps, sizeof(int));
     st->text_cap = 1024;
     st->text = lumi_xmalloc(st->text_cap);
-    if (make_run_dir(st, e)) return -1;
-    if (!(st->samples = open_out(st, "samples.jsonl", e))) return -1;
+    if (lumi_rundir_open(st->o, c->output, c->name, "samples.jsonl", &st->run, e)) return -1;
+    snprintf(st->dir, sizeof st->dir, "%s", st->run.dir);
+    st->samples = st->run.cases;
     if (c->history && !(st->history = open_out(st, "history.jsonl", e))) return -1;
     return 0;
 }
@@ -239,7 +226,12 @@ static int run_sample(Study *st, int si, int pi, int ki, LumiErr *e) {
     /* generation-time and teacher-forced log-probs agree on a consistent path */
     fprintf(f, ",\"score_gap\":");
     lumi_json_num(f, gap);
-    fprintf(f, "}\n");
+    fprintf(f, ",\"step_entropy\":["); /* the tables are rebuilt from this file (resume, merge) */
+    for (int k = 0; k < ng; k++) {
+        if (k) fputc(',', f);
+        lumi_json_num(f, st->ent[k]);
+    }
+    fprintf(f, "]}\n");
     fflush(f); /* a completed sample survives a later crash */
     if (st->history) fflush(st->history);
     return 0;
@@ -388,16 +380,151 @@ static void teardown(Study *st) {
     free(st->step_cnt);
     free(st->text);
     if (st->have_inputs) lumi_inputs_free(&st->in);
+    lumi_shard_free(&st->shard);
+    free(st->had);
+}
+
+/* ---- the log: cases, resume, merge ---- */
+
+/* A sample's place in loop order (sampler, prompt, seed), or -1. */
+static int sample_index(const LumiStudyCfg *c, const LumiYamlNode *rec) {
+    const char *name = lumi_case_str(rec, "sampler", "");
+    double p = lumi_case_num(rec, "prompt", -1), seed = lumi_case_num(rec, "seed", -1);
+    int si = -1, ki = -1;
+    for (int i = 0; i < c->n_samplers && si < 0; i++)
+        if (!strcmp(c->samplers[i].name, name)) si = i;
+    if (seed >= 0 && seed < c->n_seeds && (double)c->seeds[(int)seed] == seed) ki = (int)seed; /* seeds: N */
+    for (int i = 0; i < c->n_seeds && ki < 0; i++)
+        if ((double)c->seeds[i] == seed) ki = i;
+    if (si < 0 || ki < 0 || p < 0 || p >= c->n_prompts || p != (int)p) return -1;
+    return (si * c->n_prompts + (int)p) * c->n_seeds + ki;
+}
+
+/* Numbers as written by lumi_json_num: null (not finite) reads as NaN. */
+static double scalar_num(const LumiYamlNode *n) {
+    double v;
+    if (!n || n->type != LUMI_Y_SCALAR || lumi_parse_float(n->scalar, &v) != 0) return NAN;
+    return v;
+}
+
+static double rec_num(const LumiYamlNode *rec, const char *key) { return scalar_num(lumi_yaml_get(rec, key)); }
+
+/* The tables come from samples.jsonl, not from memory, so that a fresh
+ * run, a resumed one and a merge of shards add the same numbers in the
+ * same (loop) order and write the same bytes. */
+static int tabulate_log(Study *st, LumiErr *e) {
+    const LumiStudyCfg *c = st->c;
+    int total = c->n_samplers * c->n_prompts * c->n_seeds;
+    LumiCaseLog log;
+    if (lumi_jsonl_read(st->dir, "samples.jsonl", &log, e)) return -1;
+    const LumiYamlNode **rec = lumi_xcalloc((size_t)total, sizeof *rec);
+    for (int r = 0; r < log.n; r++) {
+        int i = sample_index(c, log.lines[r].root);
+        if (i >= 0) rec[i] = log.lines[r].root;
+    }
+    memset(st->step_ent, 0, sizeof(double) * (size_t)c->n_samplers * (size_t)c->steps);
+    memset(st->step_cnt, 0, sizeof(int) * (size_t)c->n_samplers * (size_t)c->steps);
+    for (int i = 0; i < total; i++) {
+        double *m = st->metrics + (size_t)i * N_MET;
+        for (int k = 0; k < N_MET; k++) m[k] = NAN;
+        if (!rec[i]) continue;
+        for (int k = 0; k < N_MET; k++)
+            if (k != M_EOS) m[k] = rec_num(rec[i], MET[k]);
+        m[M_EOS] = !strcmp(lumi_case_str(rec[i], "stop", ""), "eos");
+        const LumiYamlNode *se = lumi_yaml_get(rec[i], "step_entropy");
+        int si = i / (c->n_prompts * c->n_seeds);
+        for (int t = 0; se && se->type == LUMI_Y_SEQ && t < se->n && t < c->steps; t++) {
+            st->step_ent[si * c->steps + t] += scalar_num(se->items[t]);
+            st->step_cnt[si * c->steps + t]++;
+        }
+    }
+    free(rec);
+    lumi_caselog_free(&log);
+    return 0;
+}
+
+static int write_run_json(Study *st, const char *status, LumiErr *e) {
+    const LumiStudyCfg *c = st->c;
+    LumiStrBuf sb;
+    lumi_sb_open(&sb);
+    FILE *f = sb.f;
+    char path[128];
+    lumi_path_format(&c->path, path, sizeof path);
+    fputc('{', f);
+    lumi_run_json_common(f, &c->common, &st->in, st->run.run_id);
+    fprintf(f, ",\"status\":\"%s\",\"path\":", status);
+    lumi_json_cstr(f, path);
+    fprintf(f, ",\"samplers\":[");
+    for (int i = 0; i < c->n_samplers; i++) {
+        if (i) fputc(',', f);
+        lumi_json_cstr(f, c->samplers[i].name);
+    }
+    fprintf(f, "],\"n_seeds\":%d,\"resumed\":%s,\"seconds\":", c->n_seeds, st->o->resume_dir ? "true" : "false");
+    lumi_json_num(f, lumi_now() - st->run.t0);
+    lumi_run_json_scope(f, st->o, lumi_shard_size(&st->shard));
+    fprintf(f, "}\n");
+    lumi_sb_close(&sb);
+    int rc = lumi_rundir_write(&st->run, "run.json", sb.buf, sb.len, e);
+    free(sb.buf);
+    return rc;
+}
+
+/* The cases: sampler x prompt x seed in loop order; a sample costs its
+ * generation and its teacher-forced scoring pass. */
+static void list_cases(const LumiStudyCfg *c, const LumiExpInputs *in, LumiCaseList *out) {
+    for (int si = 0; si < c->n_samplers; si++)
+        for (int pi = 0; pi < c->n_prompts; pi++)
+            for (int ki = 0; ki < c->n_seeds; ki++)
+                lumi_cases_add(out, 2 * lumi_case_cost(in->n_ids[pi] + c->steps, c->path.cache),
+                               "sampler=%s prompt=%d seed=%llu", c->samplers[si].name, pi,
+                               (unsigned long long)c->seeds[ki]);
+}
+
+static int cases(const LumiYamlDoc *doc, LumiCaseList *out, LumiErr *e) {
+    LumiStudyCfg c;
+    LumiExpInputs in;
+    int rc = -1;
+    if (lumi_study_cfg_read(doc, &c, e) == 0 && lumi_inputs_load(doc, &c.common, &in, e) == 0) {
+        list_cases(&c, &in, out);
+        lumi_inputs_free(&in);
+        rc = 0;
+    }
+    lumi_study_cfg_free(&c);
+    return rc;
+}
+
+static int case_key(const LumiYamlNode *rec, char *buf, size_t n) {
+    snprintf(buf, n, "sampler=%s prompt=%s seed=%s", lumi_case_str(rec, "sampler", "?"),
+             lumi_case_str(rec, "prompt", "?"), lumi_case_str(rec, "seed", "?"));
+    return 1;
+}
+
+/* Which samples this process runs: this shard's, less those a resumed run
+ * already has. Returns how many. */
+static int plan_samples(Study *st, LumiErr *e) {
+    const LumiStudyCfg *c = st->c;
+    int total = c->n_samplers * c->n_prompts * c->n_seeds, todo = 0;
+    LumiCaseList cl = {0};
+    list_cases(c, &st->in, &cl);
+    lumi_shard_plan(&st->shard, &cl, st->o->shard_index, st->o->shard_count);
+    lumi_cases_free(&cl);
+    st->had = lumi_xcalloc((size_t)total, 1);
+    if (st->o->resume_dir) {
+        LumiCaseLog log;
+        if (lumi_jsonl_read(st->dir, "samples.jsonl", &log, e)) return -1;
+        for (int r = 0; r < log.n; r++) {
+            int i = sample_index(c, log.lines[r].root);
+            if (i >= 0) st->had[i] = 1;
+        }
+        lumi_caselog_free(&log);
+    }
+    for (int i = 0; i < total; i++) todo += lumi_shard_take(&st->shard, i) && !st->had[i];
+    return todo;
 }
 
 static int study_run(const LumiYamlDoc *doc, const LumiRunOpts *o) {
     LumiStudyCfg c;
     LumiErr e;
-    if (o && o->resume_dir) { /* refuse rather than silently start over */
-        fprintf(stderr, "lumi: %s: a study cannot resume yet; its completed samples are in %s/samples.jsonl\n",
-                doc->path, o->resume_dir);
-        return 2;
-    }
     if (lumi_study_cfg_read(doc, &c, &e)) {
         fprintf(stderr, "lumi: %s\n", e.msg);
         lumi_study_cfg_free(&c);
@@ -407,8 +534,9 @@ static int study_run(const LumiYamlDoc *doc, const LumiRunOpts *o) {
     memset(&st, 0, sizeof st);
     st.c = &c;
     st.doc = doc;
+    st.o = o;
     int rc = 2;
-    if (setup(&st, &e)) {
+    if (setup(&st, &e) || (st.total = plan_samples(&st, &e)) < 0 || write_run_json(&st, "running", &e)) {
         fprintf(stderr, "lumi: %s: %s\n", doc->path, e.msg);
         goto out;
     }
@@ -421,6 +549,8 @@ static int study_run(const LumiYamlDoc *doc, const LumiRunOpts *o) {
     for (int si = 0; si < c.n_samplers; si++)
         for (int pi = 0; pi < c.n_prompts; pi++)
             for (int ki = 0; ki < c.n_seeds; ki++) {
+                int idx = (si * c.n_prompts + pi) * c.n_seeds + ki;
+                if (!lumi_shard_take(&st.shard, idx) || st.had[idx]) continue;
                 if (run_sample(&st, si, pi, ki, &e)) {
                     fprintf(stderr, "\nlumi: %s: %s\n", doc->path, e.msg);
                     goto out;
@@ -428,7 +558,17 @@ static int study_run(const LumiYamlDoc *doc, const LumiRunOpts *o) {
                 st.done++;
                 progress(&st);
             }
-    if (write_summary(&st, &e) || write_steps(&st, &e) || plot_all(&st, &e)) {
+    if (o->shard_count > 0) { /* a shard's samples are a part: lumi merge writes the tables */
+        if (write_run_json(&st, "complete", &e)) {
+            fprintf(stderr, "lumi: %s\n", e.msg);
+            goto out;
+        }
+        printf("results: %s (shard %d/%d: lumi merge writes the tables)\n", st.dir, o->shard_index, o->shard_count);
+        rc = 0;
+        goto out;
+    }
+    if (tabulate_log(&st, &e) || write_summary(&st, &e) || write_steps(&st, &e) || plot_all(&st, &e) ||
+        write_run_json(&st, "complete", &e)) {
         fprintf(stderr, "lumi: %s\n", e.msg);
         goto out;
     }
@@ -441,4 +581,5 @@ out:
 }
 
 const LumiExperimentKind lumi_kind_study = {
-    "study", "prompts x samplers x seeds on one path: text metrics, perplexity, plots", study_run};
+    "study", "prompts x samplers x seeds on one path: text metrics, perplexity, plots", study_run,
+    cases, case_key, "samples.jsonl"};

@@ -49,6 +49,10 @@ typedef struct {
 } Worker;
 
 int lumi_cpu_count(void) {
+    /* A Slurm task may see every core of its node: it owns only the CPUs it asked for. */
+    const char *slurm = getenv("SLURM_CPUS_PER_TASK");
+    int own = slurm ? atoi(slurm) : 0;
+    if (own > 0 && own <= 4096) return own;
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0) {
         int n = CPU_COUNT(&set);
