@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 Suite *suite_tokenizer(void);
+Suite *suite_tokenizer_bpe(void);
 Suite *suite_model(void);
 Suite *suite_forward(void);
 Suite *suite_cli(void);
@@ -19,6 +20,7 @@ Suite *suite_bench(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
+    suite_tokenizer_bpe,
     suite_model,
     suite_forward,
     suite_cli,
