@@ -6,6 +6,7 @@
 
 Suite *suite_tokenizer(void);
 Suite *suite_tokenizer_bpe(void);
+Suite *suite_tokenizer_gguf(void);
 Suite *suite_model(void);
 Suite *suite_forward(void);
 Suite *suite_cli(void);
@@ -21,6 +22,7 @@ Suite *suite_bench(void);
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
     suite_tokenizer_bpe,
+    suite_tokenizer_gguf,
     suite_model,
     suite_forward,
     suite_cli,
