@@ -88,7 +88,8 @@ int lumi_tok_load_tiktoken(const char *path, const unsigned char *p, size_t size
         if (n && s[n - 1] == '\r') n--;
         const unsigned char *sp = memchr(s, ' ', n);
         size_t blen;
-        if (!sp || (size_t)(sp - s) > sizeof buf / 4 * 3 || b64decode(s, (size_t)(sp - s), buf, &blen) != 0)
+        if (!sp) return lumi_err(e, "%s: line %zu: not \"base64 rank\"", path, line);
+        if ((size_t)(sp - s) > sizeof buf / 4 * 3 || b64decode(s, (size_t)(sp - s), buf, &blen) != 0)
             return lumi_err(e, "%s: line %zu: token: bad base64", path, line);
         long rank;
         char num[16];

@@ -7,6 +7,7 @@
 Suite *suite_tokenizer(void);
 Suite *suite_tokenizer_bpe(void);
 Suite *suite_tokenizer_gguf(void);
+Suite *suite_tokenizer_files(void);
 Suite *suite_model(void);
 Suite *suite_forward(void);
 Suite *suite_cli(void);
@@ -23,6 +24,7 @@ static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
     suite_tokenizer_bpe,
     suite_tokenizer_gguf,
+    suite_tokenizer_files,
     suite_model,
     suite_forward,
     suite_cli,
