@@ -153,8 +153,8 @@ static int load_tree(const char *path, json_t *root, LumiTokenizer *t, LumiErr *
     if (added && !json_is_array(added)) return lumi_err(e, "%s: added_tokens: not a list", path);
     json_t *norm = json_object_get(root, "normalizer");
     const char *ntype = json_string_value(json_object_get(norm, "type"));
-    /* NFC (Qwen) changes only text that is not already NFC; lumi does not
-     * normalise (README: Tokenizers). */
+    /* NFC (Qwen) is applied with libunistring (tok_nfc.c) */
+    t->nfc = ntype && !strcmp(ntype, "NFC");
     if (norm && !json_is_null(norm) && (!ntype || strcmp(ntype, "NFC")))
         return lumi_err(e, "%s: normalizer type '%s' is not supported", path, ntype ? ntype : "?");
     PreTok pt = {path, NULL, 0};

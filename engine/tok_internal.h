@@ -60,6 +60,11 @@ void lumi_tok_pairs_from_vocab(LumiTokenizer *t);
  * decode(encode(x)) == x, depend on it. */
 int lumi_tok_bpe_finish(LumiTokenizer *t, const char *path, LumiErr *e);
 
+/* NFC of s[0..n) (tok_nfc.c): returns the new length and sets *out to a
+ * malloc'd copy, or *out = NULL when the text is already NFC (ASCII).
+ * Bytes that are not valid UTF-8 are kept as they are. */
+size_t lumi_tok_nfc(const char *s, size_t n, char **out);
+
 /* --- loaders: fill t (arrays, ids, added tokens), return 0 / -1 --- */
 int lumi_tok_load_llama2c(const char *path, const unsigned char *p, size_t size, LumiTokenizer *t, LumiErr *e);
 int lumi_tok_load_spm_model(const char *path, const unsigned char *p, size_t size, LumiTokenizer *t, LumiErr *e);

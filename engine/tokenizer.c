@@ -164,33 +164,55 @@ static const LumiTokAdded *match_added(const LumiTokenizer *t, const char *s, si
     return NULL;
 }
 
-static void encode_text(const LumiTokenizer *t, const char *s, size_t n, int first, int *ids, int *k) {
-    if (t->kind == LUMI_TOK_SPM) lumi_tok_spm_encode(t, s, n, first, ids, k);
-    else lumi_tok_bpe_encode(t, s, n, ids, k);
+/* The ids being built: grows, since NFC may lengthen a text. */
+typedef struct {
+    int *ids;
+    int k;
+    size_t cap;
+} Ids;
+
+static void reserve(Ids *o, size_t more) {
+    if ((size_t)o->k + more <= o->cap) return;
+    o->cap = (size_t)o->k + more + o->cap / 2;
+    o->ids = lumi_xrealloc(o->ids, o->cap * sizeof(int));
+}
+
+static void encode_text(const LumiTokenizer *t, const char *s, size_t n, int first, Ids *o) {
+    if (n == 0) return;
+    char *norm = NULL;
+    if (t->nfc) n = lumi_tok_nfc(s, n, &norm), s = norm ? norm : s;
+    reserve(o, n + 2); /* one token per byte, and SPM's dummy prefix */
+    if (t->kind == LUMI_TOK_SPM) lumi_tok_spm_encode(t, s, n, first, o->ids, &o->k);
+    else lumi_tok_bpe_encode(t, s, n, o->ids, &o->k);
+    free(norm);
 }
 
 void lumi_encode_n(const LumiTokenizer *t, const char *text, size_t len, int flags, int **out, int *n_out) {
-    /* Worst case: BOS, dummy prefix, one token per byte, EOS. */
-    int *ids = lumi_xmalloc((len + 4) * sizeof(int));
-    int k = 0, bos = lumi_tokenizer_bos(t);
-    if ((flags & LUMI_ENC_BOS) && bos >= 0) ids[k++] = bos;
+    Ids o = {NULL, 0, 0};
+    reserve(&o, len + 4); /* BOS, dummy prefix, one token per byte, EOS */
+    int bos = lumi_tokenizer_bos(t);
+    if ((flags & LUMI_ENC_BOS) && bos >= 0) o.ids[o.k++] = bos;
     int special = (flags & LUMI_ENC_SPECIAL) != 0;
     unsigned char first_bytes[256] = {0};
     for (int i = 0; i < t->n_added; i++) first_bytes[(unsigned char)t->added[i].text[0]] = 1;
+    /* Added tokens are cut out first; the text between them is normalised
+     * and encoded piece by piece, as Hugging Face tokenizers do. */
     size_t seg = 0;
     for (size_t i = 0; i < len; i++) {
         if (!first_bytes[(unsigned char)text[i]]) continue;
         const LumiTokAdded *a = match_added(t, text + i, len - i, special);
         if (!a) continue;
-        encode_text(t, text + seg, i - seg, seg == 0, ids, &k);
-        ids[k++] = a->id;
+        encode_text(t, text + seg, i - seg, seg == 0, &o);
+        reserve(&o, 2);
+        o.ids[o.k++] = a->id;
         i += (size_t)a->len - 1;
         seg = i + 1;
     }
-    encode_text(t, text + seg, len - seg, seg == 0, ids, &k);
-    if ((flags & LUMI_ENC_EOS) && t->eos_id >= 0) ids[k++] = t->eos_id;
-    *out = ids;
-    *n_out = k;
+    encode_text(t, text + seg, len - seg, seg == 0, &o);
+    reserve(&o, 1);
+    if ((flags & LUMI_ENC_EOS) && t->eos_id >= 0) o.ids[o.k++] = t->eos_id;
+    *out = o.ids;
+    *n_out = o.k;
 }
 
 void lumi_encode(const LumiTokenizer *t, const char *text, int bos, int eos, int **ids, int *n) {

@@ -60,6 +60,7 @@ typedef struct {
     LumiTokAdded *added;  /* matched in text before pre-tokenization */
     int n_added;
     int ignore_merges;    /* BPE: a whole pre-token in the vocab is one token */
+    int nfc;              /* normalise text to Unicode NFC first (Qwen's normalizer) */
     struct LumiTokHash *index;   /* piece bytes -> id */
     struct LumiTokPairs *pairs;  /* BPE: (left, right) -> rank, merged id */
     struct LumiTokRegex *regex;  /* BPE: pre-tokenizer */

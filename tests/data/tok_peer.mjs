@@ -38,6 +38,7 @@ const texts = [
   "arabic \u0645\u0631\u062d\u0628\u0627 hebrew \u05e9\u05dc\u05d5\u05dd hindi \u0928\u092e\u0938\u094d\u0924\u0947 thai \u0e2a\u0e27\u0e31\u0e2a\u0e14\u0e35",
   "url https://example.com/path?q=1&r=two#frag and email a.b@c.org",
   "non-breaking\u00a0space and\u2003em space and zero\u200bwidth",
+  "not NFC: cafe\u0301 A\u030a \u212b \u2126 \u212a \u1100\u1161\u11a8 (Qwen normalises, Llama 3 does not)",
 ];
 
 const toks = {
