@@ -8,6 +8,7 @@
 
 struct LumiTokHash {
     int32_t *slot; /* id, or -1 empty */
+    uint32_t *tag; /* high hash bits of the slot's piece: most misses skip the memcmp */
     size_t mask;
 };
 
@@ -49,18 +50,20 @@ void lumi_tok_set(LumiTokenizer *t, int i, const char *s, size_t n) {
 
 void lumi_tok_index(LumiTokenizer *t, int *dup) {
     struct LumiTokHash *h = lumi_xmalloc(sizeof *h);
-    size_t cap = table_size((size_t)t->vocab_size);
+    size_t cap = table_size(2 * (size_t)t->vocab_size); /* at most a quarter full */
     h->slot = lumi_xmalloc(cap * sizeof(int32_t));
+    h->tag = lumi_xmalloc(cap * sizeof(uint32_t));
     memset(h->slot, 0xff, cap * sizeof(int32_t));
     h->mask = cap - 1;
     *dup = -1;
     for (int i = 0; i < t->vocab_size; i++) {
         if (!t->vocab[i]) continue; /* a gap in a tokenizer.json's ids */
-        size_t s = fnv1a(t->vocab[i], (size_t)t->len[i]) & h->mask;
-        for (;; s = (s + 1) & h->mask) {
+        uint64_t hv = fnv1a(t->vocab[i], (size_t)t->len[i]);
+        for (size_t s = hv & h->mask;; s = (s + 1) & h->mask) {
             int j = h->slot[s];
             if (j < 0) {
                 h->slot[s] = i;
+                h->tag[s] = (uint32_t)(hv >> 32);
                 break;
             }
             if (t->len[j] == t->len[i] && !memcmp(t->vocab[j], t->vocab[i], (size_t)t->len[i])) {
@@ -75,16 +78,19 @@ void lumi_tok_index(LumiTokenizer *t, int *dup) {
 int lumi_tok_find(const LumiTokenizer *t, const char *s, size_t n) {
     const struct LumiTokHash *h = t->index;
     if (!h) return -1;
-    for (size_t i = fnv1a(s, n) & h->mask;; i = (i + 1) & h->mask) {
+    uint64_t hv = fnv1a(s, n);
+    uint32_t tag = (uint32_t)(hv >> 32);
+    for (size_t i = hv & h->mask;; i = (i + 1) & h->mask) {
         int j = h->slot[i];
         if (j < 0) return -1;
-        if ((size_t)t->len[j] == n && !memcmp(t->vocab[j], s, n)) return j;
+        if (h->tag[i] == tag && (size_t)t->len[j] == n && !memcmp(t->vocab[j], s, n)) return j;
     }
 }
 
 void lumi_tok_hash_free(struct LumiTokHash *h) {
     if (!h) return;
     free(h->slot);
+    free(h->tag);
     free(h);
 }
 

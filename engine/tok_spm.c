@@ -4,8 +4,8 @@
  * its bytes as <0xXX> byte-fallback pieces, else unk), then merge the
  * adjacent pair whose concatenation is the highest-scoring piece, leftmost
  * first, until none merges. Only normal and user-defined pieces are ever
- * produced from text: control pieces (<s>), <unk> and byte pieces are
- * reserved, as in sentencepiece's bpe_model. */
+ * produced from text or merged: control pieces (<s>), <unk> and byte pieces
+ * are reserved, as in sentencepiece's bpe_model. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +22,7 @@ static int from_text(const LumiTokenizer *t, int id) {
 static int spm_pair(const LumiTokenizer *t, int a, int b, int *merged, double *prio) {
     char buf[2 * SPM_MAX_PIECE];
     int la = t->len[a], lb = t->len[b];
-    if (la + lb > t->max_token_length || la + lb > (int)sizeof buf) return 0;
+    if (!from_text(t, a) || !from_text(t, b) || la + lb > t->max_token_length || la + lb > (int)sizeof buf) return 0;
     memcpy(buf, t->vocab[a], (size_t)la);
     memcpy(buf + la, t->vocab[b], (size_t)lb);
     int id = lumi_tok_find(t, buf, (size_t)(la + lb));
@@ -53,7 +53,20 @@ void lumi_tok_spm_encode(const LumiTokenizer *t, const char *text, size_t n, int
             }
         i = j;
     }
-    *k = start + lumi_tok_merge(t, ids + start, *k - start, spm_pair);
+    /* Byte-fallback and unk symbols never merge (sentencepiece turns
+     * unknown characters into bytes after merging), so they cut the text
+     * into runs merged on their own: same ids, smaller heaps. */
+    int out = start;
+    for (int i = start; i < *k;) {
+        int j = i;
+        while (j < *k && from_text(t, ids[j])) j++;
+        int m = lumi_tok_merge(t, ids + i, j - i, spm_pair);
+        memmove(ids + out, ids + i, (size_t)m * sizeof(int));
+        out += m;
+        if (j < *k) ids[out++] = ids[j++];
+        i = j;
+    }
+    *k = out;
 }
 
 /* Byte pieces are spelled <0xXX>; they give byte fallback its ids. */

@@ -140,7 +140,8 @@ static int ref_encode(const LumiTokenizer *t, const char *text, int *ids) {
         char buf[256];
         for (int a = 0; a + 1 < k; a++) {
             int la = t->len[ids[a]], lb = t->len[ids[a + 1]];
-            if (la + lb >= (int)sizeof buf) continue;
+            if (la + lb >= (int)sizeof buf || t->type[ids[a]] != LUMI_PIECE_NORMAL || t->type[ids[a + 1]] != LUMI_PIECE_NORMAL)
+                continue; /* byte-fallback symbols never merge */
             memcpy(buf, t->vocab[ids[a]], (size_t)la);
             memcpy(buf + la, t->vocab[ids[a + 1]], (size_t)lb);
             buf[la + lb] = 0;
