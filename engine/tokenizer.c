@@ -86,7 +86,7 @@ static int finish(LumiTokenizer *t, const char *path, LumiErr *e) {
     char *dir = dir_of(path);
     int rc = lumi_tok_read_meta(t, dir, e);
     free(dir);
-    qsort(t->added, (size_t)t->n_added, sizeof *t->added, cmp_added);
+    if (t->n_added) qsort(t->added, (size_t)t->n_added, sizeof *t->added, cmp_added);
     t->oov = lumi_xmalloc(32);
     t->path = lumi_xstrdup(path);
     return rc;

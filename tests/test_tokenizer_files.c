@@ -10,6 +10,10 @@
 
 #define LUMI "./lumi"
 
+/* test_tokenizer_gguf.c */
+const char *json_to_gguf(const char *json_path, const char *name, const char *pre, int bos, int eos, int eot,
+                         int add_bos);
+
 /* GPT-2's byte -> code point mapping, written as UTF-8 (for test files). */
 static int byte_char(int b, char *out) {
     int printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF), cp = b;
@@ -210,6 +214,69 @@ START_TEST(bench_tokenizer_runs) {
 }
 END_TEST
 
+
+/* Deterministic mutations (bit flips, byte overwrites, truncation) of small
+ * valid files of every format: each either loads and then encodes and
+ * decodes text, or fails with a message naming the file. Run under
+ * AddressSanitizer (issue 13's sanitizer build) this is a short fuzz run;
+ * LUMI_TOK_MUTATIONS raises the count by hand. */
+static void mutate_file(const char *src, const char *name, LumiRng *r) {
+    LumiMap m;
+    LumiErr e;
+    ck_assert(lumi_map_file(src, &m, &e) == 0);
+    unsigned char *buf = malloc(m.size);
+    memcpy(buf, m.data, m.size);
+    size_t n = m.size;
+    lumi_unmap(&m);
+    int kind = (int)(lumi_rng_u64(r) % 4);
+    for (int k = 0; k < 1 + (int)(lumi_rng_u64(r) % 4); k++) {
+        size_t at = lumi_rng_u64(r) % n;
+        if (kind == 0) buf[at] ^= (unsigned char)(1u << (lumi_rng_u64(r) % 8));
+        else if (kind == 1) buf[at] = (unsigned char)lumi_rng_u64(r);
+        else if (kind == 2) buf[at] = "\0\xff{}[]\",: 0123456789=\n"[lumi_rng_u64(r) % 22];
+        else n = at + 1;
+    }
+    const char *p = th_path(name);
+    FILE *f = fopen(p, "wb");
+    fwrite(buf, 1, n, f);
+    fclose(f);
+    free(buf);
+    LumiTokenizer t;
+    if (lumi_tokenizer_load(p, &t, &e) != 0) {
+        ck_assert_msg(strstr(e.msg, p) != NULL, "message does not name the file: %s", e.msg);
+        return;
+    }
+    const char *text = "Hello <|end|> w\xc3\xb6rld 123 \xff\xfe \xf0\x9f\x98\x80!";
+    int *ids, k;
+    lumi_encode_n(&t, text, strlen(text), LUMI_ENC_BOS | LUMI_ENC_SPECIAL, &ids, &k);
+    for (int i = 0; i < k; i++) {
+        int len;
+        lumi_decode_piece(&t, i ? ids[i - 1] : -1, ids[i], &len);
+        ck_assert_int_ge(len, 0);
+    }
+    free(ids);
+    lumi_tokenizer_free(&t);
+}
+
+START_TEST(mutated_files) {
+    const char *j = write_json("m.json", "\"ab\": 256", "\"a b\"", "{\"id\": 257, \"content\": \"<|end|>\", \"special\": true}");
+    const char *k = write_tiktoken("m.tiktoken", "YWI= 256\n");
+    const char *g = json_to_gguf(j, "m.gguf", "llama-bpe", 257, 257, 257, 1);
+    const char *srcs[] = {j, k, g, DEFAULT_TOKENIZER, SHARED_MODELS "/kjv512.model"};
+    const char *env = getenv("LUMI_TOK_MUTATIONS");
+    int iters = env ? atoi(env) : 150;
+    LumiRng r;
+    lumi_rng_seed(&r, 13);
+    for (size_t s = 0; s < sizeof srcs / sizeof srcs[0]; s++) {
+        if (!th_exists(srcs[s])) {
+            printf("SKIP %s: %s not found\n", __func__, srcs[s]);
+            continue;
+        }
+        for (int i = 0; i < iters; i++) mutate_file(srcs[s], "mut.bin", &r);
+    }
+}
+END_TEST
+
 Suite *suite_tokenizer_files(void) {
     Suite *s = suite_create("tokenizer_files");
     TCase *tc = tcase_create("files");
@@ -219,6 +286,7 @@ Suite *suite_tokenizer_files(void) {
     tcase_add_test(tc, tokenize_cli_special_and_found);
     tcase_add_test(tc, vocab_mismatch);
     tcase_add_test(tc, bench_tokenizer_runs);
+    tcase_add_test(tc, mutated_files);
     suite_add_tcase(s, tc);
     return s;
 }

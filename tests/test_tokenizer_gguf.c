@@ -46,8 +46,9 @@ static void arr_head(FILE *f, const char *k, uint32_t elem, uint64_t n) {
     fwrite(&n, 8, 1, f);
 }
 
-/* Writes dir/tokenizer.json's vocabulary as a GGUF; returns the path. */
-static const char *json_to_gguf(const char *json_path, const char *name, const char *pre, int bos, int eos, int eot,
+/* Writes a tokenizer.json's vocabulary as a GGUF; returns the path (also
+ * used by test_tokenizer_files.c). */
+const char *json_to_gguf(const char *json_path, const char *name, const char *pre, int bos, int eos, int eot,
                                 int add_bos) {
     json_error_t je;
     json_t *root = json_load_file(json_path, 0, &je);
