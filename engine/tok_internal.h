@@ -39,7 +39,8 @@ typedef int (*LumiTokPairFn)(const LumiTokenizer *t, int a, int b, int *merged, 
 int lumi_tok_merge(const LumiTokenizer *t, int *ids, int n, LumiTokPairFn fn);
 
 /* --- families --- */
-void lumi_tok_spm_encode(const LumiTokenizer *t, const char *s, size_t n, int first, int *ids, int *k);
+/* prefix: add the dummy-prefix space (when the tokenizer uses one) */
+void lumi_tok_spm_encode(const LumiTokenizer *t, const char *s, size_t n, int prefix, int *ids, int *k);
 void lumi_tok_spm_infer_types(LumiTokenizer *t);
 void lumi_tok_spm_finish(LumiTokenizer *t);
 void lumi_tok_bpe_encode(const LumiTokenizer *t, const char *s, size_t n, int *ids, int *k);

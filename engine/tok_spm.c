@@ -32,10 +32,10 @@ static int spm_pair(const LumiTokenizer *t, int a, int b, int *merged, double *p
     return 1;
 }
 
-void lumi_tok_spm_encode(const LumiTokenizer *t, const char *text, size_t n, int first, int *ids, int *k) {
+void lumi_tok_spm_encode(const LumiTokenizer *t, const char *text, size_t n, int prefix, int *ids, int *k) {
     if (n == 0) return;
     int start = *k;
-    if (first && t->add_dummy_prefix) {
+    if (prefix && t->add_dummy_prefix) {
         int sp = lumi_tok_find(t, " ", 1);
         if (from_text(t, sp)) ids[(*k)++] = sp;
     }

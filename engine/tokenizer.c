@@ -120,12 +120,14 @@ int lumi_tokenizer_for_model(const char *model_path, const char *override, LumiT
             lumi_unmap(&m);
         }
         if (gguf) {
-            LumiErr ignore;
-            if (lumi_tokenizer_load(model_path, t, &ignore) == 0) {
+            LumiErr le;
+            if (lumi_tokenizer_load(model_path, t, &le) == 0) {
                 *found = 1;
                 return 0;
             }
-            return 0; /* a GGUF without a vocabulary: none to find */
+            if (strstr(le.msg, "no embedded tokenizer")) return 0; /* none to find */
+            *e = le; /* one that is there but bad or unsupported is an error */
+            return -1;
         }
         char *dir = dir_of(model_path);
         static const char *names[] = {"tokenizer.json", "tokenizer.model"};
@@ -177,12 +179,12 @@ static void reserve(Ids *o, size_t more) {
     o->ids = lumi_xrealloc(o->ids, o->cap * sizeof(int));
 }
 
-static void encode_text(const LumiTokenizer *t, const char *s, size_t n, int first, Ids *o) {
+static void encode_text(const LumiTokenizer *t, const char *s, size_t n, int prefix, Ids *o) {
     if (n == 0) return;
     char *norm = NULL;
     if (t->nfc) n = lumi_tok_nfc(s, n, &norm), s = norm ? norm : s;
     reserve(o, n + 2); /* one token per byte, and SPM's dummy prefix */
-    if (t->kind == LUMI_TOK_SPM) lumi_tok_spm_encode(t, s, n, first, o->ids, &o->k);
+    if (t->kind == LUMI_TOK_SPM) lumi_tok_spm_encode(t, s, n, prefix, o->ids, &o->k);
     else lumi_tok_bpe_encode(t, s, n, o->ids, &o->k);
     free(norm);
 }
@@ -196,19 +198,21 @@ void lumi_encode_n(const LumiTokenizer *t, const char *text, size_t len, int fla
     unsigned char first_bytes[256] = {0};
     for (int i = 0; i < t->n_added; i++) first_bytes[(unsigned char)t->added[i].text[0]] = 1;
     /* Added tokens are cut out first; the text between them is normalised
-     * and encoded piece by piece, as Hugging Face tokenizers do. */
+     * and encoded piece by piece, as Hugging Face tokenizers do. Each piece
+     * gets sentencepiece's dummy prefix, as llama.cpp does and as Meta's
+     * Llama 2 chat code gets by encoding each segment on its own. */
     size_t seg = 0;
     for (size_t i = 0; i < len; i++) {
         if (!first_bytes[(unsigned char)text[i]]) continue;
         const LumiTokAdded *a = match_added(t, text + i, len - i, special);
         if (!a) continue;
-        encode_text(t, text + seg, i - seg, seg == 0, &o);
+        encode_text(t, text + seg, i - seg, 1, &o);
         reserve(&o, 2);
         o.ids[o.k++] = a->id;
         i += (size_t)a->len - 1;
         seg = i + 1;
     }
-    encode_text(t, text + seg, len - seg, seg == 0, &o);
+    encode_text(t, text + seg, len - seg, 1, &o);
     reserve(&o, 1);
     if ((flags & LUMI_ENC_EOS) && t->eos_id >= 0) o.ids[o.k++] = t->eos_id;
     *out = o.ids;

@@ -93,6 +93,22 @@ START_TEST(byte_fallback_ids) {
     ck_assert_int_eq(ids[0], 1);
     ck_assert_int_eq(ids[n - 1], 2);
     free(ids);
+    /* <s> and </s> in text: plain text, or BOS/EOS with LUMI_ENC_SPECIAL */
+    const char *s = "<s>x</s>";
+    lumi_encode_n(&t, s, strlen(s), 0, &ids, &n);
+    for (int i = 0; i < n; i++) ck_assert_msg(ids[i] != 1 && ids[i] != 2, "special id %d from plain text", ids[i]);
+    free(ids);
+    lumi_encode_n(&t, s, strlen(s), LUMI_ENC_SPECIAL, &ids, &n);
+    ck_assert_int_eq(ids[0], 1);
+    ck_assert_int_eq(ids[n - 1], 2);
+    const char *piece = lumi_decode_piece(&t, 0, ids[1], &len);
+    ck_assert_msg(len >= 1 && piece[0] == ' ', "no dummy prefix after <s>"); /* as llama.cpp */
+    free(ids);
+    ck_assert_int_eq(lumi_token_special(&t, "</s>"), 2);
+    ck_assert_int_eq(lumi_token_special(&t, "<|eot_id|>"), -1);
+    int stop[4];
+    ck_assert_int_eq(lumi_tokenizer_stop_ids(&t, stop, 4), 1);
+    ck_assert_int_eq(stop[0], 2);
     lumi_tokenizer_free(&t);
 }
 END_TEST
