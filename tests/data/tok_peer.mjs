@@ -38,6 +38,18 @@ const texts = [
   "arabic \u0645\u0631\u062d\u0628\u0627 hebrew \u05e9\u05dc\u05d5\u05dd hindi \u0928\u092e\u0938\u094d\u0924\u0947 thai \u0e2a\u0e27\u0e31\u0e2a\u0e14\u0e35",
   "url https://example.com/path?q=1&r=two#frag and email a.b@c.org",
   "non-breaking\u00a0space and\u2003em space and zero\u200bwidth",
+  "hello  world   again    x\t \t y \n  \n z",
+  "a\n\n\nb\r\r\nc \r\n d\n\t\te",
+  "trailing spaces before newline   \nnext",
+  "'s'S's's 'll'LL don't'll it's-it'S x'y",
+  "123abc456 1a2b3c 0000000 12.34.56 -7 +8 1e10 0x1F",
+  "other numerals: \u0661\u0662\u0663\u0664 \u216b \u00b2\u00b3 \u2155 \u0967\u0968",
+  "marks: \u0915\u094d\u0937 \u0e01\u0e34 e\u0301 \u05d1\u05bc",
+  "emoji more: 1\ufe0f\u20e3 \u2764\ufe0f \ud83c\udff3\ufe0f\u200d\ud83c\udf08 \ud83e\uddd1\ud83c\udffe\u200d\ud83d\ude80",
+  "<<<>>> ||| <|> <||> <|a|> |> <| <|begin_of_text <|im_start|",
+  "    indented code\n        more\n\tand tab\n",
+  "\u3000ideographic space\u3000\u3000and\u00a0\u00a0nbsp",
+  "MiXeD CaSe WORDS and ALLCAPS and lowercase",
   "not NFC: cafe\u0301 A\u030a \u212b \u2126 \u212a \u1100\u1161\u11a8 (Qwen normalises, Llama 3 does not)",
 ];
 
