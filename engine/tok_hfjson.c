@@ -40,7 +40,11 @@ static int pre_step(PreTok *pt, json_t *step, LumiErr *e) {
             return lumi_err(e, "%s: pre_tokenizer.ByteLevel.add_prefix_space: true is not supported", pt->path);
         pt->bytelevel = 1;
         json_t *ur = json_object_get(step, "use_regex");
-        if ((!ur || json_is_true(ur)) && !pt->pattern) pt->pattern = LUMI_PAT_GPT2;
+        if (!ur || json_is_true(ur)) {
+            /* ByteLevel's own GPT-2 split; after a Split it would split again */
+            if (pt->pattern) return lumi_err(e, "%s: pre_tokenizer: a Split followed by ByteLevel.use_regex is not supported", pt->path);
+            pt->pattern = LUMI_PAT_GPT2;
+        }
         return 0;
     }
     return lumi_err(e, "%s: pre_tokenizer type '%s' is not supported", pt->path, type);
