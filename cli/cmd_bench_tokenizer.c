@@ -19,12 +19,13 @@ static const char *defaults[] = {
     "../shared/models/qwen3-tokenizer/tokenizer.json",
 };
 
-/* The text repeated up to n bytes, cut at a UTF-8 character boundary. */
-static char *fill(const char *src, size_t len, size_t n) {
-    char *s = lumi_xmalloc(n + 1);
-    for (size_t i = 0; i < n; i += len) memcpy(s + i, src, i + len <= n ? len : n - i);
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-    s[n] = 0;
+/* The text repeated up to *n bytes, not ending inside a UTF-8 character
+ * (*n is updated; the text may hold any bytes, NUL included). */
+static char *fill(const char *src, size_t len, size_t *n) {
+    char *s = lumi_xmalloc(*n + 1);
+    for (size_t i = 0; i < *n; i++) s[i] = src[i % len];
+    while (*n > 0 && ((unsigned char)src[*n % len] & 0xC0) == 0x80) --*n; /* the next byte continues one */
+    s[*n] = 0;
     return s;
 }
 
@@ -40,18 +41,21 @@ static int bench_one(const char *path, const char *text, size_t n, int json, int
     int *ids, k;
     lumi_encode_n(&t, text, n, 0, &ids, &k);
     double t2 = lumi_now();
-    /* decode check: byte-level BPE gives the bytes back exactly; SPM after
-     * its dummy-prefix space */
-    size_t off = 0;
+    /* decode check: byte-level BPE gives the bytes back exactly (after the
+     * tokenizer's normalizer); SPM after its dummy-prefix space */
+    char *norm;
+    size_t off = 0, nn = lumi_tokenizer_normalize(&t, text, n, &norm);
+    const char *want = norm ? norm : text;
     int ok = 1;
     for (int i = 0; i < k && ok; i++) {
         int len;
         const char *p = lumi_decode_piece(&t, i ? ids[i - 1] : -1, ids[i], &len);
         if (i == 0 && t.kind == LUMI_TOK_SPM && t.add_dummy_prefix && len > 0 && p[0] == ' ') p++, len--;
-        ok = off + (size_t)len <= n && !memcmp(text + off, p, (size_t)len);
+        ok = off + (size_t)len <= nn && !memcmp(want + off, p, (size_t)len);
         off += (size_t)len;
     }
-    ok = ok && off == n;
+    ok = ok && off == nn;
+    free(norm);
     double enc = t2 - t1;
     if (json)
         printf("%s{\"tokenizer\": \"%s\", \"format\": \"%s\", \"vocab\": %d, \"bytes\": %zu, \"tokens\": %d, "
@@ -103,8 +107,8 @@ int cmd_bench_tokenizer(int argc, char **argv) {
         cli_error("%s", len == 0 ? "--text: the file is empty" : e.msg);
         return LUMI_EXIT_BAD;
     }
-    char *text = fill(src, len, (size_t)bytes);
-    size_t n = strlen(text);
+    size_t n = (size_t)bytes;
+    char *text = fill(src, len, &n);
     free(src);
     if (json) printf("[");
     else

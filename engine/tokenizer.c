@@ -252,6 +252,11 @@ const char *lumi_decode_piece(const LumiTokenizer *t, int prev, int id, int *len
     return p;
 }
 
+size_t lumi_tokenizer_normalize(const LumiTokenizer *t, const char *s, size_t n, char **out) {
+    *out = NULL;
+    return t->nfc ? lumi_tok_nfc(s, n, out) : n;
+}
+
 int lumi_tokenizer_bos(const LumiTokenizer *t) { return t->add_bos ? t->bos_id : -1; }
 
 int lumi_tokenizer_stop_ids(const LumiTokenizer *t, int *ids, int max) {

@@ -98,6 +98,11 @@ const char *lumi_decode_piece(const LumiTokenizer *t, int prev, int id, int *len
 /* Piece lookup (exact bytes of a vocabulary entry): id or -1. */
 int lumi_token_lookup(const LumiTokenizer *t, const char *s);
 
+/* The text as the tokenizer's normalizer leaves it (NFC for Qwen's
+ * tokenizer.json): decode(encode(x)) gives this. Returns the length; *out
+ * is a malloc'd copy, or NULL when the text is unchanged. */
+size_t lumi_tokenizer_normalize(const LumiTokenizer *t, const char *s, size_t n, char **out);
+
 /* BOS id, or -1 when the model has none (Qwen). */
 int lumi_tokenizer_bos(const LumiTokenizer *t);
 /* The end tokens generation stops at (EOS, EOT, <|eot_id|>, <|im_end|>,
