@@ -129,9 +129,14 @@ int lumi_tokenizer_for_model(const char *model_path, const char *override, LumiT
             *e = le; /* one that is there but bad or unsupported is an error */
             return -1;
         }
+        /* Only beside a Hugging Face layout's config.json: a llama2.c .bin
+         * in a folder of assorted files (../shared/models) has no tokenizer
+         * of its own there. */
         char *dir = dir_of(model_path);
+        snprintf(cand, sizeof cand, "%s/config.json", dir);
+        int hf = exists(cand);
         static const char *names[] = {"tokenizer.json", "tokenizer.model"};
-        for (size_t i = 0; i < 2 && !use; i++) {
+        for (size_t i = 0; i < 2 && hf && !use; i++) {
             snprintf(cand, sizeof cand, "%s/%s", dir, names[i]);
             if (exists(cand)) use = cand;
         }

@@ -180,6 +180,13 @@ START_TEST(tokenize_cli_special_and_found) {
         ck_assert_str_eq(out, want);
         free(out);
         free(want);
+        /* a llama2.c checkpoint beside an unrelated tokenizer.model (no
+         * config.json there) does not pick it up */
+        if (th_exists(SHARED_MODELS "/kjv1M.bin") && th_exists(SHARED_MODELS "/tokenizer.model")) {
+            ck_assert_int_eq(th_run(LUMI " inspect " SHARED_MODELS "/kjv1M.bin", &out), 0);
+            ck_assert_msg(strstr(out, "tokenizer:         none"), "%s", out);
+            free(out);
+        }
         snprintf(cmd, sizeof cmd, LUMI " inspect %s", hf);
         ck_assert_int_eq(th_run(cmd, &out), 0);
         ck_assert_msg(strstr(out, "bos:               1 '<s>'") && strstr(out, "stop (eos/eot):    2 '</s>'"), "%s", out);
