@@ -11,7 +11,7 @@
 
 /* FNV-1a 64 of Meta's Llama 3 tokenizer.model (2183982 bytes, sha256
  * 82e9d319...; Llama 3.1 and 3.2 ship the same file). */
-#define LLAMA3_FNV 0x14a5e813deae45dbull
+#define LLAMA3_FNV 0x66bd6fe609b12bb5ull
 #define LLAMA3_N 128000
 
 static int b64val(unsigned char c) {
@@ -75,7 +75,7 @@ int lumi_tok_load_tiktoken(const char *path, const unsigned char *p, size_t size
     if (size && p[size - 1] != '\n') lines++;
     if (lines < 256 || lines > LUMI_TOK_MAX_VOCAB)
         return lumi_err(e, "%s: %zu tokens (tiktoken file needs 256..%d)", path, lines, LUMI_TOK_MAX_VOCAB);
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < size; i++) h = (h ^ p[i]) * 1099511628211ull;
     int llama3 = h == LLAMA3_FNV && lines == LLAMA3_N;
     lumi_tok_alloc(t, (int)lines + (llama3 ? 256 : 0));

@@ -67,6 +67,65 @@ static char *decode_all(const LumiTokenizer *t, const int *ids, int n, size_t *l
     return out;
 }
 
+
+/* tok_peer.mjs's mixText: random code points from many scripts and ASCII
+ * snippets, from a 31-bit LCG; returns the UTF-8 length. */
+static size_t mix_text(unsigned seed, int items, char *out) {
+    static const char *snip[] = {" ", "  ", "\n", "\r\n", "\t", "'s", "'LL", "123", "4567", " \n"};
+    static const unsigned ranges[][2] = {{0x20, 0x7e},     {0xa0, 0x24f},   {0x370, 0x3ff},   {0x400, 0x4ff},
+                                         {0x590, 0x5ff},   {0x600, 0x6ff},   {0x900, 0x97f},   {0xe00, 0xe7f},
+                                         {0x3040, 0x30ff}, {0x4e00, 0x4fff}, {0xac00, 0xacff}, {0x1f300, 0x1f64f},
+                                         {0x2000, 0x206f}, {0x300, 0x36f},   {0xff00, 0xffef}};
+    uint64_t x = seed;
+#define NEXT() (x = (x * 1103515245u + 12345u) & 0x7fffffffu)
+    size_t k = 0;
+    for (int i = 0; i < items; i++) {
+        if (NEXT() % 100 < 15) {
+            const char *p = snip[NEXT() % 10];
+            memcpy(out + k, p, strlen(p));
+            k += strlen(p);
+            continue;
+        }
+        const unsigned *r = ranges[NEXT() % 15];
+        unsigned cp = r[0] + (unsigned)(NEXT() % (r[1] - r[0] + 1));
+        if (cp < 0x80) out[k++] = (char)cp;
+        else if (cp < 0x800) {
+            out[k++] = (char)(0xC0 | cp >> 6);
+            out[k++] = (char)(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            out[k++] = (char)(0xE0 | cp >> 12);
+            out[k++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            out[k++] = (char)(0x80 | (cp & 0x3F));
+        } else {
+            out[k++] = (char)(0xF0 | cp >> 18);
+            out[k++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+            out[k++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            out[k++] = (char)(0x80 | (cp & 0x3F));
+        }
+    }
+#undef NEXT
+    return k;
+}
+
+/* A "<name>-mix" line: seed, items, id count and FNV-1a 64 of the ids. */
+static void check_mix(const LumiTokenizer *t, const char *name, char *fields) {
+    unsigned seed;
+    int items, want_n;
+    unsigned long long want_h;
+    ck_assert(sscanf(fields, "%u %d %d %llx", &seed, &items, &want_n, &want_h) == 4);
+    char *text = malloc((size_t)items * 4 + 1);
+    size_t n = mix_text(seed, items, text);
+    int *ids, k;
+    lumi_encode_n(t, text, n, LUMI_ENC_SPECIAL, &ids, &k);
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < k; i++)
+        for (int b = 0; b < 4; b++) h = (h ^ (((uint32_t)ids[i] >> (8 * b)) & 0xff)) * 1099511628211ull;
+    ck_assert_msg(k == want_n && h == want_h, "%s/%s: mix text seed %u: %d ids hash %016llx, peer %d ids %016llx", name,
+                  t->format, seed, k, (unsigned long long)h, want_n, want_h);
+    free(ids);
+    free(text);
+}
+
 START_TEST(peer_vectors) {
     if (!have_l3 || !have_qw) {
         printf("SKIP %s: shared tokenizers not found\n", __func__);
@@ -77,8 +136,16 @@ START_TEST(peer_vectors) {
     char line[8192], text[4096];
     int cases = 0, want[1024];
     while (fgets(line, sizeof line, f)) {
-        char *name = strtok(line, "\t"), *hex = strtok(NULL, "\t"), *ids = strtok(NULL, "\n");
+        char *name = strtok(line, "\t"), *hex = strtok(NULL, "\t\n"), *ids = strtok(NULL, "\n");
         ck_assert(name && hex);
+        if (strstr(name, "-mix")) {
+            if (!strncmp(name, "qwen3", 5)) check_mix(&qwen, name, hex);
+            else {
+                check_mix(&l3json, name, hex);
+                check_mix(&l3tik, name, hex);
+            }
+            continue;
+        }
         size_t n = unhex(hex, strlen(hex), text);
         int nw = 0;
         for (char *s = ids ? strtok(ids, " ") : NULL; s; s = strtok(NULL, " ")) want[nw++] = atoi(s);

@@ -8,6 +8,10 @@
 // It reads the tokenizer.json files in ../shared/models (run from the repo
 // root) and writes one line per case: tokenizer, text as hex, ids (no BOS;
 // special tokens in the text are recognised, as transformers.js always does).
+// Then, per tokenizer, a line "<name>-mix <seed> <items> <n_ids> <fnv>" for a
+// long text of random code points from many scripts (mixText below, which
+// tests/test_tokenizer_bpe.c regenerates): the count and the FNV-1a 64 hash
+// of the ids as little-endian int32s.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
@@ -58,6 +62,32 @@ const toks = {
   qwen3: "../shared/models/qwen3-tokenizer",
 };
 
+// The random text, reproducible in C: a 31-bit LCG picks, per item, either
+// an ASCII snippet (15%) or a code point from one of the ranges.
+const SNIPPETS = [" ", "  ", "\n", "\r\n", "\t", "'s", "'LL", "123", "4567", " \n"];
+const RANGES = [[0x20, 0x7e], [0xa0, 0x24f], [0x370, 0x3ff], [0x400, 0x4ff], [0x590, 0x5ff], [0x600, 0x6ff],
+  [0x900, 0x97f], [0xe00, 0xe7f], [0x3040, 0x30ff], [0x4e00, 0x4fff], [0xac00, 0xacff], [0x1f300, 0x1f64f],
+  [0x2000, 0x206f], [0x300, 0x36f], [0xff00, 0xffef]];
+function mixText(seed, items) {
+  let x = BigInt(seed);
+  const next = () => Number((x = (x * 1103515245n + 12345n) & 0x7fffffffn));
+  let s = "";
+  for (let i = 0; i < items; i++) {
+    if (next() % 100 < 15) s += SNIPPETS[next() % SNIPPETS.length];
+    else {
+      const [a, b] = RANGES[next() % RANGES.length];
+      s += String.fromCodePoint(a + (next() % (b - a + 1)));
+    }
+  }
+  return s;
+}
+function fnvIds(ids) {
+  let h = 0xcbf29ce484222325n;
+  for (const id of ids)
+    for (let k = 0; k < 4; k++) h = ((h ^ BigInt((id >>> (8 * k)) & 0xff)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  return h.toString(16).padStart(16, "0");
+}
+
 const hex = (s) => Buffer.from(s, "utf8").toString("hex");
 for (const [name, dir] of Object.entries(toks)) {
   const json = JSON.parse(readFileSync(`${dir}/tokenizer.json`, "utf8"));
@@ -67,5 +97,9 @@ for (const [name, dir] of Object.entries(toks)) {
     const ids = tok.encode(t, { add_special_tokens: false });
     if (tok.decode(ids) !== t) process.stderr.write(`note: ${name} does not round-trip ${JSON.stringify(t)}\n`);
     process.stdout.write(`${name}\t${hex(t)}\t${ids.join(" ")}\n`);
+  }
+  for (const seed of [1, 2]) {
+    const items = 20000, ids = tok.encode(mixText(seed, items), { add_special_tokens: false });
+    process.stdout.write(`${name}-mix\t${seed} ${items} ${ids.length} ${fnvIds(ids)}\n`);
   }
 }
