@@ -284,6 +284,69 @@ START_TEST(mutated_files) {
 }
 END_TEST
 
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static int has_stop(const LumiTokenizer *t, int id) {
+    int ids[16], n = lumi_tokenizer_stop_ids(t, ids, 16);
+    for (int i = 0; i < n; i++)
+        if (ids[i] == id) return 1;
+    return 0;
+}
+
+/* BOS and end tokens from the metadata files beside a tokenizer: eos ids as
+ * an int and as a list, bos_token as a string or an object, add_bos_token. */
+START_TEST(metadata_files) {
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s", th_path("meta"));
+    LumiErr e;
+    ck_assert(lumi_mkdirs(dir, &e) == 0);
+    const char *src = write_json("meta_src.json", "\"ab\": 256", "\"a b\"",
+                                 "{\"id\": 257, \"content\": \"<|end|>\", \"special\": true}, "
+                                 "{\"id\": 258, \"content\": \"<|start|>\", \"special\": true}");
+    char *json;
+    size_t len;
+    ck_assert(lumi_read_file(src, &json, &len, &e) == 0);
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    write_text(path, json);
+    free(json);
+    char tok[600];
+    snprintf(tok, sizeof tok, "%s", path);
+    LumiTokenizer t;
+    /* no metadata: no BOS, no end tokens */
+    ck_assert_msg(lumi_tokenizer_load(tok, &t, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(lumi_tokenizer_bos(&t), -1);
+    ck_assert_int_eq(lumi_tokenizer_stop_ids(&t, (int[4]){0}, 4), 0);
+    lumi_tokenizer_free(&t);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    write_text(path, "{\"bos_token\": {\"content\": \"<|start|>\"}, \"eos_token\": \"<|end|>\", \"model_max_length\": 1e30}");
+    snprintf(path, sizeof path, "%s/generation_config.json", dir);
+    write_text(path, "{\"eos_token_id\": [257, 5]}");
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    write_text(path, "{\"eos_token_id\": 6, \"vocab_size\": 259}");
+    ck_assert_msg(lumi_tokenizer_load(tok, &t, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(lumi_tokenizer_bos(&t), 258);
+    ck_assert(has_stop(&t, 257) && has_stop(&t, 5) && has_stop(&t, 6));
+    ck_assert(!has_stop(&t, 258));
+    lumi_tokenizer_free(&t);
+    /* add_bos_token false: the model has a BOS token but does not add it */
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    write_text(path, "{\"bos_token\": \"<|start|>\", \"add_bos_token\": false}");
+    ck_assert(lumi_tokenizer_load(tok, &t, &e) == 0);
+    ck_assert_int_eq(lumi_tokenizer_bos(&t), -1);
+    lumi_tokenizer_free(&t);
+    /* an end id outside the vocabulary is refused, naming file and field */
+    snprintf(path, sizeof path, "%s/generation_config.json", dir);
+    write_text(path, "{\"eos_token_id\": [257, 99999]}");
+    ck_assert_int_eq(lumi_tokenizer_load(tok, &t, &e), -1);
+    ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "eos_token_id"), "%s", e.msg);
+}
+END_TEST
+
 Suite *suite_tokenizer_files(void) {
     Suite *s = suite_create("tokenizer_files");
     TCase *tc = tcase_create("files");
@@ -294,6 +357,7 @@ Suite *suite_tokenizer_files(void) {
     tcase_add_test(tc, vocab_mismatch);
     tcase_add_test(tc, bench_tokenizer_runs);
     tcase_add_test(tc, mutated_files);
+    tcase_add_test(tc, metadata_files);
     suite_add_tcase(s, tc);
     return s;
 }
