@@ -5,6 +5,11 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -MMD -MP
 LDLIBS  += -lyaml -lz -lm -lpthread
+# Tokenizers: jansson reads tokenizer.json, PCRE2 runs pre-tokenizer regexes,
+# libunistring normalises to NFC (it ships no pkg-config file).
+TOK_PKGS := jansson libpcre2-8
+CFLAGS  += $(shell pkg-config --cflags $(TOK_PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(TOK_PKGS) 2>/dev/null || echo -ljansson -lpcre2-8) -lunistring
 
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)

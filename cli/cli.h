@@ -25,11 +25,16 @@ int cmd_bench_sampler(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_slurm(int argc, char **argv);
+int cmd_bench_tokenizer(int argc, char **argv);
+/* Checks a tokenizer against a model's vocabulary: a smaller model vocabulary
+ * is an error (-1, printed), a larger one (padded, as Qwen's) a one-line note. */
+int cli_check_vocab(const LumiTokenizer *t, const char *model_path, int model_vocab);
 
 /* Options shared by the commands that run a model on a prompt. */
 typedef struct {
     const char *model, *tokenizer, *prompt, *ids, *out;
     int no_bos;
+    int special; /* --special: <|eot_id|> etc. in -p text are special tokens */
     LumiPathSpec path;
 } LumiPromptOpts;
 
@@ -38,7 +43,8 @@ typedef struct {
 int cli_prompt_opt(LumiPromptOpts *o, int argc, char **argv, int *i);
 /* The value of a flag at argv[*i], or NULL with a message if missing. */
 const char *cli_value(int argc, char **argv, int *i);
-/* Loads model (and tokenizer if named) and builds the prompt ids.
+/* Loads model (and its tokenizer: -z, embedded, or beside config.json) and
+ * builds the prompt ids.
  * Prints the error and returns -1 on failure. */
 int cli_load(const LumiPromptOpts *o, LumiModel *m, LumiTokenizer *t, int *have_tok, int **ids, int *n);
 void cli_error(const char *fmt, ...) LUMI_PRINTF(1, 2);

@@ -4,18 +4,74 @@
 
 #include "cli.h"
 
+/* "128009 '<|eot_id|>'" */
+static void put_token(const LumiTokenizer *t, int id) {
+    int len;
+    const char *p = lumi_decode_piece(t, -1, id, &len);
+    printf(" %d '", id);
+    for (int i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 || c == 0x7f) printf("\\x%02x", c);
+        else putchar(c);
+    }
+    putchar('\'');
+}
+
+/* The tokenizer the model would use (-z, embedded, or beside it): its
+ * file, family, size, and the BOS / end tokens with their text. */
+static int inspect_tokenizer(const char *model, const char *tok, int model_vocab) {
+    LumiTokenizer t;
+    LumiErr e;
+    int found;
+    if (lumi_tokenizer_for_model(model, tok, &t, &found, &e) != 0) {
+        cli_error("%s", e.msg);
+        return -1;
+    }
+    if (!found) {
+        printf("tokenizer:         none embedded or beside the model (give -z)\n");
+        return 0;
+    }
+    printf("tokenizer:         %s (%s, %s, %d tokens)\n", t.path, t.format,
+           t.kind == LUMI_TOK_SPM ? "sentencepiece BPE" : "byte-level BPE", t.vocab_size);
+    if (t.vocab_size != model_vocab)
+        printf("vocab note:        model %d rows, tokenizer %d tokens%s\n", model_vocab, t.vocab_size,
+               t.vocab_size > model_vocab ? " (mismatch: generate refuses)" : " (padded model vocabulary)");
+    int bos = lumi_tokenizer_bos(&t);
+    printf("bos:              ");
+    if (bos >= 0) put_token(&t, bos);
+    else printf(" none");
+    printf("\neos:              ");
+    if (t.eos_id >= 0) put_token(&t, t.eos_id);
+    else printf(" none");
+    int stop[16], n = lumi_tokenizer_stop_ids(&t, stop, 16);
+    printf("\nstop (eos/eot):   ");
+    for (int i = 0; i < n; i++) put_token(&t, stop[i]);
+    printf("%s\n", n ? "" : " none");
+    lumi_tokenizer_free(&t);
+    return 0;
+}
+
 int cmd_inspect(int argc, char **argv) {
-    if (argc != 2 || argv[1][0] == '-') {
-        if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-            puts("usage: lumi inspect MODEL");
+    const char *path = NULL, *tok = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            puts("usage: lumi inspect MODEL [-z TOKENIZER]");
             return LUMI_EXIT_OK;
+        } else if (!strcmp(argv[i], "-z") || !strcmp(argv[i], "--tokenizer")) {
+            if (!(tok = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
+        } else if (argv[i][0] != '-' && !path) path = argv[i];
+        else {
+            cli_error("usage: lumi inspect MODEL [-z TOKENIZER]");
+            return LUMI_EXIT_BAD;
         }
-        cli_error("usage: lumi inspect MODEL");
+    }
+    if (!path) {
+        cli_error("usage: lumi inspect MODEL [-z TOKENIZER]");
         return LUMI_EXIT_BAD;
     }
     LumiModel m;
     LumiErr e;
-    if (lumi_model_load(argv[1], &m, &e) != 0) {
+    if (lumi_model_load(path, &m, &e) != 0) {
         cli_error("%s", e.msg);
         return LUMI_EXIT_BAD;
     }
@@ -41,6 +97,7 @@ int cmd_inspect(int argc, char **argv) {
     printf("weight bytes/token:%zu (%.2f MB read per decoded token)\n", lumi_weight_bytes_per_token(&m),
            lumi_weight_bytes_per_token(&m) / 1e6);
     printf("kv cache (full):   %zu bytes (%.2f MB fp32)\n", kv_bytes, kv_bytes / 1e6);
+    int rc = inspect_tokenizer(m.path, tok, c->vocab_size);
     lumi_model_free(&m);
-    return LUMI_EXIT_OK;
+    return rc == 0 ? LUMI_EXIT_OK : LUMI_EXIT_BAD;
 }

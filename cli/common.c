@@ -34,6 +34,9 @@ int cli_prompt_opt(LumiPromptOpts *o, int argc, char **argv, int *i) {
     else if (!strcmp(a, "--no-bos")) {
         o->no_bos = 1;
         return 1;
+    } else if (!strcmp(a, "--special")) {
+        o->special = 1;
+        return 1;
     } else if (!strcmp(a, "--path")) {
         const char *v = cli_value(argc, argv, i);
         LumiErr e;
@@ -58,6 +61,18 @@ int cli_prompt_opt(LumiPromptOpts *o, int argc, char **argv, int *i) {
     return *slot ? 1 : -1;
 }
 
+int cli_check_vocab(const LumiTokenizer *t, const char *model_path, int model_vocab) {
+    if (t->vocab_size > model_vocab) {
+        cli_error("tokenizer %s has %d tokens but model %s only %d: they do not belong together", t->path, t->vocab_size,
+                  model_path, model_vocab);
+        return -1;
+    }
+    if (t->vocab_size < model_vocab)
+        fprintf(stderr, "lumi: note: model %s has %d embedding rows, tokenizer %s %d tokens; ids past it print as <id N>\n",
+                model_path, model_vocab, t->path, t->vocab_size);
+    return 0;
+}
+
 int cli_load(const LumiPromptOpts *o, LumiModel *m, LumiTokenizer *t, int *have_tok, int **ids, int *n) {
     LumiErr e;
     *have_tok = 0;
@@ -69,27 +84,24 @@ int cli_load(const LumiPromptOpts *o, LumiModel *m, LumiTokenizer *t, int *have_
         cli_error("give exactly one of -p TEXT or --ids 1,2,3");
         return -1;
     }
-    if (o->prompt && !o->tokenizer) {
-        cli_error("-p needs a tokenizer: -z TOKENIZER");
-        return -1;
-    }
     if (lumi_model_load(o->model, m, &e) != 0) {
         cli_error("%s", e.msg);
         return -1;
     }
-    if (o->tokenizer) {
-        if (lumi_tokenizer_load(o->tokenizer, t, &e) != 0) {
-            cli_error("%s", e.msg);
-            lumi_model_free(m);
-            return -1;
-        }
-        *have_tok = 1;
-        if (t->vocab_size > m->cfg.vocab_size)
-            fprintf(stderr, "lumi: warning: tokenizer %s has %d tokens, model %s only %d\n", o->tokenizer,
-                    t->vocab_size, o->model, m->cfg.vocab_size);
+    if (lumi_tokenizer_for_model(o->model, o->tokenizer, t, have_tok, &e) != 0) {
+        cli_error("%s", e.msg);
+        lumi_model_free(m);
+        return -1;
     }
+    if (o->prompt && !*have_tok) {
+        cli_error("-p needs a tokenizer: -z TOKENIZER (none embedded in or beside %s)", o->model);
+        lumi_model_free(m);
+        return -1;
+    }
+    if (*have_tok && cli_check_vocab(t, o->model, m->cfg.vocab_size) != 0) goto fail;
     if (o->prompt) {
-        lumi_encode(t, o->prompt, !o->no_bos, 0, ids, n);
+        lumi_encode_n(t, o->prompt, strlen(o->prompt), (o->no_bos ? 0 : LUMI_ENC_BOS) | (o->special ? LUMI_ENC_SPECIAL : 0),
+                      ids, n);
     } else if (lumi_parse_ids(o->ids, ids, n, &e) != 0) {
         cli_error("%s", e.msg);
         goto fail;

@@ -22,6 +22,7 @@ static const Command COMMANDS[] = {
     {"golden", cmd_golden, "record or verify the reference logits of a config (goldens/)"},
     {"study", cmd_study, "run a sampler study config (kind: study; lumi run does the same)"},
     {"bench-sampler", cmd_bench_sampler, "time each sampler stage on a 32000-token vocabulary"},
+    {"bench-tokenizer", cmd_bench_tokenizer, "encoding speed of each tokenizer on 1 MB of English text"},
     {"bench", cmd_bench, "prefill/decode tok/s per path vs measured bandwidth and FMA peak"},
     {"merge", cmd_merge, "join the run folders of lumi run --shard I/N into the whole run's"},
     {"slurm", cmd_slurm, "write (and --submit) a Slurm job array running a config in N shards, then a merge"},

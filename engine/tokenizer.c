@@ -1,15 +1,14 @@
-/* tokenizer.c: see tokenizer.h. */
+/* tokenizer.c: the tokenizer interface (see tokenizer.h): recognising a
+ * file, splitting text at added/special tokens, dispatching each piece of
+ * text to its family's encoder, decoding, and the BOS / end-token API. */
 #include "tokenizer.h"
 
-#include "gguf.h"
-
-#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-static int cmp_index(const void *a, const void *b) {
-    return strcmp(((const LumiTokenIndex *)a)->str, ((const LumiTokenIndex *)b)->str);
-}
+#include "tok_internal.h"
 
 void lumi_tokenizer_free(LumiTokenizer *t) {
     if (t->vocab)
@@ -17,236 +16,263 @@ void lumi_tokenizer_free(LumiTokenizer *t) {
     free(t->vocab);
     free(t->len);
     free(t->scores);
-    free(t->sorted);
+    free(t->type);
+    for (int i = 0; i < t->n_added; i++) free(t->added[i].text);
+    free(t->added);
+    lumi_tok_hash_free(t->index);
+    lumi_tok_pairs_free(t->pairs);
+    lumi_tok_regex_free(t->regex);
+    free(t->oov);
     free(t->path);
     memset(t, 0, sizeof *t);
 }
 
-/* Takes the arrays (vocab strings malloc'd, owned from here on) and builds
- * the lookup index. Shared by every tokenizer file format. */
-static void finish(LumiTokenizer *t, const char *path) {
-    t->sorted = lumi_xmalloc((size_t)t->vocab_size * sizeof(LumiTokenIndex));
-    for (int i = 0; i < t->vocab_size; i++) t->sorted[i] = (LumiTokenIndex){t->vocab[i], i};
-    qsort(t->sorted, (size_t)t->vocab_size, sizeof(LumiTokenIndex), cmp_index);
+static int is_tiktoken(const unsigned char *p, size_t n) {
+    size_t i = 0;
+    while (i < n && (((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9')) || p[i] == '+' || p[i] == '/' || p[i] == '=')) i++;
+    if (i == 0 || i >= n || p[i] != ' ') return 0;
+    size_t j = ++i;
+    while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+    return i > j && i < n && (p[i] == '\n' || p[i] == '\r');
+}
+
+static int load_by_content(const char *path, LumiTokenizer *t, LumiErr *e) {
+    LumiMap m;
+    if (lumi_map_file(path, &m, e) != 0) return -1;
+    const unsigned char *p = m.data;
+    size_t n = m.size, ws = 0;
+    while (ws < n && (p[ws] == ' ' || p[ws] == '\n' || p[ws] == '\r' || p[ws] == '\t')) ws++;
+    int rc;
+    if (n >= 4 && !memcmp(p, "GGUF", 4)) {
+        lumi_unmap(&m);
+        return lumi_tok_load_gguf(path, t, e);
+    } else if (ws < n && p[ws] == '{') rc = lumi_tok_load_hfjson(path, (const char *)p, n, t, e);
+    else if (is_tiktoken(p, n)) rc = lumi_tok_load_tiktoken(path, p, n, t, e);
+    /* A sentencepiece ModelProto starts with field 1 (pieces, length-
+     * delimited): 0x0A and a non-zero length. A llama2.c file starts with an
+     * int32 max_token_length, 0x0A 00 00 00 for 10. */
+    else if (n >= 4 && p[0] == 0x0A && (p[1] | p[2] | p[3]))
+        rc = lumi_tok_load_spm_model(path, p, n, t, e);
+    else rc = lumi_tok_load_llama2c(path, p, n, t, e);
+    lumi_unmap(&m);
+    return rc;
+}
+
+static char *dir_of(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return lumi_xstrdup(path);
+    const char *slash = strrchr(path, '/');
+    if (!slash) return lumi_xstrdup(".");
+    char *d = lumi_xstrdup(path);
+    d[slash == path ? 1 : slash - path] = 0;
+    return d;
+}
+
+/* Added tokens are matched longest first. */
+static int cmp_added(const void *a, const void *b) {
+    const LumiTokAdded *x = a, *y = b;
+    return x->len != y->len ? y->len - x->len : x->id - y->id;
+}
+
+static int finish(LumiTokenizer *t, const char *path, LumiErr *e) {
     for (int i = 0; i < 256; i++) {
         t->byte_pieces[i][0] = (char)i;
         t->byte_pieces[i][1] = 0;
     }
+    if (!t->index) {
+        int dup;
+        lumi_tok_index(t, &dup);
+    }
+    char *dir = dir_of(path);
+    int rc = lumi_tok_read_meta(t, dir, e);
+    free(dir);
+    if (t->n_added) qsort(t->added, (size_t)t->n_added, sizeof *t->added, cmp_added);
+    t->oov = lumi_xmalloc(32);
     t->path = lumi_xstrdup(path);
-}
-
-static void alloc_arrays(LumiTokenizer *t, int n) {
-    t->vocab_size = n;
-    t->vocab = lumi_xcalloc((size_t)n, sizeof(char *));
-    t->len = lumi_xmalloc((size_t)n * sizeof(int));
-    t->scores = lumi_xmalloc((size_t)n * sizeof(float));
-}
-
-/* llama2.c tokenizer.bin: int32 max_token_length, then per token float32
- * score, int32 length, bytes. */
-static int load_llama2c(const char *path, const LumiMap *m, LumiTokenizer *t, LumiErr *e) {
-    const unsigned char *p = m->data, *end = p + m->size;
-    int32_t maxlen;
-    if (m->size < 4) return lumi_err(e, "%s: truncated tokenizer header", path);
-    memcpy(&maxlen, p, 4);
-    p += 4;
-    if (maxlen <= 0 || maxlen > 4096) return lumi_err(e, "%s: max_token_length %d out of range", path, maxlen);
-    /* First pass counts tokens, so the file alone decides vocab_size. */
-    int n = 0;
-    for (const unsigned char *q = p; q < end; n++) {
-        int32_t len;
-        if (end - q < 8) return lumi_err(e, "%s: truncated at token %d", path, n);
-        memcpy(&len, q + 4, 4);
-        if (len < 0 || len > maxlen)
-            return lumi_err(e, "%s: token %d has length %d (max_token_length %d)", path, n, len, maxlen);
-        if (end - q - 8 < len) return lumi_err(e, "%s: truncated at token %d", path, n);
-        q += 8 + len;
-    }
-    if (n < 3) return lumi_err(e, "%s: only %d tokens", path, n);
-    alloc_arrays(t, n);
-    t->max_token_length = maxlen;
-    for (int i = 0; i < n; i++) {
-        int32_t len;
-        memcpy(&t->scores[i], p, 4);
-        memcpy(&len, p + 4, 4);
-        t->vocab[i] = lumi_xmalloc((size_t)len + 1);
-        memcpy(t->vocab[i], p + 8, (size_t)len);
-        t->vocab[i][len] = 0;
-        t->len[i] = len;
-        p += 8 + len;
-    }
-    t->bos_id = 1;
-    t->eos_id = 2;
-    return 0;
-}
-
-/* GGUF with an embedded sentencepiece vocabulary (tokenizer.ggml.model
- * "llama"): pieces spell spaces as U+2581, which llama2.c files (and this
- * tokenizer) write as ' '. */
-static int load_gguf(const char *path, LumiTokenizer *t, LumiErr *e) {
-    GgufFile g;
-    if (lumi_gguf_open(path, &g, e) != 0) return -1;
-    int rc = -1;
-    const char *model;
-    size_t mlen;
-    const GgufKV *toks = lumi_gguf_find(&g, "tokenizer.ggml.tokens");
-    const GgufKV *scores = lumi_gguf_find(&g, "tokenizer.ggml.scores");
-    if (lumi_gguf_get_str(&g, "tokenizer.ggml.model", &model, &mlen) != 0 || !toks) {
-        lumi_err(e, "%s: no embedded tokenizer (tokenizer.ggml.model / tokens)", path);
-        goto out;
-    }
-    if (mlen != 5 || memcmp(model, "llama", 5)) {
-        lumi_err(e, "%s: tokenizer model '%.*s' is not supported (llama sentencepiece only)", path, (int)mlen, model);
-        goto out;
-    }
-    if (toks->type != GGUF_ARRAY || toks->arr_type != GGUF_STRING || toks->arr_n < 3 || toks->arr_n > (1u << 22) ||
-        (scores && (scores->type != GGUF_ARRAY || scores->arr_type != GGUF_F32 || scores->arr_n != toks->arr_n))) {
-        lumi_err(e, "%s: tokenizer.ggml.tokens/scores are malformed", path);
-        goto out;
-    }
-    alloc_arrays(t, (int)toks->arr_n);
-    size_t pos = 0;
-    for (int i = 0; i < t->vocab_size; i++) {
-        const char *s;
-        uint64_t len;
-        lumi_gguf_next_str(&g, toks, &pos, &s, &len);
-        char *v = lumi_xmalloc((size_t)len + 1);
-        size_t k = 0;
-        for (uint64_t j = 0; j < len; j++) {
-            if (j + 2 < len && (unsigned char)s[j] == 0xE2 && (unsigned char)s[j + 1] == 0x96 &&
-                (unsigned char)s[j + 2] == 0x81) {
-                v[k++] = ' ';
-                j += 2;
-            } else v[k++] = s[j];
-        }
-        v[k] = 0;
-        t->vocab[i] = v;
-        t->len[i] = (int)strlen(v); /* an embedded NUL ends the piece */
-        if (t->len[i] > t->max_token_length) t->max_token_length = t->len[i];
-        t->scores[i] = 0;
-        if (scores) memcpy(&t->scores[i], scores->val + 12 + 4 * (size_t)i, 4);
-    }
-    int64_t id;
-    t->bos_id = lumi_gguf_get_int(&g, "tokenizer.ggml.bos_token_id", &id) == 0 && id >= 0 && id < t->vocab_size ? (int)id : 1;
-    t->eos_id = lumi_gguf_get_int(&g, "tokenizer.ggml.eos_token_id", &id) == 0 && id >= 0 && id < t->vocab_size ? (int)id : 2;
-    if (t->max_token_length == 0) t->max_token_length = 1;
-    rc = 0;
-out:
-    lumi_gguf_close(&g, 0);
     return rc;
 }
 
 int lumi_tokenizer_load(const char *path, LumiTokenizer *t, LumiErr *e) {
     memset(t, 0, sizeof *t);
-    LumiMap m;
-    if (lumi_map_file(path, &m, e) != 0) return -1;
-    int gguf = m.size >= 4 && !memcmp(m.data, "GGUF", 4);
-    int rc = gguf ? 0 : load_llama2c(path, &m, t, e);
-    lumi_unmap(&m);
-    if (gguf) rc = load_gguf(path, t, e);
-    if (rc != 0) {
+    t->bos_id = t->eos_id = t->unk_id = -1;
+    if (load_by_content(path, t, e) != 0 || finish(t, path, e) != 0) {
         lumi_tokenizer_free(t);
         return -1;
     }
-    finish(t, path);
     return 0;
 }
 
-int lumi_token_lookup(const LumiTokenizer *t, const char *s) {
-    LumiTokenIndex key = {(char *)s, 0};
-    const LumiTokenIndex *r = bsearch(&key, t->sorted, (size_t)t->vocab_size, sizeof key, cmp_index);
-    return r ? r->id : -1;
+static int exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Byte fallback ids exist only when the vocabulary has them (<0x00> at 3). */
-static void push_bytes(const LumiTokenizer *t, const unsigned char *b, int n, int *ids, int *k) {
-    for (int i = 0; i < n; i++) {
-        int id = b[i] + 3;
-        ids[(*k)++] = id < t->vocab_size ? id : 0; /* unk if no byte tokens */
-    }
-}
-
-void lumi_encode(const LumiTokenizer *t, const char *text, int bos, int eos, int **out, int *n_out) {
-    size_t tl = strlen(text);
-    /* worst case: bos + prefix + one token per byte + eos */
-    int *ids = lumi_xmalloc((tl + 3) * sizeof(int));
-    char *buf = lumi_xmalloc((size_t)t->max_token_length * 2 + 3);
-    int k = 0;
-    if (bos) ids[k++] = t->bos_id;
-    if (tl > 0) {
-        int sp = lumi_token_lookup(t, " ");
-        if (sp >= 0) ids[k++] = sp;
-    }
-    /* Split into code points: a lead byte starts one, continuation bytes
-     * (10xxxxxx) extend it, at most 4 bytes. */
-    const unsigned char *s = (const unsigned char *)text;
-    size_t i = 0;
-    while (i < tl) {
-        size_t j = i + 1;
-        while (j < tl && (s[j] & 0xC0) == 0x80 && j - i < 4) j++;
-        memcpy(buf, s + i, j - i);
-        buf[j - i] = 0;
-        int id = lumi_token_lookup(t, buf);
-        if (id >= 0) ids[k++] = id;
-        else push_bytes(t, s + i, (int)(j - i), ids, &k);
-        i = j;
-    }
-    /* Merge the best-scoring adjacent pair until none merges. O(n^2) like
-     * sentencepiece's reference; prompts are short. */
-    for (;;) {
-        float best = -1e30f;
-        int best_id = -1, best_i = -1;
-        for (int a = 0; a + 1 < k; a++) {
-            int la = t->len[ids[a]], lb = t->len[ids[a + 1]];
-            if (la + lb > t->max_token_length * 2) continue;
-            memcpy(buf, t->vocab[ids[a]], (size_t)la);
-            memcpy(buf + la, t->vocab[ids[a + 1]], (size_t)lb);
-            buf[la + lb] = 0;
-            if ((int)strlen(buf) != la + lb) continue; /* embedded NUL byte piece */
-            int id = lumi_token_lookup(t, buf);
-            if (id >= 0 && t->scores[id] > best) {
-                best = t->scores[id];
-                best_id = id;
-                best_i = a;
-            }
+int lumi_tokenizer_for_model(const char *model_path, const char *override, LumiTokenizer *t, int *found, LumiErr *e) {
+    *found = 0;
+    memset(t, 0, sizeof *t);
+    char cand[4096];
+    const char *use = override;
+    if (!use && model_path) {
+        LumiMap m;
+        int gguf = 0;
+        if (exists(model_path) && lumi_map_file(model_path, &m, NULL) == 0) {
+            gguf = m.size >= 4 && !memcmp(m.data, "GGUF", 4);
+            lumi_unmap(&m);
         }
-        if (best_i < 0) break;
-        ids[best_i] = best_id;
-        memmove(ids + best_i + 1, ids + best_i + 2, (size_t)(k - best_i - 2) * sizeof(int));
-        k--;
+        if (gguf) {
+            LumiErr le;
+            if (lumi_tokenizer_load(model_path, t, &le) == 0) {
+                *found = 1;
+                return 0;
+            }
+            if (strstr(le.msg, "no embedded tokenizer")) return 0; /* none to find */
+            *e = le; /* one that is there but bad or unsupported is an error */
+            return -1;
+        }
+        /* Only beside a Hugging Face layout's config.json: a llama2.c .bin
+         * in a folder of assorted files (../shared/models) has no tokenizer
+         * of its own there. */
+        char *dir = dir_of(model_path);
+        snprintf(cand, sizeof cand, "%s/config.json", dir);
+        int hf = exists(cand);
+        static const char *names[] = {"tokenizer.json", "tokenizer.model"};
+        for (size_t i = 0; i < 2 && hf && !use; i++) {
+            snprintf(cand, sizeof cand, "%s/%s", dir, names[i]);
+            if (exists(cand)) use = cand;
+        }
+        free(dir);
+        if (!use) return 0;
     }
-    if (eos) ids[k++] = t->eos_id;
-    free(buf);
-    *out = ids;
-    *n_out = k;
+    if (!use) return 0;
+    if (lumi_tokenizer_load(use, t, e) != 0) return -1;
+    /* The model's own generation_config.json / config.json name its end
+     * tokens even when -z points elsewhere. */
+    if (model_path && override) {
+        char *dir = dir_of(model_path);
+        int rc = lumi_tok_read_meta(t, dir, e);
+        free(dir);
+        if (rc != 0) {
+            lumi_tokenizer_free(t);
+            return -1;
+        }
+    }
+    *found = 1;
+    return 0;
 }
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
+int lumi_token_lookup(const LumiTokenizer *t, const char *s) { return lumi_tok_find(t, s, strlen(s)); }
+
+static const LumiTokAdded *match_added(const LumiTokenizer *t, const char *s, size_t n, int special) {
+    for (int i = 0; i < t->n_added; i++) {
+        const LumiTokAdded *a = &t->added[i];
+        if ((size_t)a->len <= n && a->text[0] == s[0] && (!a->special || special) && !memcmp(a->text, s, (size_t)a->len))
+            return a;
+    }
+    return NULL;
+}
+
+/* The ids being built: grows, since NFC may lengthen a text. */
+typedef struct {
+    int *ids;
+    int k;
+    size_t cap;
+} Ids;
+
+static void reserve(Ids *o, size_t more) {
+    if ((size_t)o->k + more <= o->cap) return;
+    o->cap = (size_t)o->k + more + o->cap / 2;
+    o->ids = lumi_xrealloc(o->ids, o->cap * sizeof(int));
+}
+
+static void encode_text(const LumiTokenizer *t, const char *s, size_t n, int prefix, Ids *o) {
+    if (n == 0) return;
+    char *norm = NULL;
+    if (t->nfc) n = lumi_tok_nfc(s, n, &norm), s = norm ? norm : s;
+    reserve(o, n + 2); /* one token per byte, and SPM's dummy prefix */
+    if (t->kind == LUMI_TOK_SPM) lumi_tok_spm_encode(t, s, n, prefix, o->ids, &o->k);
+    else lumi_tok_bpe_encode(t, s, n, o->ids, &o->k);
+    free(norm);
+}
+
+void lumi_encode_n(const LumiTokenizer *t, const char *text, size_t len, int flags, int **out, int *n_out) {
+    Ids o = {NULL, 0, 0};
+    reserve(&o, len + 4); /* BOS, dummy prefix, one token per byte, EOS */
+    int bos = lumi_tokenizer_bos(t);
+    if ((flags & LUMI_ENC_BOS) && bos >= 0) o.ids[o.k++] = bos;
+    int special = (flags & LUMI_ENC_SPECIAL) != 0;
+    unsigned char first_bytes[256] = {0};
+    for (int i = 0; i < t->n_added; i++) first_bytes[(unsigned char)t->added[i].text[0]] = 1;
+    /* Added tokens are cut out first; the text between them is normalised
+     * and encoded piece by piece, as Hugging Face tokenizers do. Each piece
+     * gets sentencepiece's dummy prefix, as llama.cpp does and as Meta's
+     * Llama 2 chat code gets by encoding each segment on its own. */
+    size_t seg = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!first_bytes[(unsigned char)text[i]]) continue;
+        const LumiTokAdded *a = match_added(t, text + i, len - i, special);
+        if (!a) continue;
+        encode_text(t, text + seg, i - seg, 1, &o);
+        reserve(&o, 2);
+        o.ids[o.k++] = a->id;
+        i += (size_t)a->len - 1;
+        seg = i + 1;
+    }
+    encode_text(t, text + seg, len - seg, 1, &o);
+    reserve(&o, 1);
+    if ((flags & LUMI_ENC_EOS) && t->eos_id >= 0) o.ids[o.k++] = t->eos_id;
+    *out = o.ids;
+    *n_out = o.k;
+}
+
+void lumi_encode(const LumiTokenizer *t, const char *text, int bos, int eos, int **ids, int *n) {
+    lumi_encode_n(t, text, strlen(text), (bos ? LUMI_ENC_BOS : 0) | (eos ? LUMI_ENC_EOS : 0), ids, n);
 }
 
 const char *lumi_decode_piece(const LumiTokenizer *t, int prev, int id, int *len) {
-    if (id < 0 || id >= t->vocab_size) {
-        *len = 0;
-        return "";
+    if (id < 0 || id >= t->vocab_size || !t->vocab[id]) {
+        /* Visible, never empty: a model vocabulary padded past the
+         * tokenizer's (Qwen) can still sample such ids. */
+        *len = snprintf(t->oov, 32, "<id %d>", id);
+        return t->oov;
     }
     const char *p = t->vocab[id];
     int n = t->len[id];
+    if (t->kind != LUMI_TOK_SPM) {
+        *len = n;
+        return p;
+    }
     if (prev == t->bos_id && n > 0 && p[0] == ' ') {
         p++;
         n--;
     }
-    /* <0xAB> byte tokens decode to the raw byte */
-    if (n == 6 && p[0] == '<' && p[1] == '0' && p[2] == 'x' && p[5] == '>') {
-        int hi = hexval(p[3]), lo = hexval(p[4]);
-        if (hi >= 0 && lo >= 0) {
+    /* <0xAB> byte pieces decode to the raw byte */
+    if (t->type[id] == LUMI_PIECE_BYTE && n == 6) {
+        unsigned v;
+        if (sscanf(p + 3, "%2X", &v) == 1) {
             *len = 1;
-            return t->byte_pieces[hi * 16 + lo];
+            return t->byte_pieces[v & 0xff];
         }
     }
     *len = n;
     return p;
+}
+
+size_t lumi_tokenizer_normalize(const LumiTokenizer *t, const char *s, size_t n, char **out) {
+    *out = NULL;
+    return t->nfc ? lumi_tok_nfc(s, n, out) : n;
+}
+
+int lumi_tokenizer_bos(const LumiTokenizer *t) { return t->add_bos ? t->bos_id : -1; }
+
+int lumi_tokenizer_stop_ids(const LumiTokenizer *t, int *ids, int max) {
+    int n = 0;
+    for (int i = 0; i < t->n_stop && n < max; i++) ids[n++] = t->stop[i];
+    return n;
+}
+
+int lumi_token_special(const LumiTokenizer *t, const char *text) {
+    size_t n = strlen(text);
+    for (int i = 0; i < t->n_added; i++)
+        if ((size_t)t->added[i].len == n && !memcmp(t->added[i].text, text, n)) return t->added[i].id;
+    return -1;
 }

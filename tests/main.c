@@ -5,6 +5,9 @@
 #include <stdlib.h>
 
 Suite *suite_tokenizer(void);
+Suite *suite_tokenizer_bpe(void);
+Suite *suite_tokenizer_gguf(void);
+Suite *suite_tokenizer_files(void);
 Suite *suite_model(void);
 Suite *suite_forward(void);
 Suite *suite_cli(void);
@@ -21,6 +24,9 @@ Suite *suite_shard(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
+    suite_tokenizer_bpe,
+    suite_tokenizer_gguf,
+    suite_tokenizer_files,
     suite_model,
     suite_forward,
     suite_cli,

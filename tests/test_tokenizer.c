@@ -93,6 +93,22 @@ START_TEST(byte_fallback_ids) {
     ck_assert_int_eq(ids[0], 1);
     ck_assert_int_eq(ids[n - 1], 2);
     free(ids);
+    /* <s> and </s> in text: plain text, or BOS/EOS with LUMI_ENC_SPECIAL */
+    const char *s = "<s>x</s>";
+    lumi_encode_n(&t, s, strlen(s), 0, &ids, &n);
+    for (int i = 0; i < n; i++) ck_assert_msg(ids[i] != 1 && ids[i] != 2, "special id %d from plain text", ids[i]);
+    free(ids);
+    lumi_encode_n(&t, s, strlen(s), LUMI_ENC_SPECIAL, &ids, &n);
+    ck_assert_int_eq(ids[0], 1);
+    ck_assert_int_eq(ids[n - 1], 2);
+    const char *piece = lumi_decode_piece(&t, 0, ids[1], &len);
+    ck_assert_msg(len >= 1 && piece[0] == ' ', "no dummy prefix after <s>"); /* as llama.cpp */
+    free(ids);
+    ck_assert_int_eq(lumi_token_special(&t, "</s>"), 2);
+    ck_assert_int_eq(lumi_token_special(&t, "<|eot_id|>"), -1);
+    int stop[4];
+    ck_assert_int_eq(lumi_tokenizer_stop_ids(&t, stop, 4), 1);
+    ck_assert_int_eq(stop[0], 2);
     lumi_tokenizer_free(&t);
 }
 END_TEST
@@ -115,6 +131,141 @@ START_TEST(rejects_bad_files) {
 }
 END_TEST
 
+
+/* The quadratic reference: merge the best-scoring (then leftmost) pair,
+ * rescanning everything after each merge, as sentencepiece describes it.
+ * The heap merger must give exactly its ids. */
+static int ref_encode(const LumiTokenizer *t, const char *text, int *ids) {
+    int k = 0;
+    size_t n = strlen(text);
+    if (n) ids[k++] = lumi_token_lookup(t, " ");
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && (text[j] & 0xC0) == 0x80 && j - i < 4) j++;
+        char cp[8] = {0};
+        memcpy(cp, text + i, j - i);
+        int id = lumi_token_lookup(t, cp);
+        if (id >= 0 && t->type[id] == LUMI_PIECE_NORMAL) ids[k++] = id;
+        else
+            for (size_t b = i; b < j; b++) ids[k++] = t->byte_id[(unsigned char)text[b]];
+        i = j;
+    }
+    for (;;) {
+        float best = -1e30f;
+        int bi = -1, bid = -1;
+        char buf[256];
+        for (int a = 0; a + 1 < k; a++) {
+            int la = t->len[ids[a]], lb = t->len[ids[a + 1]];
+            if (la + lb >= (int)sizeof buf || t->type[ids[a]] != LUMI_PIECE_NORMAL || t->type[ids[a + 1]] != LUMI_PIECE_NORMAL)
+                continue; /* byte-fallback symbols never merge */
+            memcpy(buf, t->vocab[ids[a]], (size_t)la);
+            memcpy(buf + la, t->vocab[ids[a + 1]], (size_t)lb);
+            buf[la + lb] = 0;
+            int id = lumi_token_lookup(t, buf);
+            if (id >= 0 && t->type[id] == LUMI_PIECE_NORMAL && t->scores[id] > best) best = t->scores[id], bi = a, bid = id;
+        }
+        if (bi < 0) return k;
+        ids[bi] = bid;
+        memmove(ids + bi + 1, ids + bi + 2, (size_t)(k - bi - 2) * sizeof(int));
+        k--;
+    }
+}
+
+static const char *varied[] = {
+    "In the beginning God created the heaven and the earth.",
+    "  leading spaces and   runs of    spaces  ",
+    "line one\nline two\r\nline three\r\n\r\n\n\ttab",
+    "digits 1 12 123 1234 12345 3.14159 1,000,000",
+    "contractions: I'm you're he's don't CAN'T",
+    "caf\xc3\xa9 na\xc3\xafve \xd1\x80\xd1\x83\xd1\x81 \xe4\xbd\xa0\xe5\xa5\xbd\xef\xbc\x8c\xe4\xb8\x96\xe7\x95\x8c \xed\x95\x9c\xea\xb5\xad\xec\x96\xb4",
+    "emoji \xf0\x9f\x98\x80 \xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb \xf0\x9f\x87\xab\xf0\x9f\x87\xb7",
+    "look-alikes: <s> </s> <unk> <0x41> <|eot_id|> \xe2\x96\x81x",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "",
+};
+
+static void same_ids(const LumiTokenizer *a, const LumiTokenizer *b, const char *text) {
+    int *ia, na, *ib, nb;
+    lumi_encode(a, text, 1, 0, &ia, &na);
+    lumi_encode(b, text, 1, 0, &ib, &nb);
+    ck_assert_msg(na == nb, "'%s': %s gives %d ids, %s %d", text, a->path, na, b->path, nb);
+    for (int i = 0; i < na; i++) ck_assert_msg(ia[i] == ib[i], "'%s': id[%d] %d vs %d", text, i, ia[i], ib[i]);
+    free(ia);
+    free(ib);
+}
+
+/* sentencepiece's protobuf and llama2.c's export of the same tokenizer give
+ * the same ids; the heap merger gives the quadratic reference's ids. */
+START_TEST(spm_model_matches_bin) {
+    static const char *pairs[][2] = {{SHARED_MODELS "/tokenizer.model", SHARED_MODELS "/tokenizer.bin"},
+                                     {SHARED_MODELS "/kjv512.model", SHARED_MODELS "/kjv512.bin"}};
+    for (int p = 0; p < 2; p++) {
+        SKIP_UNLESS_FILE(pairs[p][0]);
+        SKIP_UNLESS_FILE(pairs[p][1]);
+        LumiTokenizer a, b;
+        LumiErr e;
+        ck_assert_msg(lumi_tokenizer_load(pairs[p][0], &a, &e) == 0, "%s", e.msg);
+        ck_assert_msg(lumi_tokenizer_load(pairs[p][1], &b, &e) == 0, "%s", e.msg);
+        ck_assert_str_eq(a.format, "sentencepiece");
+        ck_assert_int_eq(a.vocab_size, b.vocab_size);
+        ck_assert_int_eq(lumi_tokenizer_bos(&a), 1);
+        ck_assert_int_eq(a.eos_id, 2);
+        ck_assert_int_eq(a.unk_id, 0);
+        for (size_t i = 0; i < sizeof varied / sizeof varied[0]; i++) {
+            same_ids(&a, &b, varied[i]);
+            int *ids, n, ref[512];
+            lumi_encode(&a, varied[i], 0, 0, &ids, &n);
+            int nr = ref_encode(&a, varied[i], ref);
+            ck_assert_msg(n == nr, "'%s': %d ids, reference %d", varied[i], n, nr);
+            for (int j = 0; j < n; j++) ck_assert_int_eq(ids[j], ref[j]);
+            free(ids);
+        }
+        /* random printable and UTF-8 text */
+        LumiRng r;
+        lumi_rng_seed(&r, 7);
+        static const char *alpha[] = {"a", "e", "t", "h", " ", " ", "\n", "I", "'", "1", "\xc3\xa9", "\xe4\xbd\xa0", "\xf0\x9f\x98\x80", "<", "s", ">"};
+        for (int it = 0; it < 40; it++) {
+            char text[400] = {0};
+            size_t k = 0;
+            int len = (int)(lumi_rng_u64(&r) % 80);
+            for (int i = 0; i < len; i++) {
+                const char *c = alpha[lumi_rng_u64(&r) % 16];
+                memcpy(text + k, c, strlen(c));
+                k += strlen(c);
+            }
+            same_ids(&a, &b, text);
+            int *ids, n, ref[512];
+            lumi_encode(&b, text, 0, 0, &ids, &n);
+            int nr = ref_encode(&b, text, ref);
+            ck_assert_int_eq(n, nr);
+            for (int j = 0; j < n; j++) ck_assert_int_eq(ids[j], ref[j]);
+            free(ids);
+        }
+        lumi_tokenizer_free(&a);
+        lumi_tokenizer_free(&b);
+    }
+}
+END_TEST
+
+/* A large input encodes (no timing here: lumi bench-tokenizer measures). */
+START_TEST(large_input) {
+    LumiTokenizer t;
+    LumiErr e;
+    ck_assert(lumi_tokenizer_load(DEFAULT_TOKENIZER, &t, &e) == 0);
+    size_t n = 300000;
+    char *s = malloc(n + 1);
+    for (size_t i = 0; i < n; i++) s[i] = "And God said, Let there be light: and there was light. "[i % 55];
+    s[n] = 0;
+    int *ids, k;
+    lumi_encode(&t, s, 1, 0, &ids, &k);
+    ck_assert_int_gt(k, 1000);
+    ck_assert_int_lt(k, (int)n / 2);
+    free(ids);
+    free(s);
+    lumi_tokenizer_free(&t);
+}
+END_TEST
+
 Suite *suite_tokenizer(void) {
     Suite *s = suite_create("tokenizer");
     TCase *tc = tcase_create("encode");
@@ -122,6 +273,8 @@ Suite *suite_tokenizer(void) {
     tcase_add_test(tc, shipped_roundtrip);
     tcase_add_test(tc, byte_fallback_ids);
     tcase_add_test(tc, rejects_bad_files);
+    tcase_add_test(tc, spm_model_matches_bin);
+    tcase_add_test(tc, large_input);
     suite_add_tcase(s, tc);
     return s;
 }
