@@ -22,22 +22,6 @@ static const char *USAGE =
     "  --sampler-order penalties,top_k,typical,top_p,min_p,temperature (the default)\n"
     "  The prompt tokens and every generated token enter the penalty history.\n";
 
-/* --top-k -> top_k: the sampler flags are its YAML keys with dashes. */
-static const char *sampler_key(const char *flag, char *buf, size_t n) {
-    static const char *const FLAGS[] = {"--top-k", "--top-p", "--min-p", "--typical", "--repeat-penalty",
-                                        "--repeat-last-n", "--presence-penalty", "--frequency-penalty",
-                                        "--mirostat", "--mirostat-tau", "--mirostat-eta", NULL};
-    if (!strcmp(flag, "--sampler-order")) return "order";
-    for (int i = 0; FLAGS[i]; i++) {
-        if (strcmp(flag, FLAGS[i]) || strlen(flag) - 2 >= n) continue;
-        size_t k = 0;
-        for (const char *p = flag + 2; *p; p++) buf[k++] = *p == '-' ? '_' : *p;
-        buf[k] = 0;
-        return buf;
-    }
-    return NULL;
-}
-
 /* Print a piece the way a terminal can show it: raw bytes of the text,
  * except stray control bytes from byte tokens. */
 static void emit(const char *p, int len) {
@@ -86,11 +70,7 @@ int cmd_generate(int argc, char **argv) {
         int r = cli_prompt_opt(&o, argc, argv, &i);
         if (r < 0) return LUMI_EXIT_BAD;
         if (r > 0) continue;
-        const char *a = argv[i], *v, *key;
-        char keybuf[32];
-        LumiErr se;
-        double d;
-        uint64_t u;
+        const char *a = argv[i], *v;
         if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(USAGE, stdout);
@@ -98,17 +78,8 @@ int cmd_generate(int argc, char **argv) {
         } else if (!strcmp(a, "-n") || !strcmp(a, "--steps")) {
             if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
             if (lumi_parse_int(v, 0, 1 << 30, &steps)) return cli_error("-n: '%s' is not a count >= 0", v), LUMI_EXIT_BAD;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--temperature")) {
-            if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
-            if (lumi_parse_float(v, &d) || d < 0) return cli_error("-t: '%s' is not a temperature >= 0", v), LUMI_EXIT_BAD;
-            sc.temperature = (float)d;
-        } else if ((key = sampler_key(a, keybuf, sizeof keybuf))) {
-            if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
-            if (lumi_sampler_set(&sc, key, v, &se)) return cli_error("%s: %s", a, se.msg), LUMI_EXIT_BAD;
-        } else if (!strcmp(a, "--seed") || !strcmp(a, "-s")) {
-            if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
-            if (lumi_parse_u64(v, &u)) return cli_error("--seed: '%s' is not an unsigned integer", v), LUMI_EXIT_BAD;
-            sc.seed = u;
+        } else if ((r = cli_sampler_opt(&sc, argc, argv, &i)) != 0) {
+            if (r < 0) return LUMI_EXIT_BAD;
         } else {
             cli_error("generate: unknown option '%s'", a);
             fputs(USAGE, stderr);
