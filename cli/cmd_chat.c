@@ -41,15 +41,26 @@ static void on_sigint(int sig) {
 
 typedef struct {
     const LumiTokenizer *tok;
-    int stream;
+    const LumiChat *chat;
+    int stream, told;
     int first_prev; /* the token before the reply (decoding its first piece needs it) */
 } Show;
+
+/* Old turns dropped to fit: said before the reply streams (never silently). */
+static void tell_dropped(Show *sh) {
+    sh->told = 1;
+    if (sh->chat->dropped)
+        fprintf(stderr, "lumi: the conversation no longer fit the context of %d: dropped the oldest %d turn(s), kept "
+                        "the system prompt, and rebuilt the cache\n",
+                sh->chat->s->model->cfg.seq_len, sh->chat->dropped);
+}
 
 /* Streams a piece; control bytes from byte tokens are not shown. */
 static int on_token(void *ctx, int step, int token, const LumiSession *s, const LumiSampler *smp) {
     (void)step, (void)smp;
     Show *sh = ctx;
     if (step == 0) sh->first_prev = s->history[s->n_past - 1];
+    if (!sh->told) tell_dropped(sh);
     if (sh->stream) {
         int len;
         const char *p = lumi_decode_piece(sh->tok, s->history[s->n_past - 1], token, &len);
@@ -88,7 +99,7 @@ static void print_json(const Chat *c, const LumiTurnResult *r, int prev) {
 /* One user line: 0 done, -1 refused (why in *e). */
 static int turn(Chat *c, const char *line, LumiErr *e) {
     LumiTurnResult r;
-    Show sh = {c->tok, !c->json, 0};
+    Show sh = {c->tok, &c->chat, !c->json, 0, 0};
     interrupted = 0;
     struct sigaction sa = {0}, old;
     sa.sa_handler = on_sigint;
@@ -96,10 +107,7 @@ static int turn(Chat *c, const char *line, LumiErr *e) {
     int rc = lumi_chat_turn(&c->chat, line, NULL, 0, on_token, &sh, NULL, NULL, &r, e);
     sigaction(SIGINT, &old, NULL);
     if (rc != 0) return -1;
-    if (r.dropped)
-        fprintf(stderr, "lumi: the conversation no longer fit the context of %d: dropped the oldest %d turn(s), kept "
-                        "the system prompt, and rebuilt the cache\n",
-                c->chat.s->model->cfg.seq_len, r.dropped);
+    if (!sh.told) tell_dropped(&sh);
     if (c->json) {
         print_json(c, &r, sh.first_prev);
     } else {
@@ -144,8 +152,7 @@ static int interactive(Chat *c) {
     printf("lumi chat: template %s, %s. /reset forgets the conversation, /stats shows the cache, Ctrl-D leaves.\n",
            c->chat.tpl->name, c->chat.turns->name);
     for (char *line; (line = readline("> ")) != NULL; free(line)) {
-        if (!*line) continue;
-        add_history(line);
+        if (*line) add_history(line);
         if (!strcmp(line, "/quit") || !strcmp(line, "/exit")) {
             free(line);
             break;

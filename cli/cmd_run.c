@@ -11,7 +11,7 @@
 static const char *USAGE =
     "usage: lumi run CONFIG [--resume DIR]\n"
     "       lumi run --resume DIR          (runs DIR/config.yaml, the copy made at the start)\n"
-    "       lumi check CONFIG              (equivalence experiments: exit 1 on any violation)\n"
+    "       lumi check CONFIG              (equivalence and chat experiments: exit 1 on any violation)\n"
     "  results go to <output>/<name>/<run id>/ (output defaults to results)\n";
 
 /* A resumed run must use the config it started with. */
@@ -60,7 +60,7 @@ int cli_run_config(const char *config, const char *resume, int check, const char
         lumi_experiment_names(names, sizeof names);
         const LumiYamlNode *n = lumi_yaml_get(doc.root, "kind");
         cli_error("%s:%d:%d: unknown kind '%s' (valid: %s)", config, n->line, n->col, kind, names);
-    } else if (want_kind && strcmp(kind, want_kind) != 0) {
+    } else if (want_kind && strcmp(kind, want_kind) != 0 && !(check && !strcmp(kind, "chat"))) {
         cli_error("%s: this command needs kind: %s, got '%s'", config, want_kind, kind);
     } else {
         LumiRunOpts o = {.config_path = config, .resume_dir = resume, .check = check};

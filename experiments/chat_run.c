@@ -92,10 +92,12 @@ int lumi_chat_turn(LumiChat *c, const char *user, const int *forced, int n_force
     if (forced && n_forced > c->max_new) return lumi_err(e, "a fixed reply of %d tokens exceeds max %d", n_forced, c->max_new);
     lumi_conv_user(&c->conv, user);
     int *ids = NULL, n, *prev, n_prev;
+    c->dropped = 0;
     if (render_fit(c, &ids, &n, &r->dropped, e) != 0) {
         lumi_conv_pop(&c->conv);
         return -1;
     }
+    c->dropped = r->dropped;
     /* the new turn's tokens enter the penalty history once */
     c->conv.n_turns--;
     lumi_template_render(c->tpl, &c->conv, &prev, &n_prev);

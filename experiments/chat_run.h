@@ -29,6 +29,7 @@ typedef struct {
     LumiConversation conv;
     int max_new;
     int *reply;       /* [max_new] scratch */
+    int dropped;      /* oldest turns dropped by the turn running now (set before its reply) */
 } LumiChat;
 
 typedef struct {
