@@ -54,7 +54,16 @@ int lumi_chat_check_text(const char *s, const char *what, LumiErr *e) {
     return 0;
 }
 
+/* A token covers at most max_token_length bytes, so longer text cannot fit
+ * the context: refused before the encoder spends time on it. */
+static int too_long(const LumiChat *c, const char *text, const char *what, LumiErr *e) {
+    size_t len = strlen(text), most = (size_t)c->tpl->tok->max_token_length * (size_t)c->s->model->cfg.seq_len;
+    if (len > most) return lumi_err(e, "%s is %zu bytes: more than the context of %d tokens can hold", what, len, c->s->model->cfg.seq_len);
+    return 0;
+}
+
 int lumi_chat_check_system(const LumiChat *c, LumiErr *e) {
+    if (c->conv.system && too_long(c, c->conv.system, "the system prompt", e) != 0) return -1;
     int *ids, n, ctx = c->s->model->cfg.seq_len;
     lumi_template_render_system(c->tpl, c->conv.system, &ids, &n);
     free(ids);
@@ -88,7 +97,7 @@ static int render_fit(LumiChat *c, int **ids, int *n, int *dropped, LumiErr *e) 
 int lumi_chat_turn(LumiChat *c, const char *user, const int *forced, int n_forced, LumiTokenFn cb, void *ctx,
                    float *logits, int *pos0, LumiTurnResult *r, LumiErr *e) {
     memset(r, 0, sizeof *r);
-    if (lumi_chat_check_text(user, "the turn", e) != 0) return -1;
+    if (lumi_chat_check_text(user, "the turn", e) != 0 || too_long(c, user, "the turn", e) != 0) return -1;
     if (forced && n_forced > c->max_new) return lumi_err(e, "a fixed reply of %d tokens exceeds max %d", n_forced, c->max_new);
     lumi_conv_user(&c->conv, user);
     int *ids = NULL, n, *prev, n_prev;
