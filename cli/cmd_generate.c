@@ -86,6 +86,7 @@ int cmd_generate(int argc, char **argv) {
             return LUMI_EXIT_BAD;
         }
     }
+    if (o.path.turns[0]) return cli_error("--path: turns=%s applies to lumi chat, not generate", o.path.turns), LUMI_EXIT_BAD;
     LumiModel m;
     LumiTokenizer t;
     int have_tok, *prompt, n_prompt;
