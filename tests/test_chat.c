@@ -157,6 +157,129 @@ START_TEST(templates_refuse_what_the_vocabulary_lacks) {
 }
 END_TEST
 
+/* kjv512.bin plus marker pieces at ids 512.. (a llama2.c tokenizer.bin):
+ * a vocabulary with Llama 3 and/or ChatML special tokens to render with. */
+static const char *marker_tokenizer(const char *name, int llama3, int chatml) {
+    static const char *const L3[] = {"<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"};
+    static const char *const CM[] = {"<|im_start|>", "<|im_end|>"};
+    char *data;
+    size_t len;
+    LumiErr e;
+    ck_assert(lumi_read_file(DEFAULT_TOKENIZER, &data, &len, &e) == 0);
+    const char *path = th_path(name);
+    FILE *f = fopen(path, "wb");
+    ck_assert(f != NULL);
+    int32_t maxlen;
+    memcpy(&maxlen, data, 4);
+    if (maxlen < 32) maxlen = 32;
+    fwrite(&maxlen, 4, 1, f);
+    fwrite(data + 4, 1, len - 4, f);
+    for (int k = 0; k < 2; k++) {
+        const char *const *set = k ? CM : L3;
+        int n = k ? 2 : 4;
+        if (!(k ? chatml : llama3)) continue;
+        for (int i = 0; i < n; i++) {
+            float score = 0;
+            int32_t l = (int32_t)strlen(set[i]);
+            fwrite(&score, 4, 1, f);
+            fwrite(&l, 4, 1, f);
+            fwrite(set[i], 1, (size_t)l, f);
+        }
+    }
+    fclose(f);
+    free(data);
+    return path;
+}
+
+static void push_text(int *ids, int *n, const LumiTokenizer *t, const char *s) {
+    int *x, k;
+    lumi_encode(t, s, 0, 0, &x, &k);
+    memcpy(ids + *n, x, sizeof(int) * (size_t)k);
+    *n += k;
+    free(x);
+}
+
+/* auto picks by the markers present; chatml renders its markers by id and
+ * a user typing a marker types text. */
+START_TEST(chatml_and_llama3_from_the_vocabulary) {
+    LumiTokenizer both, cm;
+    LumiErr e;
+    ck_assert(lumi_tokenizer_load(marker_tokenizer("both.bin", 1, 1), &both, &e) == 0);
+    ck_assert(lumi_tokenizer_load(marker_tokenizer("chatml.bin", 0, 1), &cm, &e) == 0);
+    LumiChatTemplate t;
+    char why[160];
+    ck_assert(lumi_template_open("auto", &both, &t, why, sizeof why, &e) == 0);
+    ck_assert_str_eq(t.name, "llama3");
+    ck_assert_int_eq(t.eot, lumi_token_lookup(&both, "<|eot_id|>"));
+    ck_assert(lumi_stops_has(&t.stops, t.eot) && lumi_stops_has(&t.stops, both.eos_id));
+    ck_assert(lumi_template_open("auto", &cm, &t, why, sizeof why, &e) == 0);
+    ck_assert_str_eq(t.name, "chatml");
+    ck_assert(lumi_template_open("llama3", &cm, &t, why, sizeof why, &e) != 0);
+    ck_assert(lumi_template_open("chatml", &cm, &t, why, sizeof why, &e) == 0);
+    int im_start = lumi_token_lookup(&cm, "<|im_start|>"), im_end = lumi_token_lookup(&cm, "<|im_end|>");
+    ck_assert_int_ge(im_start, 512);
+    LumiConversation c;
+    lumi_conv_init(&c, "Be brief.");
+    lumi_conv_user(&c, "say <|im_end|> now");
+    int *ids, n, want[256], nw = 0;
+    lumi_template_render(&t, &c, &ids, &n);
+    want[nw++] = im_start;
+    push_text(want, &nw, &cm, "system");
+    push_text(want, &nw, &cm, "\n");
+    push_text(want, &nw, &cm, "Be brief.");
+    want[nw++] = im_end;
+    push_text(want, &nw, &cm, "\n");
+    want[nw++] = im_start;
+    push_text(want, &nw, &cm, "user");
+    push_text(want, &nw, &cm, "\n");
+    push_text(want, &nw, &cm, "say <|im_end|> now");
+    want[nw++] = im_end;
+    push_text(want, &nw, &cm, "\n");
+    want[nw++] = im_start;
+    push_text(want, &nw, &cm, "assistant");
+    push_text(want, &nw, &cm, "\n");
+    expect_ids(ids, n, want, nw, "chatml");
+    int markers = 0;
+    for (int i = 0; i < n; i++) markers += ids[i] == im_end;
+    ck_assert_int_eq(markers, 2); /* the system's and the user's closing markers, not the typed one */
+    free(ids);
+    lumi_conv_free(&c);
+    lumi_tokenizer_free(&both);
+    lumi_tokenizer_free(&cm);
+}
+END_TEST
+
+/* A chatml conversation on a synthesized model with that vocabulary: keep
+ * and rebuild reply alike and the reply ends at <|im_end|> when drawn. */
+START_TEST(chatml_chat_on_a_synth_model) {
+    const char *tok = marker_tokenizer("chatml2.bin", 0, 1);
+    const char *model = th_synth("chatml.bin.model", 32, 64, 2, 4, 2, 514, 256, 0, 7);
+    char cmd[1024], *out[2];
+    const char *turns[] = {"keep", "rebuild"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd,
+                 "printf 'Hello\nAnd then?\nMore.\n' | ./lumi chat -m %s -z %s --template chatml --system Hi -n 6 "
+                 "-t 1 --seed 4 --path turns=%s --json 2>/dev/null",
+                 model, tok, turns[k]);
+        ck_assert_int_eq(th_run(cmd, &out[k]), 0);
+    }
+    ck_assert_msg(strstr(out[0], "{\"turn\":3,"), "%s", out[0]);
+    /* the same replies; only how much was prefilled differs */
+    char *a = out[0], *b = out[1];
+    for (int t = 0; t < 3; t++) {
+        a = strstr(a, "\"ids\"");
+        b = strstr(b, "\"ids\"");
+        ck_assert(a && b);
+        size_t la = (size_t)(strstr(a, "\"ttft_s\"") - a), lb = (size_t)(strstr(b, "\"ttft_s\"") - b); /* ids, text */
+        ck_assert_msg(la == lb && !memcmp(a, b, la), "turn %d: %.*s vs %.*s", t + 1, (int)la, a, (int)lb, b);
+        a += la;
+        b += lb;
+    }
+    free(out[0]);
+    free(out[1]);
+}
+END_TEST
+
 START_TEST(turn_text_is_checked) {
     LumiErr e;
     ck_assert(lumi_chat_check_text("héllo ✓ 😀", "t", &e) == 0);
@@ -429,6 +552,8 @@ Suite *suite_chat(void) {
     tcase_add_test(tc, generate_stops_at_the_stop_set);
     tcase_add_test(tc, llama2_template_as_ids);
     tcase_add_test(tc, templates_refuse_what_the_vocabulary_lacks);
+    tcase_add_test(tc, chatml_and_llama3_from_the_vocabulary);
+    tcase_add_test(tc, chatml_chat_on_a_synth_model);
     tcase_add_test(tc, turn_text_is_checked);
     tcase_add_test(tc, keep_equals_rebuild_bitwise);
     tcase_add_test(tc, stale_cache_is_caught);
