@@ -22,7 +22,8 @@
 
 static const char *USAGE =
     "usage: lumi chat -m MODEL -z TOKENIZER [--template auto|llama2|llama3|chatml|none] [--system TEXT]\n"
-    "                 [--path backend=..,cache=..,prefill=..,turns=keep|rebuild] [-n MAX_NEW] [sampler flags] [--json]\n"
+    "                 [--path backend=..,cache=..,prefill=..,turns=keep|rebuild] [-n MAX_NEW] [sampler flags] "
+    "[--json]\n"
     "  --template T  how turns become tokens (default auto: picked from the vocabulary's marker tokens)\n"
     "  --system TEXT the system prompt, kept when old turns are dropped to fit the context\n"
     "  turns=keep    prefill only each new turn on top of the KV cache (default); rebuild: the whole conversation\n"
@@ -50,8 +51,9 @@ typedef struct {
 static void tell_dropped(Show *sh) {
     sh->told = 1;
     if (sh->chat->dropped)
-        fprintf(stderr, "lumi: the conversation no longer fit the context of %d: dropped the oldest %d turn(s), kept "
-                        "the system prompt, and rebuilt the cache\n",
+        fprintf(stderr,
+                "lumi: the conversation no longer fit the context of %d: dropped the oldest %d turn(s), kept "
+                "the system prompt, and rebuilt the cache\n",
                 sh->chat->s->model->cfg.seq_len, sh->chat->dropped);
 }
 
@@ -64,7 +66,8 @@ static int on_token(void *ctx, int step, int token, const LumiSession *s, const 
     if (sh->stream) {
         int len;
         const char *p = lumi_decode_piece(sh->tok, s->history[s->n_past - 1], token, &len);
-        if (!(len == 1 && (unsigned char)p[0] < 0x20 && p[0] != '\n' && p[0] != '\t')) fwrite(p, 1, (size_t)len, stdout);
+        if (!(len == 1 && (unsigned char)p[0] < 0x20 && p[0] != '\n' && p[0] != '\t'))
+            fwrite(p, 1, (size_t)len, stdout);
         fflush(stdout);
     }
     return interrupted;
@@ -75,7 +78,7 @@ typedef struct {
     const LumiTokenizer *tok;
     int json, interactive;
     uint64_t seed;
-    double *ttft;  /* per turn, for /stats */
+    double *ttft; /* per turn, for /stats */
     int n_ttft, cap_ttft;
 } Chat;
 
@@ -115,7 +118,8 @@ static int turn(Chat *c, const char *line, LumiErr *e) {
         printf("\n");
         fflush(stdout);
     }
-    if (c->n_ttft == c->cap_ttft) c->ttft = lumi_xrealloc(c->ttft, sizeof(double) * (size_t)(c->cap_ttft = c->cap_ttft ? 2 * c->cap_ttft : 16));
+    if (c->n_ttft == c->cap_ttft)
+        c->ttft = lumi_xrealloc(c->ttft, sizeof(double) * (size_t)(c->cap_ttft = c->cap_ttft ? 2 * c->cap_ttft : 16));
     c->ttft[c->n_ttft++] = r.ttft_s;
     return 0;
 }
@@ -210,13 +214,15 @@ int cmd_chat(int argc, char **argv) {
         if (r < 0) return LUMI_EXIT_BAD;
         if (r > 0) continue;
         const char *a = argv[i], *v;
-        if (!strcmp(a, "--json")) json = 1;
+        if (!strcmp(a, "--json"))
+            json = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(USAGE, stdout);
             return LUMI_EXIT_OK;
         } else if (!strcmp(a, "-n")) {
             if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
-            if (lumi_parse_int(v, 1, 1 << 20, &max_new)) return cli_error("-n: '%s' is not a count >= 1", v), LUMI_EXIT_BAD;
+            if (lumi_parse_int(v, 1, 1 << 20, &max_new))
+                return cli_error("-n: '%s' is not a count >= 1", v), LUMI_EXIT_BAD;
         } else if (!strcmp(a, "--template")) {
             if (!(tpl_name = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
         } else if (!strcmp(a, "--system")) {
@@ -266,8 +272,10 @@ int cmd_chat(int argc, char **argv) {
     }
     Chat c = {.tok = &t, .json = json, .seed = sc.seed};
     lumi_chat_init(&c.chat, &s, &smp, &tpl, lumi_turns_of(&o.path), system, (int)max_new);
-    if (lumi_chat_check_system(&c.chat, &e) != 0) cli_error("%s", e.msg);
-    else rc = isatty(0) && isatty(1) && !json ? interactive(&c) : piped(&c);
+    if (lumi_chat_check_system(&c.chat, &e) != 0)
+        cli_error("%s", e.msg);
+    else
+        rc = isatty(0) && isatty(1) && !json ? interactive(&c) : piped(&c);
     lumi_chat_free(&c.chat);
     free(c.ttft);
     lumi_session_close(&s);

@@ -5,9 +5,18 @@
 
 /* --top-k -> top_k: the sampler flags are its YAML keys with dashes. */
 static const char *sampler_key(const char *flag, char *buf, size_t n) {
-    static const char *const FLAGS[] = {"--top-k", "--top-p", "--min-p", "--typical", "--repeat-penalty",
-                                        "--repeat-last-n", "--presence-penalty", "--frequency-penalty",
-                                        "--mirostat", "--mirostat-tau", "--mirostat-eta", NULL};
+    static const char *const FLAGS[] = {"--top-k",
+                                        "--top-p",
+                                        "--min-p",
+                                        "--typical",
+                                        "--repeat-penalty",
+                                        "--repeat-last-n",
+                                        "--presence-penalty",
+                                        "--frequency-penalty",
+                                        "--mirostat",
+                                        "--mirostat-tau",
+                                        "--mirostat-eta",
+                                        NULL};
     if (!strcmp(flag, "--sampler-order")) return "order";
     for (int i = 0; FLAGS[i]; i++) {
         if (strcmp(flag, FLAGS[i]) || strlen(flag) - 2 >= n) continue;

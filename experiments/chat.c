@@ -14,12 +14,13 @@
 #include "results.h"
 #include "trace.h"
 
-static const char *const CHAT_KEYS[] = {"template", "system", "replies", "turns", "paths", "reference", "tolerance", NULL};
+static const char *const CHAT_KEYS[] = {"template", "system",    "replies",   "turns",
+                                        "paths",    "reference", "tolerance", NULL};
 
 /* One path of the matrix crossed with a turns strategy. */
 typedef struct {
-    LumiPathEntry pe;   /* spec.turns set; label includes it */
-    int anchor;         /* index of its same-backend anchor, -1: none (the reference's backend) */
+    LumiPathEntry pe; /* spec.turns set; label includes it */
+    int anchor;       /* index of its same-backend anchor, -1: none (the reference's backend) */
 } ChatPath;
 
 /* One turn as a path computed it: rows of positions [pos0, pos0 + n_rows). */
@@ -36,8 +37,8 @@ typedef struct {
     const char *template_name, *system;
     LumiChatTemplate tpl;
     int n_turns;
-    char **users;          /* [n_turns] */
-    int **fixed, *n_fixed; /* [n_turns] fixed reply ids, NULL: generated */
+    char **users;            /* [n_turns] */
+    int **fixed, *n_fixed;   /* [n_turns] fixed reply ids, NULL: generated */
     int **script, *n_script; /* [n_turns] the replies every path replays */
     LumiPathEntry *matrix;
     int n_matrix;
@@ -54,7 +55,8 @@ static int parse_turns(ChatExp *x, LumiErr *e) {
     const LumiYamlNode *t = lumi_yaml_get(d->root, "turns");
     static const char *const DEFAULT[] = {"keep", "rebuild"};
     int n = t ? (t->type == LUMI_Y_SEQ ? t->n : 1) : 2;
-    if (t && t->type == LUMI_Y_MAP) return lumi_yaml_err(d, t, e, "'turns' must be a strategy or a list (keep, rebuild)");
+    if (t && t->type == LUMI_Y_MAP)
+        return lumi_yaml_err(d, t, e, "'turns' must be a strategy or a list (keep, rebuild)");
     if (n == 0) return lumi_yaml_err(d, t, e, "'turns' is empty");
     x->paths = lumi_xcalloc((size_t)(x->n_matrix * n), sizeof *x->paths);
     for (int k = 0; k < x->n_matrix; k++)
@@ -68,8 +70,10 @@ static int parse_turns(ChatExp *x, LumiErr *e) {
                 return lumi_yaml_err(d, v, e, "turns: %s", pe.msg);
             char base[160];
             lumi_path_format(&p->pe.spec, base, sizeof base);
-            if (p->pe.has_canary) snprintf(p->pe.label, sizeof p->pe.label, "%.120s canary@%d", base, p->pe.canary.position);
-            else snprintf(p->pe.label, sizeof p->pe.label, "%s", base);
+            if (p->pe.has_canary)
+                snprintf(p->pe.label, sizeof p->pe.label, "%.120s canary@%d", base, p->pe.canary.position);
+            else
+                snprintf(p->pe.label, sizeof p->pe.label, "%s", base);
         }
     return 0;
 }
@@ -108,7 +112,8 @@ static int parse_script(ChatExp *x, LumiErr *e) {
         if (v->type != LUMI_Y_SCALAR) return lumi_yaml_err(d, v, e, "replies[%d]: text or null", i);
         if (!v->quoted && (!strcmp(v->scalar, "null") || !strcmp(v->scalar, "~") || !v->scalar[0])) continue;
         LumiErr te;
-        if (lumi_chat_check_text(v->scalar, "reply", &te) != 0) return lumi_yaml_err(d, v, e, "replies[%d]: %s", i, te.msg);
+        if (lumi_chat_check_text(v->scalar, "reply", &te) != 0)
+            return lumi_yaml_err(d, v, e, "replies[%d]: %s", i, te.msg);
         lumi_encode(&x->in.tok, v->scalar, 0, 0, &x->fixed[i], &x->n_fixed[i]);
         if (x->n_fixed[i] > x->max_new) x->max_new = x->n_fixed[i];
     }
@@ -136,7 +141,8 @@ static int parse(ChatExp *x, LumiErr *e) {
     const LumiYamlNode *t = lumi_yaml_get(d->root, "tolerance");
     if (t) {
         static const char *const keys[] = {"same_backend", "cross_backend", NULL};
-        if (lumi_yaml_expect(d, t, LUMI_Y_MAP, "tolerance", e) != 0 || lumi_yaml_check_keys(d, t, keys, e) != 0) return -1;
+        if (lumi_yaml_expect(d, t, LUMI_Y_MAP, "tolerance", e) != 0 || lumi_yaml_check_keys(d, t, keys, e) != 0)
+            return -1;
         const LumiYamlNode *s = lumi_yaml_get(t, "same_backend"), *c = lumi_yaml_get(t, "cross_backend");
         if (s && lumi_config_tolerance(d, s, "tolerance.same_backend", &x->same, e) != 0) return -1;
         if (c && lumi_config_tolerance(d, c, "tolerance.cross_backend", &x->cross, e) != 0) return -1;
@@ -188,7 +194,8 @@ static int converse(ChatExp *x, const LumiPathEntry *pe, int generate, TurnRows 
             break;
         }
         /* rows fed: the prefill, then every reply token fed back */
-        o->n_rows = o->r.new_tokens + (forced ? n_forced : (o->r.stop == LUMI_GEN_STOP_TOKEN ? o->r.n_ids : o->r.n_ids - 1));
+        o->n_rows =
+            o->r.new_tokens + (forced ? n_forced : (o->r.stop == LUMI_GEN_STOP_TOKEN ? o->r.n_ids : o->r.n_ids - 1));
         if (o->n_rows < o->r.new_tokens) o->n_rows = o->r.new_tokens;
         if (generate) {
             x->script[t] = lumi_xmalloc(sizeof(int) * (size_t)(o->r.n_ids > 0 ? o->r.n_ids : 1));
@@ -218,8 +225,8 @@ static void compare_turn(const TurnRows *want, const TurnRows *got, int V, int t
     int hi = got->pos0 + got->n_rows < want->pos0 + want->n_rows ? got->pos0 + got->n_rows : want->pos0 + want->n_rows;
     for (int p = lo; p < hi; p++) {
         LumiPosMetrics pm;
-        lumi_metrics_row(want->rows + (size_t)(p - want->pos0) * (size_t)V, got->rows + (size_t)(p - got->pos0) * (size_t)V,
-                         V, &pm);
+        lumi_metrics_row(want->rows + (size_t)(p - want->pos0) * (size_t)V,
+                         got->rows + (size_t)(p - got->pos0) * (size_t)V, V, &pm);
         int was = cm->first_bad;
         lumi_case_add(cm, p, &pm, tol);
         if (was < 0 && cm->first_bad >= 0) *bad_turn = t + 1;
@@ -255,8 +262,10 @@ static int run_path(ChatExp *x, int k, PathResult *pr, LumiErr *e) {
     /* anchors keep their rows for the paths after them */
     int is_anchor = 0;
     for (int j = 0; j < x->n_paths; j++) is_anchor |= x->paths[j].anchor == k;
-    if (rc == 0 && is_anchor) memcpy(&x->anchors[(size_t)k * x->n_turns], rows, sizeof *rows * (size_t)x->n_turns);
-    else free_rows(rows, x->n_turns);
+    if (rc == 0 && is_anchor)
+        memcpy(&x->anchors[(size_t)k * x->n_turns], rows, sizeof *rows * (size_t)x->n_turns);
+    else
+        free_rows(rows, x->n_turns);
     free(rows);
     return rc;
 }
@@ -275,15 +284,16 @@ static void case_line(ChatExp *x, int k, const PathResult *pr, int t, LumiStrBuf
 
 static void print_table(ChatExp *x, const PathResult *prs) {
     printf("%s: %d turns, template %s, reference %s\n", x->c.name, x->n_turns, x->tpl.name, x->reference.label);
-    printf("%-62s %-9s %-9s %-9s %-9s %-9s verdict\n", "path", "positions", "max-abs", "bitwise", "same-be", "prefilled");
+    printf("%-62s %-9s %-9s %-9s %-9s %-9s verdict\n", "path", "positions", "max-abs", "bitwise", "same-be",
+           "prefilled");
     for (int k = 0; k < x->n_paths; k++) {
         const PathResult *pr = &prs[k];
         char own[32] = "-";
         if (x->paths[k].anchor >= 0) snprintf(own, sizeof own, "%d/%d", pr->own.n_bitwise, pr->own.n_positions);
         char bw[32];
         snprintf(bw, sizeof bw, "%d/%d", pr->ref.n_bitwise, pr->ref.n_positions);
-        printf("%-62s %-9d %-9.3g %-9s %-9s %-9d %s", x->paths[k].pe.label, pr->ref.n_positions, pr->ref.max_abs, bw, own,
-               pr->prefilled, failed(pr) ? "FAIL" : "PASS");
+        printf("%-62s %-9d %-9.3g %-9s %-9s %-9d %s", x->paths[k].pe.label, pr->ref.n_positions, pr->ref.max_abs, bw,
+               own, pr->prefilled, failed(pr) ? "FAIL" : "PASS");
         char why[160];
         if (pr->ref.first_bad >= 0) {
             lumi_violation_format(&pr->ref.bad, why, sizeof why);
@@ -338,8 +348,8 @@ static int write_ttft(ChatExp *x, const PathResult *prs, LumiRunDir *r, LumiErr 
     rc = lumi_rundir_write(r, "chat.csv", cs.buf, cs.len, e);
     free(cs.buf);
     if (rc != 0) return -1;
-    if (lumi_plot_lines(r->dir, "ttft_per_turn", "time to first token per turn (rebuild grows, keep stays flat)", "turn",
-                        "ms", "ttft.csv", x->n_paths + 1, e) != 0)
+    if (lumi_plot_lines(r->dir, "ttft_per_turn", "time to first token per turn (rebuild grows, keep stays flat)",
+                        "turn", "ms", "ttft.csv", x->n_paths + 1, e) != 0)
         return -1;
     int pr = lumi_plot_render(r->dir, "ttft_per_turn", e);
     if (pr == 1) fprintf(stderr, "lumi: gnuplot not found: ttft_per_turn.gp written, no png\n");
@@ -417,8 +427,10 @@ static int experiment(ChatExp *x, const LumiRunOpts *o, LumiErr *e, int *fails) 
     }
     if (rc == 0) {
         print_table(x, prs);
-        if (write_ttft(x, prs, &r, e) != 0 || write_run_json(x, prs, &r, *fails, e) != 0) rc = 2;
-        else fprintf(stderr, "lumi: results in %s\n", r.dir);
+        if (write_ttft(x, prs, &r, e) != 0 || write_run_json(x, prs, &r, *fails, e) != 0)
+            rc = 2;
+        else
+            fprintf(stderr, "lumi: results in %s\n", r.dir);
     }
     for (int k = 0; k < x->n_paths; k++) {
         free(prs[k].ttft);
@@ -477,5 +489,5 @@ out:
     return rc;
 }
 
-const LumiExperimentKind lumi_kind_chat = {"chat", "a scripted conversation through the path matrix x turns=keep|rebuild",
-                                           run};
+const LumiExperimentKind lumi_kind_chat = {"chat",
+                                           "a scripted conversation through the path matrix x turns=keep|rebuild", run};

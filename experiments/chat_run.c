@@ -58,7 +58,9 @@ int lumi_chat_check_text(const char *s, const char *what, LumiErr *e) {
  * the context: refused before the encoder spends time on it. */
 static int too_long(const LumiChat *c, const char *text, const char *what, LumiErr *e) {
     size_t len = strlen(text), most = (size_t)c->tpl->tok->max_token_length * (size_t)c->s->model->cfg.seq_len;
-    if (len > most) return lumi_err(e, "%s is %zu bytes: more than the context of %d tokens can hold", what, len, c->s->model->cfg.seq_len);
+    if (len > most)
+        return lumi_err(e, "%s is %zu bytes: more than the context of %d tokens can hold", what, len,
+                        c->s->model->cfg.seq_len);
     return 0;
 }
 
@@ -68,7 +70,8 @@ int lumi_chat_check_system(const LumiChat *c, LumiErr *e) {
     lumi_template_render_system(c->tpl, c->conv.system, &ids, &n);
     free(ids);
     if (n + 8 > ctx) /* a turn needs its markers, some text and one reply token */
-        return lumi_err(e, "the system prompt is %d tokens with the %s template: no room for a turn in the context of %d",
+        return lumi_err(e,
+                        "the system prompt is %d tokens with the %s template: no room for a turn in the context of %d",
                         n, c->tpl->name, ctx);
     return 0;
 }
@@ -85,8 +88,8 @@ static int render_fit(LumiChat *c, int **ids, int *n, int *dropped, LumiErr *e) 
         if (c->conv.first == c->conv.n_turns - 1) {
             free(*ids);
             c->conv.first = first0;
-            return lumi_err(e, "the turn is %d tokens with the conversation's system prompt: more than the context of %d",
-                            *n, ctx);
+            return lumi_err(
+                e, "the turn is %d tokens with the conversation's system prompt: more than the context of %d", *n, ctx);
         }
         free(*ids);
         c->conv.first++;
@@ -98,7 +101,8 @@ int lumi_chat_turn(LumiChat *c, const char *user, const int *forced, int n_force
                    float *logits, int *pos0, LumiTurnResult *r, LumiErr *e) {
     memset(r, 0, sizeof *r);
     if (lumi_chat_check_text(user, "the turn", e) != 0 || too_long(c, user, "the turn", e) != 0) return -1;
-    if (forced && n_forced > c->max_new) return lumi_err(e, "a fixed reply of %d tokens exceeds max %d", n_forced, c->max_new);
+    if (forced && n_forced > c->max_new)
+        return lumi_err(e, "a fixed reply of %d tokens exceeds max %d", n_forced, c->max_new);
     lumi_conv_user(&c->conv, user);
     int *ids = NULL, n, *prev, n_prev;
     c->dropped = 0;
@@ -142,8 +146,12 @@ int lumi_chat_turn(LumiChat *c, const char *user, const int *forced, int n_force
         r->n_ids = n_forced;
         r->stop = LUMI_GEN_STOP_TOKEN;
     } else {
-        LumiGenOpts go = {.stops = &c->tpl->stops, .max_new = c->max_new, .no_accept_prompt = 1, .on_token = cb,
-                          .ctx = ctx, .logits = rows};
+        LumiGenOpts go = {.stops = &c->tpl->stops,
+                          .max_new = c->max_new,
+                          .no_accept_prompt = 1,
+                          .on_token = cb,
+                          .ctx = ctx,
+                          .logits = rows};
         LumiGenResult gr;
         rc = lumi_generate(c->s, NULL, 0, c->smp, &go, c->reply, &gr, e);
         r->ttft_s = r->prefill_s + gr.ttft_s;

@@ -28,16 +28,16 @@ typedef struct {
     const LumiTurnsOps *turns;
     LumiConversation conv;
     int max_new;
-    int *reply;       /* [max_new] scratch */
-    int dropped;      /* oldest turns dropped by the turn running now (set before its reply) */
+    int *reply;  /* [max_new] scratch */
+    int dropped; /* oldest turns dropped by the turn running now (set before its reply) */
 } LumiChat;
 
 typedef struct {
-    int turn;            /* 1-based */
-    int new_tokens;      /* prefilled this turn */
-    int cached_tokens;   /* reused from the cache */
-    int dropped;         /* oldest turns dropped to fit (0: none) */
-    const int *ids;      /* the reply (valid until the next turn) */
+    int turn;          /* 1-based */
+    int new_tokens;    /* prefilled this turn */
+    int cached_tokens; /* reused from the cache */
+    int dropped;       /* oldest turns dropped to fit (0: none) */
+    const int *ids;    /* the reply (valid until the next turn) */
     int n_ids;
     LumiGenStop stop;
     double prefill_s, ttft_s, decode_s;

@@ -24,7 +24,8 @@ static void text(Ids *b, const LumiTokenizer *t, const char *s) {
 
 static int need(const LumiTokenizer *t, const char *tpl, const char *piece, int *id, LumiErr *e) {
     *id = lumi_token_lookup(t, piece);
-    if (*id < 0) return lumi_err(e, "template %s: the tokenizer %s has no %s token", tpl, t->path ? t->path : "", piece);
+    if (*id < 0)
+        return lumi_err(e, "template %s: the tokenizer %s has no %s token", tpl, t->path ? t->path : "", piece);
     return 0;
 }
 
@@ -102,8 +103,10 @@ static void user_part(Ids *b, const LumiChatTemplate *t, const char *system, con
         /* the system prompt lives inside the first [INST] */
         size_t n = strlen(user) + (system ? strlen(system) : 0) + 64;
         char *s = lumi_xmalloc(n);
-        if (system) snprintf(s, n, "[INST] <<SYS>>\n%s\n<</SYS>>\n\n%s [/INST]", system, user);
-        else snprintf(s, n, "[INST] %s [/INST]", user);
+        if (system)
+            snprintf(s, n, "[INST] <<SYS>>\n%s\n<</SYS>>\n\n%s [/INST]", system, user);
+        else
+            snprintf(s, n, "[INST] %s [/INST]", user);
         push(b, t->bos);
         text(b, t->tok, s);
         free(s);
@@ -161,7 +164,8 @@ void lumi_conv_free(LumiConversation *c) {
 }
 
 void lumi_conv_user(LumiConversation *c, const char *text) {
-    if (c->n_turns == c->cap) c->turns = lumi_xrealloc(c->turns, sizeof *c->turns * (size_t)(c->cap = c->cap ? 2 * c->cap : 8));
+    if (c->n_turns == c->cap)
+        c->turns = lumi_xrealloc(c->turns, sizeof *c->turns * (size_t)(c->cap = c->cap ? 2 * c->cap : 8));
     LumiChatTurn *u = &c->turns[c->n_turns++];
     memset(u, 0, sizeof *u);
     u->user = lumi_xstrdup(text);

@@ -28,11 +28,11 @@ typedef struct {
     LumiTplKind kind;
     const char *name;
     const LumiTokenizer *tok;
-    int bos, eos;       /* the tokenizer's (llama2, none) */
-    int begin;          /* llama3 <|begin_of_text|> */
-    int start, end;     /* llama3 <|start_header_id|> <|end_header_id|>; chatml <|im_start|> <|im_end|> */
-    int eot;            /* the token that closes a reply */
-    LumiStopSet stops;  /* where a reply ends: eot and the tokenizer's default stops */
+    int bos, eos;      /* the tokenizer's (llama2, none) */
+    int begin;         /* llama3 <|begin_of_text|> */
+    int start, end;    /* llama3 <|start_header_id|> <|end_header_id|>; chatml <|im_start|> <|im_end|> */
+    int eot;           /* the token that closes a reply */
+    LumiStopSet stops; /* where a reply ends: eot and the tokenizer's default stops */
 } LumiChatTemplate;
 
 /* name: auto | llama2 | llama3 | chatml | none. auto picks by the marker
@@ -43,17 +43,17 @@ int lumi_template_open(const char *name, const LumiTokenizer *t, LumiChatTemplat
                        LumiErr *e);
 
 typedef struct {
-    char *user;     /* the turn's text */
-    int *reply;     /* reply ids, without the closing token */
+    char *user; /* the turn's text */
+    int *reply; /* reply ids, without the closing token */
     int n_reply;
-    int replied;    /* the reply is complete (closed by the template's eot) */
+    int replied; /* the reply is complete (closed by the template's eot) */
 } LumiChatTurn;
 
 typedef struct {
-    char *system;   /* NULL: none */
+    char *system; /* NULL: none */
     LumiChatTurn *turns;
     int n_turns, cap;
-    int first;      /* turns[0..first) were dropped to fit the context */
+    int first; /* turns[0..first) were dropped to fit the context */
 } LumiConversation;
 
 void lumi_conv_init(LumiConversation *c, const char *system);

@@ -32,15 +32,19 @@ int lumi_stops_add(LumiStopSet *s, int id) {
 
 const char *lumi_gen_stop_name(LumiGenStop stop) {
     switch (stop) {
-    case LUMI_GEN_STOP_TOKEN: return "eos";
-    case LUMI_GEN_CONTEXT: return "context";
-    case LUMI_GEN_CALLER: return "interrupted";
-    default: return "steps";
+    case LUMI_GEN_STOP_TOKEN:
+        return "eos";
+    case LUMI_GEN_CONTEXT:
+        return "context";
+    case LUMI_GEN_CALLER:
+        return "interrupted";
+    default:
+        return "steps";
     }
 }
 
-int lumi_generate(LumiSession *s, const int *prompt, int n_prompt, LumiSampler *smp, const LumiGenOpts *o,
-                  int *tokens, LumiGenResult *r, LumiErr *e) {
+int lumi_generate(LumiSession *s, const int *prompt, int n_prompt, LumiSampler *smp, const LumiGenOpts *o, int *tokens,
+                  LumiGenResult *r, LumiErr *e) {
     size_t V = (size_t)s->model->cfg.vocab_size;
     memset(r, 0, sizeof *r);
     r->stop = LUMI_GEN_STEPS;

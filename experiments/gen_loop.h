@@ -55,19 +55,19 @@ typedef struct {
 } LumiGenOpts;
 
 typedef struct {
-    int n_tokens;       /* kept tokens, in tokens[] */
-    int n_fed;          /* kept tokens fed back */
+    int n_tokens; /* kept tokens, in tokens[] */
+    int n_fed;    /* kept tokens fed back */
     LumiGenStop stop;
-    int stop_token;     /* the stop-set token drawn, or -1 */
-    double prefill_s;   /* feeding the prompt */
-    double ttft_s;      /* start to the first token drawn (prefill + one sample) */
-    double decode_s;    /* after the prefill to the end */
+    int stop_token;   /* the stop-set token drawn, or -1 */
+    double prefill_s; /* feeding the prompt */
+    double ttft_s;    /* start to the first token drawn (prefill + one sample) */
+    double decode_s;  /* after the prefill to the end */
 } LumiGenResult;
 
 /* Generates on top of whatever s holds: the prompt (n_prompt may be 0 when s
  * already holds a sequence; then the first token is drawn from s->last) is
  * fed at the next positions. Errors only from feeding (context, ids). */
-int lumi_generate(LumiSession *s, const int *prompt, int n_prompt, LumiSampler *smp, const LumiGenOpts *o,
-                  int *tokens, LumiGenResult *r, LumiErr *e);
+int lumi_generate(LumiSession *s, const int *prompt, int n_prompt, LumiSampler *smp, const LumiGenOpts *o, int *tokens,
+                  LumiGenResult *r, LumiErr *e);
 
 #endif

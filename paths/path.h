@@ -1,6 +1,6 @@
 /* path.h: a path is one choice per axis (backend, cache, prefill), written
- * "backend=ref,cache=fixed,prefill=chunked:8" (chat adds ",turns=keep") on the command line and as a
- * mapping in YAML. Unknown axes and values are errors that list the valid
+ * "backend=ref,cache=fixed,prefill=chunked:8" on the command line and as a
+ * mapping in YAML (chat adds a turns axis: ",turns=keep"). Unknown axes and values are errors that list the valid
  * choices. */
 #ifndef LUMI_PATH_H
 #define LUMI_PATH_H

@@ -425,7 +425,8 @@ START_TEST(overflow_drops_whole_turns) {
         for (int t = 0; t < turns; t++) {
             LumiTurnResult r;
             ck_assert_msg(lumi_chat_turn(&c, "And what did the LORD say unto Moses?", NULL, 0, NULL, NULL, NULL, NULL,
-                                         &r, &e) == 0, "%s", e.msg);
+                                         &r, &e) == 0,
+                          "%s", e.msg);
             dropped[k] += r.dropped;
             if (r.dropped && k == 0) ck_assert_int_eq(r.cached_tokens, 0); /* keep rebuilt once */
             n_ids[k][t] = r.n_ids;
@@ -491,9 +492,9 @@ static const char *write_config(const char *name, const char *body) {
     return path;
 }
 
-#define CHAT_HEAD                                                                                            \
-    "kind: chat\nmodel: " DEFAULT_MODEL "\ntokenizer: " DEFAULT_TOKENIZER                                    \
-    "\ntemplate: llama2\nsystem: \"Be brief.\"\nprompts: [\"Who made the heaven?\", \"What did God say?\"]\n" \
+#define CHAT_HEAD                                                                                                      \
+    "kind: chat\nmodel: " DEFAULT_MODEL "\ntokenizer: " DEFAULT_TOKENIZER                                              \
+    "\ntemplate: llama2\nsystem: \"Be brief.\"\nprompts: [\"Who made the heaven?\", \"What did God say?\"]\n"          \
     "replies: [\"In the beginning.\"]\nsteps: 6\nreference: {backend: ref, cache: fixed, prefill: token}\n"
 
 /* lumi check on a chat config: keep and rebuild pass on ref and cpu; a
@@ -501,15 +502,15 @@ static const char *write_config(const char *name, const char *body) {
 START_TEST(chat_check_passes_and_canary_fails) {
     char cmd[1024], *out = NULL;
     const char *ok = write_config("chat_ok.yaml", "name: chat_ok\n" CHAT_HEAD
-                                  "paths: {backend: [ref, cpu], cache: [fixed], prefill: [batched]}\n"
-                                  "turns: [keep, rebuild]\n");
+                                                  "paths: {backend: [ref, cpu], cache: [fixed], prefill: [batched]}\n"
+                                                  "turns: [keep, rebuild]\n");
     snprintf(cmd, sizeof cmd, "./lumi check %s 2>&1", ok);
     int rc = th_run(cmd, &out);
     ck_assert_msg(rc == 0, "rc %d: %s", rc, out);
     ck_assert_msg(strstr(out, "turns=keep") && strstr(out, "turns=rebuild") && !strstr(out, "FAIL"), "%s", out);
     free(out);
-    const char *bad = write_config("chat_canary.yaml", "name: chat_canary\n" CHAT_HEAD
-                                   "paths:\n  - {cache: fixed, prefill: batched}\n"
+    const char *bad = write_config("chat_canary.yaml",
+                                   "name: chat_canary\n" CHAT_HEAD "paths:\n  - {cache: fixed, prefill: batched}\n"
                                    "  - {cache: fixed, prefill: batched, canary: {position: 62, epsilon: 1e-6}}\n"
                                    "turns: [keep]\n");
     snprintf(cmd, sizeof cmd, "./lumi check %s 2>&1", bad);
@@ -522,8 +523,8 @@ END_TEST
 
 START_TEST(chat_cli_pipe) {
     char *out = NULL;
-    int rc = th_run("printf 'Who made the heaven?\\nAnd the earth?\\n' | ./lumi chat -m " DEFAULT_MODEL " -z " DEFAULT_TOKENIZER
-                    " -n 5 --json 2>/dev/null",
+    int rc = th_run("printf 'Who made the heaven?\\nAnd the earth?\\n' | ./lumi chat -m " DEFAULT_MODEL
+                    " -z " DEFAULT_TOKENIZER " -n 5 --json 2>/dev/null",
                     &out);
     ck_assert_msg(rc == 0, "rc %d: %s", rc, out);
     ck_assert_msg(strstr(out, "{\"turn\":1,") && strstr(out, "{\"turn\":2,") && strstr(out, "\"cached_tokens\":0,"),
