@@ -87,6 +87,41 @@ START_TEST(generate_stops_at_the_stop_set) {
 }
 END_TEST
 
+/* Near the end of the context the loop stops with "context" before a feed
+ * would overflow; feed_last feeds the token that reaches max_new. */
+START_TEST(generate_stops_at_the_context) {
+    Fixture f;
+    load(&f, "llama2");
+    LumiErr e;
+    LumiPathSpec p;
+    lumi_path_default(&p);
+    LumiSamplerCfg sc;
+    lumi_sampler_cfg_default(&sc);
+    int T = f.m.cfg.seq_len, *prompt = malloc(sizeof(int) * (size_t)T), toks[16];
+    for (int i = 0; i < T; i++) prompt[i] = i == 0 ? f.t.bos_id : 300 + i % 50;
+    LumiSession s;
+    LumiSampler smp;
+    ck_assert(lumi_sampler_init(&smp, &sc, f.m.cfg.vocab_size, &e) == 0);
+    ck_assert(lumi_session_open(&s, &f.m, &p, &e) == 0);
+    LumiGenOpts go = {.max_new = 10};
+    LumiGenResult r;
+    ck_assert_msg(lumi_generate(&s, prompt, T - 3, &smp, &go, toks, &r, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(r.stop, LUMI_GEN_CONTEXT);
+    ck_assert_int_eq(r.n_tokens, 3);
+    ck_assert_int_le(s.n_past, T);
+    lumi_session_reset(&s);
+    LumiGenOpts last = {.max_new = 3, .feed_last = 1};
+    ck_assert_msg(lumi_generate(&s, prompt, T - 3, &smp, &last, toks, &r, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(r.stop, LUMI_GEN_STEPS);
+    ck_assert_int_eq(r.n_fed, 3);
+    ck_assert_int_eq(s.n_past, T);
+    lumi_session_close(&s);
+    lumi_sampler_free(&smp);
+    free(prompt);
+    unload(&f);
+}
+END_TEST
+
 static void expect_ids(const int *got, int n_got, const int *want, int n_want, const char *what) {
     ck_assert_msg(n_got == n_want, "%s: %d ids, want %d", what, n_got, n_want);
     ck_assert_msg(!memcmp(got, want, sizeof(int) * (size_t)n_want), "%s: ids differ", what);
@@ -551,6 +586,7 @@ Suite *suite_chat(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, default_stops_are_the_tokenizers);
     tcase_add_test(tc, generate_stops_at_the_stop_set);
+    tcase_add_test(tc, generate_stops_at_the_context);
     tcase_add_test(tc, llama2_template_as_ids);
     tcase_add_test(tc, templates_refuse_what_the_vocabulary_lacks);
     tcase_add_test(tc, chatml_and_llama3_from_the_vocabulary);
