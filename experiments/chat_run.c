@@ -132,12 +132,12 @@ int lumi_chat_turn(LumiChat *c, const char *user, const int *forced, int n_force
     size_t V = (size_t)c->s->model->cfg.vocab_size;
     float *rows = logits ? logits + (size_t)fed * V : NULL;
     if (forced) {
-        /* replay: what the path would draw is drawn (for ttft), the known token is fed */
+        /* replay: the first token is drawn as generation would (so time to first
+         * token means the same), then the known tokens are fed */
         double t1 = lumi_now();
+        (void)lumi_sample(c->smp, c->s->last);
+        r->ttft_s = r->prefill_s + (lumi_now() - t1);
         for (int k = 0; k < n_forced && rc == 0; k++) {
-            int own = lumi_sample(c->smp, c->s->last);
-            if (k == 0) r->ttft_s = r->prefill_s + (lumi_now() - t1);
-            (void)own;
             lumi_sampler_accept(c->smp, forced[k]);
             c->reply[k] = forced[k];
             rc = lumi_session_feed(c->s, &forced[k], 1, rows ? rows + (size_t)k * V : NULL, e);
