@@ -51,6 +51,14 @@ $(BUILD)/paths/backend/blas.o: CFLAGS += -DLUMI_HAVE_OPENBLAS $(shell pkg-config
 LDLIBS += $(BLAS_LIBS)
 endif
 
+# lumi chat edits lines with libedit (BSD licence; libedit-dev) when
+# pkg-config finds it; without it the prompt is a plain line read.
+EDIT_LIBS := $(shell pkg-config --libs libedit 2>/dev/null)
+ifneq ($(EDIT_LIBS),)
+$(BUILD)/cli/cmd_chat.o: CFLAGS += -DLUMI_HAVE_LIBEDIT $(shell pkg-config --cflags libedit)
+lumi: LDLIBS += $(EDIT_LIBS)
+endif
+
 $(BUILD)/run_tests: $(LIB_OBJ) $(TEST_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS)
 

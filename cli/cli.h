@@ -6,6 +6,7 @@
 #include "../engine/tokenizer.h"
 #include "../experiments/experiment.h"
 #include "../paths/path.h"
+#include "../paths/sampler/sampler.h"
 
 #define LUMI_EXIT_OK 0
 #define LUMI_EXIT_CHECK 1
@@ -29,6 +30,7 @@ int cmd_bench_tokenizer(int argc, char **argv);
 /* Checks a tokenizer against a model's vocabulary: a smaller model vocabulary
  * is an error (-1, printed), a larger one (padded, as Qwen's) a one-line note. */
 int cli_check_vocab(const LumiTokenizer *t, const char *model_path, int model_vocab);
+int cmd_chat(int argc, char **argv);
 
 /* Options shared by the commands that run a model on a prompt. */
 typedef struct {
@@ -47,6 +49,9 @@ const char *cli_value(int argc, char **argv, int *i);
  * builds the prompt ids.
  * Prints the error and returns -1 on failure. */
 int cli_load(const LumiPromptOpts *o, LumiModel *m, LumiTokenizer *t, int *have_tok, int **ids, int *n);
+/* Consumes a sampler flag (-t, --seed, --top-k, ... as generate --help
+ * lists them) at argv[*i]: 1 consumed, 0 not one, -1 error (printed). */
+int cli_sampler_opt(LumiSamplerCfg *sc, int argc, char **argv, int *i);
 void cli_error(const char *fmt, ...) LUMI_PRINTF(1, 2);
 /* Loads an experiment config and runs its kind (cli/cmd_run.c); want_kind
  * non-NULL refuses other kinds. Returns the exit code. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../engine/json.h"
+#include "../experiments/gen_loop.h"
 #include "../paths/session.h"
 #include "../paths/sampler/sampler.h"
 #include "cli.h"
@@ -21,22 +22,6 @@ static const char *USAGE =
     "  --sampler-order penalties,top_k,typical,top_p,min_p,temperature (the default)\n"
     "  The prompt tokens and every generated token enter the penalty history.\n";
 
-/* --top-k -> top_k: the sampler flags are its YAML keys with dashes. */
-static const char *sampler_key(const char *flag, char *buf, size_t n) {
-    static const char *const FLAGS[] = {"--top-k", "--top-p", "--min-p", "--typical", "--repeat-penalty",
-                                        "--repeat-last-n", "--presence-penalty", "--frequency-penalty",
-                                        "--mirostat", "--mirostat-tau", "--mirostat-eta", NULL};
-    if (!strcmp(flag, "--sampler-order")) return "order";
-    for (int i = 0; FLAGS[i]; i++) {
-        if (strcmp(flag, FLAGS[i]) || strlen(flag) - 2 >= n) continue;
-        size_t k = 0;
-        for (const char *p = flag + 2; *p; p++) buf[k++] = *p == '-' ? '_' : *p;
-        buf[k] = 0;
-        return buf;
-    }
-    return NULL;
-}
-
 /* Print a piece the way a terminal can show it: raw bytes of the text,
  * except stray control bytes from byte tokens. */
 static void emit(const char *p, int len) {
@@ -46,6 +31,32 @@ static void emit(const char *p, int len) {
     }
     fwrite(p, 1, (size_t)len, stdout);
     fflush(stdout);
+}
+
+/* What the per-token callback needs: the text so far and how to show it. */
+typedef struct {
+    const LumiTokenizer *t; /* NULL: ids only */
+    int json, prev;
+    char *text;
+    size_t len, cap;
+} Out;
+
+static int on_token(void *ctx, int step, int next, const LumiSession *s, const LumiSampler *smp) {
+    (void)s, (void)smp;
+    Out *o = ctx;
+    if (o->t) {
+        int len;
+        const char *piece = lumi_decode_piece(o->t, o->prev, next, &len);
+        if (o->len + (size_t)len + 1 > o->cap) o->text = lumi_xrealloc(o->text, o->cap = 2 * (o->len + (size_t)len + 1));
+        memcpy(o->text + o->len, piece, (size_t)len);
+        o->len += (size_t)len;
+        if (!o->json) emit(piece, len);
+    } else if (!o->json) {
+        printf("%s%d", step > 0 ? " " : "", next);
+        fflush(stdout);
+    }
+    o->prev = next;
+    return 0;
 }
 
 int cmd_generate(int argc, char **argv) {
@@ -59,11 +70,7 @@ int cmd_generate(int argc, char **argv) {
         int r = cli_prompt_opt(&o, argc, argv, &i);
         if (r < 0) return LUMI_EXIT_BAD;
         if (r > 0) continue;
-        const char *a = argv[i], *v, *key;
-        char keybuf[32];
-        LumiErr se;
-        double d;
-        uint64_t u;
+        const char *a = argv[i], *v;
         if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(USAGE, stdout);
@@ -71,23 +78,15 @@ int cmd_generate(int argc, char **argv) {
         } else if (!strcmp(a, "-n") || !strcmp(a, "--steps")) {
             if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
             if (lumi_parse_int(v, 0, 1 << 30, &steps)) return cli_error("-n: '%s' is not a count >= 0", v), LUMI_EXIT_BAD;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--temperature")) {
-            if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
-            if (lumi_parse_float(v, &d) || d < 0) return cli_error("-t: '%s' is not a temperature >= 0", v), LUMI_EXIT_BAD;
-            sc.temperature = (float)d;
-        } else if ((key = sampler_key(a, keybuf, sizeof keybuf))) {
-            if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
-            if (lumi_sampler_set(&sc, key, v, &se)) return cli_error("%s: %s", a, se.msg), LUMI_EXIT_BAD;
-        } else if (!strcmp(a, "--seed") || !strcmp(a, "-s")) {
-            if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
-            if (lumi_parse_u64(v, &u)) return cli_error("--seed: '%s' is not an unsigned integer", v), LUMI_EXIT_BAD;
-            sc.seed = u;
+        } else if ((r = cli_sampler_opt(&sc, argc, argv, &i)) != 0) {
+            if (r < 0) return LUMI_EXIT_BAD;
         } else {
             cli_error("generate: unknown option '%s'", a);
             fputs(USAGE, stderr);
             return LUMI_EXIT_BAD;
         }
     }
+    if (o.path.turns[0]) return cli_error("--path: turns=%s applies to lumi chat, not generate", o.path.turns), LUMI_EXIT_BAD;
     LumiModel m;
     LumiTokenizer t;
     int have_tok, *prompt, n_prompt;
@@ -110,55 +109,23 @@ int cmd_generate(int argc, char **argv) {
      * At most max(room, 1) tokens fit (the last one is never fed back). */
     size_t max_gen = (size_t)(steps < (room > 1 ? room : 1) ? steps : (room > 1 ? room : 1));
     int *gen = lumi_xmalloc((max_gen + 1) * sizeof(int));
-    size_t text_cap = (max_gen + 1) * (size_t)(have_tok ? t.max_token_length + 1 : 1) + 1, text_len = 0;
-    char *text = lumi_xmalloc(text_cap);
-    int n_gen = 0;
-    const char *stop = "steps";
-
-    /* the prompt enters the penalty history, as in llama.cpp's main */
-    for (int i = 0; i < n_prompt; i++) lumi_sampler_accept(&smp, prompt[i]);
-    double t0 = lumi_now();
-    if (lumi_session_feed(&s, prompt, n_prompt, NULL, &e) != 0) {
+    size_t text_cap = (max_gen + 1) * (size_t)(have_tok ? t.max_token_length + 1 : 1) + 1;
+    Out out = {have_tok ? &t : NULL, json, prompt[n_prompt - 1], lumi_xmalloc(text_cap), 0, text_cap};
+    LumiStopSet stops;
+    lumi_default_stops(have_tok ? &t : NULL, &stops);
+    LumiGenOpts go = {.stops = &stops, .max_new = (int)steps, .on_token = on_token, .ctx = &out};
+    LumiGenResult gr;
+    if (lumi_generate(&s, prompt, n_prompt, &smp, &go, gen, &gr, &e) != 0) {
         cli_error("%s", e.msg);
         goto out_session;
     }
-    double t1 = lumi_now();
-    int prev = prompt[n_prompt - 1];
-    while (n_gen < steps) {
-        int next = lumi_sample(&smp, s.last);
-        /* llama2.c-trained models open each document with BOS */
-        if (next == 2 || next == 1) {
-            stop = "eos";
-            break;
-        }
-        gen[n_gen++] = next;
-        lumi_sampler_accept(&smp, next);
-        if (have_tok) {
-            int len;
-            const char *piece = lumi_decode_piece(&t, prev, next, &len);
-            if (text_len + (size_t)len + 1 > text_cap) text = lumi_xrealloc(text, text_cap = 2 * (text_len + (size_t)len + 1));
-            memcpy(text + text_len, piece, (size_t)len);
-            text_len += (size_t)len;
-            if (!json) emit(piece, len);
-        } else if (!json) {
-            printf("%s%d", n_gen > 1 ? " " : "", next);
-            fflush(stdout);
-        }
-        prev = next;
-        if (n_gen == steps) break;
-        if (n_gen >= room) { /* the next feed would pass the context */
-            stop = "context";
-            break;
-        }
-        if (lumi_session_feed(&s, &next, 1, NULL, &e) != 0) {
-            cli_error("%s", e.msg);
-            goto out_session;
-        }
-    }
-    double t2 = lumi_now();
-    double pre_tps = n_prompt / (t1 - t0 > 0 ? t1 - t0 : 1e-9);
+    int n_gen = gr.n_tokens;
+    const char *stop = lumi_gen_stop_name(gr.stop);
+    char *text = out.text;
+    size_t text_len = out.len;
+    double pre_tps = n_prompt / (gr.prefill_s > 0 ? gr.prefill_s : 1e-9);
     int decoded = n_gen > 1 ? n_gen - 1 : 0; /* the first token came from prefill */
-    double dec_tps = decoded / (t2 - t1 > 0 ? t2 - t1 : 1e-9);
+    double dec_tps = decoded / (gr.decode_s > 0 ? gr.decode_s : 1e-9);
     if (json) {
         char path[128];
         lumi_path_format(&o.path, path, sizeof path);
@@ -181,7 +148,7 @@ int cmd_generate(int argc, char **argv) {
     rc = LUMI_EXIT_OK;
 out_session:
     free(gen);
-    free(text);
+    free(out.text);
     lumi_session_close(&s);
 out_sampler:
     lumi_sampler_free(&smp);

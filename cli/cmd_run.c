@@ -11,7 +11,7 @@
 static const char *USAGE =
     "usage: lumi run CONFIG [--shard I/N] [--dir DIR]\n"
     "       lumi run --resume DIR          (runs DIR/config.yaml, the copy made at the start)\n"
-    "       lumi check CONFIG              (equivalence experiments: exit 1 on any violation)\n"
+    "       lumi check CONFIG              (equivalence and chat experiments: exit 1 on any violation)\n"
     "  results go to <output>/<name>/<run id>/ (output defaults to results), or to DIR with --dir\n"
     "  --shard I/N   run only shard I of N (a cost-balanced split of the cases; lumi merge joins them;\n"
     "                a resumed shard keeps the shard recorded in its run.json)\n";
@@ -70,7 +70,7 @@ int cli_run_opts(const char *config, const LumiRunOpts *opts, const char *want_k
         cli_error("%s:%d:%d: unknown kind '%s' (valid: %s)", config, n->line, n->col, kind, names);
     } else if ((opts->shard_count || opts->run_dir) && !k->cases) {
         cli_error("%s: kind %s cannot be sharded (--shard, --dir)", config, kind);
-    } else if (want_kind && strcmp(kind, want_kind) != 0) {
+    } else if (want_kind && strcmp(kind, want_kind) != 0 && !(opts->check && !strcmp(kind, "chat"))) {
         cli_error("%s: this command needs kind: %s, got '%s'", config, want_kind, kind);
     } else {
         LumiRunOpts o = *opts;

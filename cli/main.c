@@ -26,6 +26,7 @@ static const Command COMMANDS[] = {
     {"bench", cmd_bench, "prefill/decode tok/s per path vs measured bandwidth and FMA peak"},
     {"merge", cmd_merge, "join the run folders of lumi run --shard I/N into the whole run's"},
     {"slurm", cmd_slurm, "write (and --submit) a Slurm job array running a config in N shards, then a merge"},
+    {"chat", cmd_chat, "chat with a model; the KV cache is kept across turns (turns=keep) or rebuilt"},
 };
 
 static void usage(FILE *f) {

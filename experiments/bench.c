@@ -17,6 +17,7 @@
 #include "../paths/session.h"
 #include "../paths/backend/cpu_kernels.h"
 #include "../paths/backend/cpu_threads.h"
+#include "gen_loop.h"
 
 #define MAX_REPS 64
 
@@ -69,13 +70,6 @@ static double prefill_flops(const LumiConfig *c, int n) {
     return c->n_layers * (n * layer + att) + 2.0 * d * c->vocab_size;
 }
 
-static int argmax(const float *v, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (v[i] > v[b]) b = i;
-    return b;
-}
-
 static void measure(const LumiBenchPlan *p, const LumiBenchModel *bm, const LumiPathSpec *spec, Result *r) {
     LumiModel m;
     LumiErr e;
@@ -98,7 +92,10 @@ static void measure(const LumiBenchPlan *p, const LumiBenchModel *bm, const Lumi
         return;
     }
     int *ids = lumi_xmalloc((size_t)p->n_prompt * sizeof(int));
-    for (int i = 0; i < p->n_prompt; i++) ids[i] = i == 0 ? 1 : (int)((i * 7919L + 13) % c->vocab_size);
+    int *gen = lumi_xmalloc((size_t)p->n_gen * sizeof(int));
+    LumiSampler smp;
+    int have_smp = 0;
+    for (int i = 0; i < p->n_prompt; i++) ids[i] = i == 0 ? lumi_default_bos(NULL) : (int)((i * 7919L + 13) % c->vocab_size);
     /* warm-up: faults the weights in and sizes every buffer */
     if (lumi_session_feed(&s, ids, p->n_prompt, NULL, &e) != 0) goto fail;
     for (int rep = 0; rep < p->reps; rep++) {
@@ -107,16 +104,21 @@ static void measure(const LumiBenchPlan *p, const LumiBenchModel *bm, const Lumi
         if (lumi_session_feed(&s, ids, p->n_prompt, NULL, &e) != 0) goto fail;
         r->pp[rep] = p->n_prompt / (lumi_now() - t0);
     }
+    /* decode: greedy from BOS through the one generation loop, every token
+     * fed (n_gen feeds timed), no stop tokens: a random model's EOS must not
+     * shorten the run */
+    LumiSamplerCfg sc;
+    lumi_sampler_cfg_default(&sc);
+    if (lumi_sampler_init(&smp, &sc, c->vocab_size, &e) != 0) goto fail;
+    have_smp = 1;
+    int bos = lumi_default_bos(NULL);
+    LumiGenOpts go = {.max_new = p->n_gen, .feed_last = 1};
     for (int rep = 0; rep < p->reps; rep++) {
         lumi_session_reset(&s);
-        int tok = 1;
-        if (lumi_session_feed(&s, &tok, 1, NULL, &e) != 0) goto fail;
-        double t0 = lumi_now();
-        for (int i = 0; i < p->n_gen; i++) {
-            tok = argmax(s.last, c->vocab_size);
-            if (lumi_session_feed(&s, &tok, 1, NULL, &e) != 0) goto fail;
-        }
-        r->tg[rep] = p->n_gen / (lumi_now() - t0);
+        lumi_sampler_reset(&smp, 0);
+        LumiGenResult gr;
+        if (lumi_generate(&s, &bos, 1, &smp, &go, gen, &gr, &e) != 0) goto fail;
+        r->tg[rep] = gr.n_fed / gr.decode_s;
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -132,6 +134,8 @@ static void measure(const LumiBenchPlan *p, const LumiBenchModel *bm, const Lumi
 fail:
     snprintf(r->err, sizeof r->err, "%s", e.msg);
 done:
+    if (have_smp) lumi_sampler_free(&smp);
+    free(gen);
     free(ids);
     lumi_session_close(&s);
     lumi_model_free(&m);

@@ -253,7 +253,8 @@ static int run_case(Ctx *x, int p, int k, const LumiTrace *ref, LumiTrace *t, co
 
 static int path_trace(const Ctx *x, int p, int k, const LumiTrace *ref, LumiTrace *t, LumiErr *e) {
     return lumi_trace_run(&x->in.model, &x->cfg.paths[k].spec, x->in.ids[p], x->in.n_ids[p], ref->tokens, ref->n_tokens,
-                          x->in.n_gen[p], &x->cfg.common.sampler, x->cfg.common.stop_at_eos, 1, t, e);
+                          x->in.n_gen[p], &x->cfg.common.sampler,
+                          lumi_trace_stops(x->cfg.common.stop_at_eos, &x->in, &(LumiStopSet){0}), 1, t, e);
 }
 
 /* Anchors' traces are kept for the prompt (computed once, even when the
@@ -300,7 +301,8 @@ static int run_prompt(Ctx *x, int p, LumiErr *e) {
     fprintf(stderr, "lumi: prompt %s: %d tokens + %d steps, %d paths\n", pname, x->in.n_ids[p], x->in.n_gen[p], todo);
     LumiTrace ref;
     if (lumi_trace_run(&x->in.model, &x->cfg.reference.spec, x->in.ids[p], x->in.n_ids[p], NULL, 0, x->in.n_gen[p],
-                       &x->cfg.common.sampler, x->cfg.common.stop_at_eos, 1, &ref, e) != 0) {
+                       &x->cfg.common.sampler, lumi_trace_stops(x->cfg.common.stop_at_eos, &x->in, &(LumiStopSet){0}),
+                       1, &ref, e) != 0) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", e->msg);
         return lumi_err(e, "reference %s on prompt '%s': %s", x->cfg.reference.label, pname, msg);

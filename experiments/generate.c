@@ -28,7 +28,7 @@ static int run_case(const LumiExpCommon *c, const LumiExpInputs *in, int p, cons
                     LumiErr *e) {
     LumiTrace t;
     if (lumi_trace_run(&in->model, &pe->spec, in->ids[p], in->n_ids[p], NULL, 0, in->n_gen[p], &c->sampler,
-                       c->stop_at_eos, 0, &t, e) != 0)
+                       lumi_trace_stops(c->stop_at_eos, in, &(LumiStopSet){0}), 0, &t, e) != 0)
         return -1;
     LumiStrBuf sb;
     lumi_sb_open(&sb);

@@ -163,7 +163,8 @@ static void close_golden(Golden *g) {
 
 static int trace_ref(const Golden *g, int p, LumiTrace *t, LumiErr *e) {
     return lumi_trace_run(&g->in.model, &g->cfg.reference.spec, g->in.ids[p], g->in.n_ids[p], NULL, 0, g->in.n_gen[p],
-                          &g->cfg.common.sampler, g->cfg.common.stop_at_eos, 1, t, e);
+                          &g->cfg.common.sampler,
+                          lumi_trace_stops(g->cfg.common.stop_at_eos, &g->in, &(LumiStopSet){0}), 1, t, e);
 }
 
 /* config.yaml and run.json beside the goldens: the provenance every kind's

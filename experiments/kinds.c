@@ -5,12 +5,14 @@
 #include "experiment.h"
 
 extern const LumiExperimentKind lumi_kind_generate, lumi_kind_equivalence, lumi_kind_study;
+extern const LumiExperimentKind lumi_kind_chat;
 
 static const LumiExperimentKind *const KINDS[] = {
     &lumi_kind_generate,
     &lumi_kind_equivalence,
     &lumi_kind_study,
     &lumi_kind_bench,
+    &lumi_kind_chat,
 };
 
 const LumiExperimentKind *lumi_experiment_find(const char *kind) {

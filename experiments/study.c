@@ -28,6 +28,7 @@
 #include "results.h"
 #include "study.h"
 #include "study_metrics.h"
+#include "trace.h"
 
 enum { M_LENGTH, M_EOS, M_D1, M_D2, M_D3, M_REP, M_LONGEST, M_ENT, M_SURP, M_MENT, M_PPL, N_MET };
 static const char *const MET[N_MET] = {"length",  "eos_rate",       "distinct_1", "distinct_2",
@@ -137,57 +138,62 @@ static double mean_of(const double *x, int n) {
     return n ? s / n : NAN;
 }
 
+/* Per-step values of one sample, while it is generated (gen_loop.h callback):
+ * s->last is the distribution the token was drawn from. */
+typedef struct {
+    Study *st;
+    int si, pi;
+    uint64_t seed;
+} StepCtx;
+
+static int on_step(void *ctx, int ng, int next, const LumiSession *s, const LumiSampler *smp) {
+    StepCtx *x = ctx;
+    Study *st = x->st;
+    const LumiStudyCfg *c = st->c;
+    LumiDistStats ds;
+    lumi_dist_stats(s->last, st->in.model.cfg.vocab_size, next, &ds);
+    st->ent[ng] = smp->info.entropy;
+    st->surp[ng] = -log(smp->info.p);
+    st->ment[ng] = ds.entropy;
+    st->gen_lp[ng] = log(ds.chosen_p);
+    st->step_ent[x->si * c->steps + ng] += smp->info.entropy;
+    st->step_cnt[x->si * c->steps + ng]++;
+    if (st->history) {
+        fprintf(st->history, "{\"sampler\":");
+        lumi_json_cstr(st->history, c->samplers[x->si].name);
+        fprintf(st->history, ",\"prompt\":%d,\"seed\":%llu,\"step\":%d,\"top1_id\":%d,\"top1_p\":", x->pi,
+                (unsigned long long)x->seed, ng, ds.top1);
+        lumi_json_num(st->history, ds.top1_p);
+        fprintf(st->history, ",\"chosen_id\":%d,\"chosen_p\":", next);
+        lumi_json_num(st->history, ds.chosen_p);
+        fprintf(st->history, ",\"sampled_p\":");
+        lumi_json_num(st->history, smp->info.p);
+        fprintf(st->history, ",\"entropy\":");
+        lumi_json_num(st->history, smp->info.entropy);
+        fprintf(st->history, ",\"kept\":%d}\n", smp->info.kept);
+    }
+    return 0;
+}
+
 /* One sample: generate, score, record. */
 static int run_sample(Study *st, int si, int pi, int ki, LumiErr *e) {
     const LumiStudyCfg *c = st->c;
     LumiSampler *smp = &st->smp[si];
     LumiSession *s = &st->sess;
-    int V = st->in.model.cfg.vocab_size, T = st->in.model.cfg.seq_len;
+    int V = st->in.model.cfg.vocab_size;
     int np = st->in.n_ids[pi], *gen = st->seq + np, ng = 0;
     uint64_t seed = c->seeds[ki];
-    const char *stop = "steps";
     memcpy(st->seq, st->in.ids[pi], (size_t)np * sizeof(int));
     lumi_session_reset(s);
     lumi_sampler_reset(smp, seed);
-    for (int i = 0; i < np; i++) lumi_sampler_accept(smp, st->seq[i]);
-    if (lumi_session_feed(s, st->seq, np, NULL, e)) return -1;
-    while (ng < c->steps) {
-        int next = lumi_sample(smp, s->last);
-        if (c->common.stop_at_eos && (next == 1 || next == 2)) { /* BOS/EOS end a document in llama2.c models */
-            stop = "eos";
-            break;
-        }
-        LumiDistStats ds;
-        lumi_dist_stats(s->last, V, next, &ds);
-        st->ent[ng] = smp->info.entropy;
-        st->surp[ng] = -log(smp->info.p);
-        st->ment[ng] = ds.entropy;
-        st->gen_lp[ng] = log(ds.chosen_p);
-        st->step_ent[si * c->steps + ng] += smp->info.entropy;
-        st->step_cnt[si * c->steps + ng]++;
-        if (st->history) {
-            fprintf(st->history, "{\"sampler\":");
-            lumi_json_cstr(st->history, c->samplers[si].name);
-            fprintf(st->history, ",\"prompt\":%d,\"seed\":%llu,\"step\":%d,\"top1_id\":%d,\"top1_p\":", pi,
-                    (unsigned long long)seed, ng, ds.top1);
-            lumi_json_num(st->history, ds.top1_p);
-            fprintf(st->history, ",\"chosen_id\":%d,\"chosen_p\":", next);
-            lumi_json_num(st->history, ds.chosen_p);
-            fprintf(st->history, ",\"sampled_p\":");
-            lumi_json_num(st->history, smp->info.p);
-            fprintf(st->history, ",\"entropy\":");
-            lumi_json_num(st->history, smp->info.entropy);
-            fprintf(st->history, ",\"kept\":%d}\n", smp->info.kept);
-        }
-        gen[ng++] = next;
-        lumi_sampler_accept(smp, next);
-        if (ng == c->steps) break;
-        if (np + ng >= T) {
-            stop = "context";
-            break;
-        }
-        if (lumi_session_feed(s, &next, 1, NULL, e)) return -1;
-    }
+    LumiStopSet stops_buf;
+    StepCtx sx = {st, si, pi, seed};
+    LumiGenOpts go = {.stops = lumi_trace_stops(c->common.stop_at_eos, &st->in, &stops_buf), .max_new = c->steps,
+                      .on_token = on_step, .ctx = &sx};
+    LumiGenResult gr;
+    if (lumi_generate(s, st->seq, np, smp, &go, gen, &gr, e)) return -1;
+    ng = gr.n_tokens;
+    const char *stop = lumi_gen_stop_name(gr.stop);
     /* the model's perplexity of its text: one teacher-forced pass, logits of every position */
     double nll = 0, gap = 0;
     if (ng > 0) {

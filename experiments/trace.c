@@ -4,32 +4,45 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Finish a diverged free generation: replay the schedule up to step j,
- * then continue sampling with smp (already past step j). */
+/* Finish a diverged free generation: replay the schedule up to step j (the
+ * prompt, then tokens[0..j] one at a time), then continue generating with
+ * smp (already past step j). */
 static int finish_free(const LumiModel *m, const LumiPathSpec *spec, const int *prompt, int n_prompt, int n_gen,
-                       LumiSampler *smp, int stop_at_eos, LumiTrace *t, LumiErr *e) {
+                       LumiSampler *smp, const LumiStopSet *stops, LumiTrace *t, LumiErr *e) {
     LumiSession s;
     if (lumi_session_open(&s, m, spec, e) != 0) return -1;
     int rc = lumi_session_feed(&s, prompt, n_prompt, NULL, e);
-    int j = t->n_tokens - 1; /* tokens[0..j] known; tokens[j] is the divergent one */
-    for (int k = 0; k < j && rc == 0; k++) rc = lumi_session_feed(&s, &t->tokens[k], 1, NULL, e);
-    while (rc == 0 && t->n_tokens < n_gen) {
-        rc = lumi_session_feed(&s, &t->tokens[t->n_tokens - 1], 1, NULL, e);
-        if (rc != 0) break;
-        int tok = lumi_sample(smp, s.last);
-        if (stop_at_eos && lumi_is_eos(tok)) {
-            t->stop_eos = 1;
-            break;
+    for (int k = 0; k < t->n_tokens && rc == 0; k++) rc = lumi_session_feed(&s, &t->tokens[k], 1, NULL, e);
+    if (rc == 0) {
+        LumiGenOpts go = {.stops = stops, .max_new = n_gen - t->n_tokens};
+        LumiGenResult gr;
+        rc = lumi_generate(&s, NULL, 0, smp, &go, t->tokens + t->n_tokens, &gr, e);
+        if (rc == 0) {
+            t->n_tokens += gr.n_tokens;
+            t->stop_eos = gr.stop == LUMI_GEN_STOP_TOKEN;
         }
-        lumi_sampler_accept(smp, tok);
-        t->tokens[t->n_tokens++] = tok;
     }
     lumi_session_close(&s);
     return rc;
 }
 
+/* The reference's own run: prefill, then generate, feeding every kept token
+ * so every position of prompt + generated has logits. */
+static int free_run(LumiSession *s, const int *prompt, int n_prompt, int n_gen, LumiSampler *smp,
+                    const LumiStopSet *stops, LumiTrace *t, LumiErr *e) {
+    LumiGenOpts go = {.stops = stops, .max_new = n_gen, .feed_last = 1, .logits = t->logits};
+    LumiGenResult gr;
+    if (lumi_generate(s, prompt, n_prompt, smp, &go, t->tokens, &gr, e) != 0) return -1;
+    t->n_tokens = gr.n_tokens;
+    t->n_pos = n_prompt + gr.n_fed;
+    t->stop_eos = gr.stop == LUMI_GEN_STOP_TOKEN;
+    t->prefill_s = gr.prefill_s;
+    t->decode_s = gr.decode_s;
+    return 0;
+}
+
 int lumi_trace_run(const LumiModel *m, const LumiPathSpec *spec, const int *prompt, int n_prompt, const int *forced,
-                   int n_forced, int n_gen, const LumiSamplerCfg *sc, int stop_at_eos, int want_logits, LumiTrace *t,
+                   int n_forced, int n_gen, const LumiSamplerCfg *sc, const LumiStopSet *stops, int want_logits, LumiTrace *t,
                    LumiErr *e) {
     memset(t, 0, sizeof *t);
     t->diverged_at = -1;
@@ -46,6 +59,10 @@ int lumi_trace_run(const LumiModel *m, const LumiPathSpec *spec, const int *prom
     t->tokens = lumi_xmalloc(sizeof(int) * (size_t)(n_gen + 1));
     if (want_logits) t->logits = lumi_xmalloc(sizeof(float) * V * (size_t)max_pos);
     int rc = -1, in_sync = 1;
+    if (!forced) {
+        rc = free_run(&s, prompt, n_prompt, n_gen, &smp, stops, t, e);
+        goto out;
+    }
     double t0 = lumi_now();
     if (lumi_session_feed(&s, prompt, n_prompt, t->logits, e) != 0) goto out;
     /* penalty history: the prompt, then every token this run samples, as generate does */
@@ -53,14 +70,14 @@ int lumi_trace_run(const LumiModel *m, const LumiPathSpec *spec, const int *prom
     t->n_pos = n_prompt;
     double t1 = lumi_now();
     t->prefill_s = t1 - t0;
-    int steps = forced ? n_forced : n_gen;
-    for (int j = 0; j <= steps; j++) {
+    /* teacher forcing: feed forced[j] whatever this path samples */
+    for (int j = 0; j <= n_forced; j++) {
         /* own next token while the own run is still this run */
         if (in_sync && t->n_tokens < n_gen) {
             int own = lumi_sample(&smp, s.last);
-            int stop = stop_at_eos && lumi_is_eos(own);
+            int stop = lumi_stops_has(stops, own);
             if (stop) t->stop_eos = 1;
-            if (forced && (j == n_forced || own != forced[j])) {
+            if (j == n_forced || own != forced[j]) {
                 in_sync = 0;
                 if (!stop) {
                     t->diverged_at = j;
@@ -75,16 +92,14 @@ int lumi_trace_run(const LumiModel *m, const LumiPathSpec *spec, const int *prom
                 lumi_sampler_accept(&smp, own);
                 t->tokens[t->n_tokens++] = own;
             }
-            if (!forced && !in_sync) break; /* the free run ended at EOS */
         }
-        if (j == steps) break;
-        int next = forced ? forced[j] : t->tokens[j];
-        if (lumi_session_feed(&s, &next, 1, t->logits ? t->logits + V * (size_t)t->n_pos : NULL, e) != 0) goto out;
+        if (j == n_forced) break;
+        if (lumi_session_feed(&s, &forced[j], 1, t->logits ? t->logits + V * (size_t)t->n_pos : NULL, e) != 0) goto out;
         t->n_pos++;
     }
     rc = 0;
-    if (forced && t->diverged_at >= 0 && !t->stop_eos && t->n_tokens < n_gen)
-        rc = finish_free(m, spec, prompt, n_prompt, n_gen, &smp, stop_at_eos, t, e);
+    if (t->diverged_at >= 0 && !t->stop_eos && t->n_tokens < n_gen)
+        rc = finish_free(m, spec, prompt, n_prompt, n_gen, &smp, stops, t, e);
     t->decode_s = lumi_now() - t1;
 out:
     lumi_session_close(&s);
@@ -98,4 +113,10 @@ void lumi_trace_free(LumiTrace *t) {
     free(t->tokens);
     t->logits = NULL;
     t->tokens = NULL;
+}
+
+const LumiStopSet *lumi_trace_stops(int stop_at_eos, const LumiExpInputs *in, LumiStopSet *buf) {
+    if (!stop_at_eos) return NULL;
+    lumi_default_stops(in->have_tok ? &in->tok : NULL, buf);
+    return buf;
 }

@@ -11,11 +11,14 @@
  * recorded too: while its sampled token equals the forced one the two runs
  * are the same computation; if it diverges at step j, a second session
  * replays the same schedule (prompt, then forced[0..j) one at a time) and
- * continues freely with the same sampler state. */
+ * continues freely with the same sampler state. Generation stops at a token
+ * of `stops` (NULL: never); both free runs are lumi_generate (gen_loop.h). */
 #ifndef LUMI_TRACE_H
 #define LUMI_TRACE_H
 #include "../paths/session.h"
 #include "../paths/sampler/sampler.h"
+#include "gen_loop.h"
+#include "inputs.h"
 
 typedef struct {
     int n_pos;        /* positions with logits: n_prompt + tokens fed */
@@ -28,10 +31,12 @@ typedef struct {
 } LumiTrace;
 
 int lumi_trace_run(const LumiModel *m, const LumiPathSpec *spec, const int *prompt, int n_prompt, const int *forced,
-                   int n_forced, int n_gen, const LumiSamplerCfg *sc, int stop_at_eos, int want_logits, LumiTrace *t,
+                   int n_forced, int n_gen, const LumiSamplerCfg *sc, const LumiStopSet *stops, int want_logits, LumiTrace *t,
                    LumiErr *e);
 void lumi_trace_free(LumiTrace *t);
 
-static inline int lumi_is_eos(int tok) { return tok == 1 || tok == 2; }
+/* What a config's stop_at_eos means for its inputs: the default stop set of
+ * its tokenizer (gen_loop.h) written into *buf, or NULL (never stop). */
+const LumiStopSet *lumi_trace_stops(int stop_at_eos, const LumiExpInputs *in, LumiStopSet *buf);
 
 #endif

@@ -7,6 +7,7 @@
 #include "../engine/backend.h"
 #include "cache/cache.h"
 #include "prefill/prefill.h"
+#include "turns/turns.h"
 
 void lumi_path_default(LumiPathSpec *p) {
     memset(p, 0, sizeof *p);
@@ -50,8 +51,11 @@ int lumi_path_set(LumiPathSpec *p, const char *axis, const char *value, LumiErr 
         long n;
         if (lumi_parse_int(value, 0, 1024, &n) != 0) return lumi_err(e, "threads '%s': expected 0..1024", value);
         p->threads = (int)n;
+    } else if (strcmp(axis, "turns") == 0) {
+        if (!lumi_turns_find(value) || strlen(value) >= sizeof p->turns) return bad_value(axis, value, e);
+        strcpy(p->turns, value);
     } else {
-        return lumi_err(e, "unknown path axis '%s' (valid: backend, cache, prefill, threads)", axis);
+        return lumi_err(e, "unknown path axis '%s' (valid: backend, cache, prefill, threads, turns)", axis);
     }
     return 0;
 }
@@ -78,4 +82,8 @@ void lumi_path_format(const LumiPathSpec *p, char *buf, size_t n) {
     else snprintf(pre, sizeof pre, "%s", p->prefill);
     int k = snprintf(buf, n, "backend=%s,cache=%s,prefill=%s", p->backend, p->cache, pre);
     if (p->threads > 0 && k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, ",threads=%d", p->threads);
+    if (p->turns[0] && k > 0 && (size_t)k < n) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, n - l, ",turns=%s", p->turns);
+    }
 }

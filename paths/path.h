@@ -1,6 +1,6 @@
 /* path.h: a path is one choice per axis (backend, cache, prefill), written
  * "backend=ref,cache=fixed,prefill=chunked:8" on the command line and as a
- * mapping in YAML. Unknown axes and values are errors that list the valid
+ * mapping in YAML (chat adds a turns axis: ",turns=keep"). Unknown axes and values are errors that list the valid
  * choices. */
 #ifndef LUMI_PATH_H
 #define LUMI_PATH_H
@@ -13,6 +13,7 @@ typedef struct {
     char prefill[32]; /* strategy name without its argument */
     int chunk;        /* chunked:N */
     int threads;      /* backend threads, 0 = all cores */
+    char turns[16];   /* chat: keep | rebuild (paths/turns); "" = not chosen, printed only when set */
 } LumiPathSpec;
 
 void lumi_path_default(LumiPathSpec *p); /* backend=ref,cache=fixed,prefill=batched */

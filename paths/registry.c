@@ -8,6 +8,7 @@
 #include "path.h"
 #include "prefill/prefill.h"
 #include "sampler/sampler.h"
+#include "turns/turns.h"
 
 extern const LumiBackendOps lumi_backend_ref;
 extern const LumiBackendOps lumi_backend_cpu;
@@ -18,6 +19,8 @@ extern const LumiPrefillOps lumi_prefill_token, lumi_prefill_batched, lumi_prefi
 static const LumiBackendOps *const BACKENDS[] = {&lumi_backend_ref, &lumi_backend_cpu, &lumi_backend_blas};
 static const LumiCacheOps *const CACHES[] = {&lumi_cache_none, &lumi_cache_growing, &lumi_cache_fixed};
 static const LumiPrefillOps *const PREFILLS[] = {&lumi_prefill_token, &lumi_prefill_batched, &lumi_prefill_chunked};
+extern const LumiTurnsOps lumi_turns_keep, lumi_turns_rebuild;
+static const LumiTurnsOps *const TURNS[] = {&lumi_turns_keep, &lumi_turns_rebuild};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -39,6 +42,14 @@ const LumiPrefillOps *lumi_prefill_find(const char *name) {
     return NULL;
 }
 
+const LumiTurnsOps *lumi_turns_find(const char *name) {
+    for (size_t i = 0; i < COUNT(TURNS); i++)
+        if (strcmp(TURNS[i]->name, name) == 0) return TURNS[i];
+    return NULL;
+}
+
+const LumiTurnsOps *lumi_turns_of(const LumiPathSpec *p) { return lumi_turns_find(p->turns[0] ? p->turns : "keep"); }
+
 static void join(char *buf, size_t n, const char *s) {
     size_t l = strlen(buf);
     snprintf(buf + l, n - l, "%s%s", l ? ", " : "", s);
@@ -52,8 +63,10 @@ void lumi_registry_names(const char *axis, char *buf, size_t n) {
         for (size_t i = 0; i < COUNT(CACHES); i++) join(buf, n, CACHES[i]->name);
     else if (strcmp(axis, "prefill") == 0)
         for (size_t i = 0; i < COUNT(PREFILLS); i++) join(buf, n, PREFILLS[i]->takes_arg ? "chunked:N" : PREFILLS[i]->name);
+    else if (strcmp(axis, "turns") == 0)
+        for (size_t i = 0; i < COUNT(TURNS); i++) join(buf, n, TURNS[i]->name);
     else
-        snprintf(buf, n, "backend, cache, prefill, threads");
+        snprintf(buf, n, "backend, cache, prefill, threads, turns");
 }
 
 void lumi_registry_print(FILE *f) {
@@ -64,6 +77,8 @@ void lumi_registry_print(FILE *f) {
     fprintf(f, "prefill:\n");
     for (size_t i = 0; i < COUNT(PREFILLS); i++)
         fprintf(f, "  %-10s %s\n", PREFILLS[i]->takes_arg ? "chunked:N" : PREFILLS[i]->name, PREFILLS[i]->doc);
+    fprintf(f, "turns (lumi chat, kind: chat):\n");
+    for (size_t i = 0; i < COUNT(TURNS); i++) fprintf(f, "  %-10s %s\n", TURNS[i]->name, TURNS[i]->doc);
     fprintf(f, "sampler (a chain; see lumi generate --help and the README):\n");
     fprintf(f, "  default order penalties, top_k, typical, top_p, min_p, temperature, draw (or mirostat)\n");
     fprintf(f, "  settings     %s\n", lumi_sampler_keys());

@@ -21,6 +21,7 @@ Suite *suite_cpu(void);
 Suite *suite_bench(void);
 Suite *suite_backend(void);
 Suite *suite_shard(void);
+Suite *suite_chat(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
@@ -40,6 +41,7 @@ static Suite *(*const SUITES[])(void) = {
     suite_bench,
     suite_backend,
     suite_shard,
+    suite_chat,
 };
 
 int main(void) {
