@@ -22,8 +22,15 @@ static void text(Ids *b, const LumiTokenizer *t, const char *s) {
     free(ids);
 }
 
+/* A marker: a special token of the tokenizer, else a vocabulary piece of
+ * exactly that text (a llama2.c vocabulary extended by hand). */
+static int marker(const LumiTokenizer *t, const char *piece) {
+    int id = lumi_token_special(t, piece);
+    return id >= 0 ? id : lumi_token_lookup(t, piece);
+}
+
 static int need(const LumiTokenizer *t, const char *tpl, const char *piece, int *id, LumiErr *e) {
-    *id = lumi_token_lookup(t, piece);
+    *id = marker(t, piece);
     if (*id < 0)
         return lumi_err(e, "template %s: the tokenizer %s has no %s token", tpl, t->path ? t->path : "", piece);
     return 0;
@@ -33,15 +40,15 @@ int lumi_template_open(const char *name, const LumiTokenizer *t, LumiChatTemplat
                        LumiErr *e) {
     memset(c, 0, sizeof *c);
     c->tok = t;
-    c->bos = t->bos_id;
+    c->bos = lumi_tokenizer_bos(t);
     c->eos = t->eos_id;
     c->begin = c->start = c->end = -1;
     if (why_n) why[0] = 0;
     if (!strcmp(name, "auto")) {
-        if (lumi_token_lookup(t, "<|start_header_id|>") >= 0 && lumi_token_lookup(t, "<|eot_id|>") >= 0) {
+        if (marker(t, "<|start_header_id|>") >= 0 && marker(t, "<|eot_id|>") >= 0) {
             name = "llama3";
             snprintf(why, why_n, "the vocabulary has <|start_header_id|> and <|eot_id|>");
-        } else if (lumi_token_lookup(t, "<|im_start|>") >= 0 && lumi_token_lookup(t, "<|im_end|>") >= 0) {
+        } else if (marker(t, "<|im_start|>") >= 0 && marker(t, "<|im_end|>") >= 0) {
             name = "chatml";
             snprintf(why, why_n, "the vocabulary has <|im_start|> and <|im_end|>");
         } else {

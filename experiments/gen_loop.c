@@ -9,13 +9,23 @@ enum { LLAMA2C_BOS = 1, LLAMA2C_EOS = 2 };
 
 void lumi_default_stops(const LumiTokenizer *t, LumiStopSet *s) {
     memset(s, 0, sizeof *s);
+    if (!t) { /* ids alone: llama2.c's convention */
+        lumi_stops_add(s, LLAMA2C_EOS);
+        lumi_stops_add(s, LLAMA2C_BOS);
+        return;
+    }
+    /* the end tokens the model's own metadata names (EOS, EOT, <|eot_id|>,
+     * <|im_end|>, eos_token_id lists) */
+    int ids[LUMI_MAX_STOPS];
+    int n = lumi_tokenizer_stop_ids(t, ids, LUMI_MAX_STOPS);
+    for (int i = 0; i < n; i++) lumi_stops_add(s, ids[i]);
     /* llama2.c-trained models open each document with BOS, so a sampled BOS
      * ends the current one as surely as EOS does. */
-    lumi_stops_add(s, t ? t->eos_id : LLAMA2C_EOS);
-    lumi_stops_add(s, t ? t->bos_id : LLAMA2C_BOS);
+    int bos = lumi_tokenizer_bos(t);
+    if (bos >= 0) lumi_stops_add(s, bos);
 }
 
-int lumi_default_bos(const LumiTokenizer *t) { return t ? t->bos_id : LLAMA2C_BOS; }
+int lumi_default_bos(const LumiTokenizer *t) { return t ? lumi_tokenizer_bos(t) : LLAMA2C_BOS; }
 
 int lumi_stops_has(const LumiStopSet *s, int tok) {
     for (int i = 0; s && i < s->n; i++)

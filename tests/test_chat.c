@@ -35,9 +35,10 @@ START_TEST(default_stops_are_the_tokenizers) {
     LumiStopSet s;
     lumi_default_stops(&f.t, &s);
     ck_assert(lumi_stops_has(&s, f.t.eos_id) && lumi_stops_has(&s, f.t.bos_id));
-    /* a tokenizer with other ids gets those, not llama2.c's */
+    /* a tokenizer whose metadata names other ids gets those, not llama2.c's */
     LumiTokenizer other = f.t;
-    other.eos_id = 300;
+    other.n_stop = 1;
+    other.stop[0] = 300;
     other.bos_id = 301;
     lumi_default_stops(&other, &s);
     ck_assert_int_eq(s.n, 2);
