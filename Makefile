@@ -6,6 +6,12 @@ CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -MMD -MP
 LDLIBS  += -lyaml -lz -lm -lpthread
 
+# jansson reads JSON metadata (safetensors headers, config.json)
+JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
+JANSSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+CFLAGS  += $(JANSSON_CFLAGS)
+LDLIBS  += $(JANSSON_LIBS)
+
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
 

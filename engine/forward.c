@@ -12,6 +12,7 @@ int lumi_forward(LumiSession *s, const int *tokens, int n, int pos0, int logits_
     int dim = c->dim, kv = c->kv_dim, hid = c->hidden_dim;
     float eps = c->norm_eps;
     if (s->cache.ops->reserve(&s->cache, pos0 + n, e) != 0) return -1;
+    if (lumi_model_rope_reserve(s->model, pos0 + n, e) != 0) return -1;
 
     be->embed(ctx, s->x, &w->tok_emb, tokens, n);
     for (int l = 0; l < c->n_layers; l++) {

@@ -82,37 +82,74 @@ size_t lumi_weight_bytes_per_token(const LumiModel *m) {
     return b;
 }
 
+/* theta^(-2i/head_size), then the scaling. LLAMA3 follows Meta's
+ * apply_scaling (Llama 3.1): wavelengths shorter than orig/high_freq_factor
+ * keep their frequency, longer than orig/low_freq_factor are divided by
+ * factor, and the band between blends the two linearly in orig/wavelength. */
+double lumi_rope_freq(const LumiConfig *c, int i) {
+    double f = pow((double)c->rope_theta, -2.0 * i / (double)c->head_size);
+    if (c->rope_scaling == LUMI_ROPE_SCALING_LINEAR) return f / c->rope_factor;
+    if (c->rope_scaling != LUMI_ROPE_SCALING_LLAMA3) return f;
+    double orig = c->rope_orig_ctx, lo = c->rope_low_freq_factor, hi = c->rope_high_freq_factor;
+    double wavelen = 2.0 * M_PI / f;
+    if (wavelen < orig / hi) return f;
+    if (wavelen > orig / lo) return f / c->rope_factor;
+    double smooth = (orig / wavelen - lo) / (hi - lo);
+    return (1.0 - smooth) * f / c->rope_factor + smooth * f;
+}
+
 int lumi_rope_init(LumiRope *r, const LumiConfig *c) {
-    int half = c->head_size / 2;
-    size_t n = (size_t)c->seq_len * (size_t)half;
-    r->cos = lumi_xmalloc(n * sizeof(float));
-    r->sin = lumi_xmalloc(n * sizeof(float));
-    r->seq_len = c->seq_len;
-    r->half = half;
+    memset(r, 0, sizeof *r);
+    r->half = c->head_size / 2;
     r->style = c->rope_style;
-    for (int i = 0; i < half; i++) {
-        /* frequency of pair i: theta^(-2i/head_size) */
-        double freq = pow((double)c->rope_theta, -2.0 * i / (double)c->head_size);
-        for (int p = 0; p < c->seq_len; p++) {
-            double a = (double)p * freq;
-            r->cos[(size_t)p * half + i] = (float)cos(a);
-            r->sin[(size_t)p * half + i] = (float)sin(a);
-        }
-    }
+    r->max_positions = c->seq_len;
+    r->freq = lumi_xmalloc((size_t)r->half * sizeof(double));
+    for (int i = 0; i < r->half; i++) r->freq[i] = lumi_rope_freq(c, i);
     return 0;
+}
+
+/* Grows geometrically (capped at the context), so a generation that
+ * advances one position at a time recomputes O(log n) times. */
+int lumi_rope_reserve(LumiRope *r, int positions, LumiErr *e) {
+    if (positions <= r->seq_len) return 0;
+    if (positions > r->max_positions)
+        return lumi_err(e, "position %d is past the context length %d", positions - 1, r->max_positions);
+    int cap = r->seq_len > 32 ? r->seq_len : 32;
+    while (cap < positions) cap = cap > r->max_positions / 2 ? r->max_positions : cap * 2;
+    if (cap > r->max_positions) cap = r->max_positions;
+    size_t n = (size_t)cap * (size_t)r->half;
+    r->cos = lumi_xrealloc(r->cos, n * sizeof(float));
+    r->sin = lumi_xrealloc(r->sin, n * sizeof(float));
+    for (int p = r->seq_len; p < cap; p++)
+        for (int i = 0; i < r->half; i++) {
+            double a = (double)p * r->freq[i];
+            r->cos[(size_t)p * r->half + i] = (float)cos(a);
+            r->sin[(size_t)p * r->half + i] = (float)sin(a);
+        }
+    r->seq_len = cap;
+    return 0;
+}
+
+int lumi_model_rope_reserve(const LumiModel *m, int positions, LumiErr *e) {
+    /* The model object is never defined const; sessions only hold it so. */
+    return lumi_rope_reserve((LumiRope *)&m->rope, positions, e);
 }
 
 void lumi_rope_free(LumiRope *r) {
     free(r->cos);
     free(r->sin);
+    free(r->freq);
     r->cos = r->sin = NULL;
+    r->freq = NULL;
+    r->seq_len = 0;
 }
 
 static int is_safetensors(const char *path) {
     struct stat st;
     size_t n = strlen(path);
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 1;
-    return n >= 12 && !strcmp(path + n - 12, ".safetensors");
+    return (n >= 12 && !strcmp(path + n - 12, ".safetensors")) ||
+           (n >= 23 && !strcmp(path + n - 23, ".safetensors.index.json"));
 }
 
 static int is_gguf(const char *path) {
@@ -145,6 +182,8 @@ void lumi_model_free(LumiModel *m) {
     lumi_rope_free(&m->rope);
     lumi_unmap(&m->map);
     free(m->owned);
+    for (int i = 0; i < m->n_shards; i++) lumi_unmap(&m->shards[i]);
+    free(m->shards);
     free(m->path);
     memset(m, 0, sizeof *m);
 }

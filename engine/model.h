@@ -14,6 +14,11 @@ const char *lumi_dtype_name(LumiDType t);
  * Face's rotate_half does (its q/k rows are permuted to match). */
 typedef enum { LUMI_ROPE_INTERLEAVED = 0, LUMI_ROPE_HALF } LumiRopeStyle;
 
+/* Rotary frequency scaling for contexts longer than the training one.
+ * LINEAR divides every frequency by `factor`; LLAMA3 (Llama 3.1/3.2) divides
+ * only the low frequencies and blends the band between (engine/model.c). */
+typedef enum { LUMI_ROPE_SCALING_NONE = 0, LUMI_ROPE_SCALING_LINEAR, LUMI_ROPE_SCALING_LLAMA3 } LumiRopeScaling;
+
 typedef struct {
     int dim;          /* residual width */
     int hidden_dim;   /* SwiGLU inner width */
@@ -29,6 +34,12 @@ typedef struct {
     LumiRopeStyle rope_style;
     int shared_classifier; /* classifier is the token embedding */
     int qkv_bias;          /* q/k/v projections carry a bias (Qwen) */
+    int qk_norm;           /* per-head RMSNorm of q and k before RoPE (Qwen 3) */
+    LumiRopeScaling rope_scaling;
+    float rope_factor;            /* LINEAR and LLAMA3 */
+    float rope_low_freq_factor;   /* LLAMA3 */
+    float rope_high_freq_factor;  /* LLAMA3 */
+    int rope_orig_ctx;            /* LLAMA3: original_max_position_embeddings */
 } LumiConfig;
 
 /* A weight matrix, row-major [rows, cols]: y = W x has `rows` outputs. */
@@ -43,6 +54,7 @@ typedef struct {
     LumiMat wq, wk, wv, wo;         /* [dim,dim] [kv_dim,dim] [kv_dim,dim] [dim,dim] */
     LumiMat w1, w2, w3;             /* gate [hidden,dim], down [dim,hidden], up [hidden,dim] */
     const float *bq, *bk, *bv;      /* NULL unless qkv_bias */
+    const float *q_norm, *k_norm;   /* [head_size], NULL unless qk_norm */
 } LumiLayer;
 
 typedef struct {
@@ -52,12 +64,17 @@ typedef struct {
     LumiMat cls;                    /* [vocab, dim]; aliases tok_emb when shared */
 } LumiWeights;
 
-/* Precomputed rotary tables, [seq_len, head_size/2] each. Computed in double
- * and rounded once, so every backend starts from the same angles. */
+/* Rotary tables, [seq_len, head_size/2] each, for positions 0..seq_len-1
+ * only: they grow with the positions a run reaches (lumi_model_rope_reserve),
+ * so a header claiming a huge context costs nothing until it is used.
+ * Angles are computed in double from freq[] and rounded once, so every
+ * backend starts from the same values. */
 typedef struct {
     float *cos, *sin;
-    int seq_len, half;
+    int seq_len, half;   /* seq_len: rows computed so far */
     LumiRopeStyle style;
+    double *freq;        /* [half] per-pair frequency, rope scaling applied */
+    int max_positions;   /* the model's context length */
 } LumiRope;
 
 typedef struct {
@@ -69,6 +86,8 @@ typedef struct {
     LumiMap map;         /* read-only mapping the weights point into */
     LumiDType file_dtype;/* as stored in the file (weights may be widened) */
     void *owned;         /* heap copy of widened (bf16/f16 -> f32) or misaligned tensors */
+    LumiMap *shards;     /* further mappings (sharded checkpoints), n_shards of them */
+    int n_shards;
 } LumiModel;
 
 /* Checks the hyperparameters; names `what` (usually the file) in the error. */
@@ -84,7 +103,16 @@ void lumi_model_free(LumiModel *m);
 size_t lumi_param_count(const LumiConfig *c);
 size_t lumi_weight_bytes_per_token(const LumiModel *m);
 
+/* Computes the frequencies; the table starts empty. */
 int lumi_rope_init(LumiRope *r, const LumiConfig *c);
+/* Frequency of pair i (of head_size/2) with c's rope scaling applied. */
+double lumi_rope_freq(const LumiConfig *c, int i);
+/* Grows r's table to cover positions [0, positions). */
+int lumi_rope_reserve(LumiRope *r, int positions, LumiErr *e);
+/* The same for a loaded model: the table is the one part of a model that a
+ * run fills in. Call it before kernels run (forward does, per call); it is
+ * not safe against another thread running the same model. */
+int lumi_model_rope_reserve(const LumiModel *m, int positions, LumiErr *e);
 void lumi_rope_free(LumiRope *r);
 
 /* Format loaders (engine/llama2c.c). */

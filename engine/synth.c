@@ -58,6 +58,7 @@ int lumi_synth_write(const LumiSynthSpec *s, const char *path, LumiErr *e) {
     /* legacy freq_cis tables, as llama2.c writes them (unused by lumi) */
     LumiRope rope;
     lumi_rope_init(&rope, &c);
+    lumi_rope_reserve(&rope, c.seq_len, NULL); /* cannot fail: seq_len is the context */
     put_floats(&w, rope.cos, (size_t)c.seq_len * rope.half);
     put_floats(&w, rope.sin, (size_t)c.seq_len * rope.half);
     lumi_rope_free(&rope);
