@@ -24,6 +24,10 @@ int lumi_forward(LumiSession *s, const int *tokens, int n, int pos0, int logits_
         be->matmul(ctx, s->q, dim, s->xb, &L->wq, L->bq, n);
         be->matmul(ctx, k, kv, s->xb, &L->wk, L->bk, n);
         be->matmul(ctx, v, kv, s->xb, &L->wv, L->bv, n);
+        if (L->q_norm) { /* Qwen 3: RMSNorm of each head's q and k (in place), before RoPE */
+            be->rmsnorm(ctx, s->q, s->q, L->q_norm, n * c->n_heads, c->head_size, eps);
+            be->rmsnorm(ctx, k, k, L->k_norm, n * c->n_kv_heads, c->head_size, eps);
+        }
         be->rope(ctx, s->q, dim, n, pos0, c->n_heads, c->head_size);
         be->rope(ctx, k, kv, n, pos0, c->n_kv_heads, c->head_size);
         be->attention(ctx, s->xb2, s->q, s->cache.k[l], s->cache.v[l], n, pos0);

@@ -67,3 +67,49 @@ int lumi_synth_write(const LumiSynthSpec *s, const char *path, LumiErr *e) {
     if (!w.ok) return lumi_err(e, "%s: write failed", path);
     return 0;
 }
+
+static float *random_vec(LumiRng *r, float *dst, size_t n, float mean, float sd) {
+    float half = sd * 1.7320508f;
+    for (size_t i = 0; i < n; i++) dst[i] = mean + half * (2.0f * lumi_rng_f32(r) - 1.0f);
+    return dst;
+}
+
+int lumi_synth_model(const LumiSynthSpec *s, const LumiSynthExtra *xs, const char *tmp_path, LumiModel *m,
+                     LumiErr *e) {
+    LumiSynthExtra none = {0};
+    const LumiSynthExtra *ex = xs ? xs : &none;
+    int rc = lumi_synth_write(s, tmp_path, e);
+    if (rc == 0) rc = lumi_model_load(tmp_path, m, e);
+    remove(tmp_path); /* the mapping stays valid */
+    if (rc != 0) return -1;
+    LumiConfig *c = &m->cfg;
+    c->qkv_bias = ex->qkv_bias;
+    c->qk_norm = ex->qk_norm;
+    if (ex->rope_theta > 0) c->rope_theta = ex->rope_theta;
+    c->rope_scaling = ex->rope_scaling;
+    c->rope_factor = ex->rope_factor;
+    c->rope_low_freq_factor = ex->rope_low_freq_factor;
+    c->rope_high_freq_factor = ex->rope_high_freq_factor;
+    c->rope_orig_ctx = ex->rope_orig_ctx;
+    m->format = "synth";
+    lumi_rope_free(&m->rope);
+    lumi_rope_init(&m->rope, c);
+    size_t per = (size_t)(ex->qkv_bias ? c->dim + 2 * c->kv_dim : 0) + (size_t)(ex->qk_norm ? 2 * c->head_size : 0);
+    if (per == 0) return 0;
+    LumiRng r;
+    lumi_rng_seed(&r, s->seed ^ 0x9e3779b97f4a7c15ull);
+    float *x = m->owned = lumi_xmalloc(per * (size_t)c->n_layers * sizeof(float));
+    for (int l = 0; l < c->n_layers; l++) {
+        LumiLayer *L = &m->w.layers[l];
+        if (ex->qkv_bias) {
+            L->bq = random_vec(&r, x, (size_t)c->dim, 0.0f, 0.1f), x += c->dim;
+            L->bk = random_vec(&r, x, (size_t)c->kv_dim, 0.0f, 0.1f), x += c->kv_dim;
+            L->bv = random_vec(&r, x, (size_t)c->kv_dim, 0.0f, 0.1f), x += c->kv_dim;
+        }
+        if (ex->qk_norm) {
+            L->q_norm = random_vec(&r, x, (size_t)c->head_size, 1.0f, 0.1f), x += c->head_size;
+            L->k_norm = random_vec(&r, x, (size_t)c->head_size, 1.0f, 0.1f), x += c->head_size;
+        }
+    }
+    return 0;
+}

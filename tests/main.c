@@ -16,6 +16,7 @@ Suite *suite_harness(void);
 Suite *suite_sampler(void);
 Suite *suite_cpu(void);
 Suite *suite_bench(void);
+Suite *suite_checkpoints(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
@@ -30,6 +31,7 @@ static Suite *(*const SUITES[])(void) = {
     suite_sampler,
     suite_cpu,
     suite_bench,
+    suite_checkpoints,
 };
 
 int main(void) {

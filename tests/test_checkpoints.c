@@ -1,0 +1,302 @@
+/* test_checkpoints.c: the checkpoint shapes users run, synthesized (never
+ * downloaded) and written by lumi's own writers: sharded Hugging Face
+ * folders, Llama 3 rope scaling, Qwen 2/3 (q/k/v bias, q/k norm) and the
+ * Qwen 1.0 layout. Each is run on every path and compared with the same
+ * weights in another layout. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/hf_write.h"
+#include "../engine/session.h"
+#include "helpers.h"
+
+static const char *const PATHS[] = {
+    "cache=fixed,prefill=batched",   "cache=fixed,prefill=token",   "cache=fixed,prefill=chunked:3",
+    "cache=growing,prefill=batched", "cache=growing,prefill=token", "cache=growing,prefill=chunked:5",
+    "cache=none,prefill=batched",    "cache=none,prefill=token",    "cache=none,prefill=chunked:4",
+};
+#define N_PATHS (int)(sizeof PATHS / sizeof PATHS[0])
+
+/* Logits of every position on backend + PATHS[k], the prompt fed in two
+ * parts so every path also runs with a non-empty cache. */
+static float *path_logits(const LumiModel *m, const char *backend, int k, const int *tok, int T) {
+    char spec[128];
+    snprintf(spec, sizeof spec, "backend=%s,%s", backend, PATHS[k]);
+    LumiPathSpec p;
+    LumiSession s;
+    LumiErr e;
+    lumi_path_default(&p);
+    ck_assert_msg(lumi_path_parse(spec, &p, &e) == 0, "%s", e.msg);
+    ck_assert_msg(lumi_session_open(&s, m, &p, &e) == 0, "%s", e.msg);
+    size_t V = (size_t)m->cfg.vocab_size;
+    float *out = malloc((size_t)T * V * sizeof(float));
+    ck_assert_msg(lumi_session_feed(&s, tok, T / 2, out, &e) == 0, "%s", e.msg);
+    ck_assert_msg(lumi_session_feed(&s, tok + T / 2, T - T / 2, out + (size_t)(T / 2) * V, &e) == 0, "%s", e.msg);
+    lumi_session_close(&s);
+    return out;
+}
+
+static void load(const char *path, LumiModel *m) {
+    LumiErr e;
+    ck_assert_msg(lumi_model_load(path, m, &e) == 0, "%s", e.msg);
+}
+
+static void synth(const char *name, const LumiSynthSpec *s, const LumiSynthExtra *x, LumiModel *m) {
+    LumiErr e;
+    ck_assert_msg(lumi_synth_model(s, x, th_path(name), m, &e) == 0, "%s", e.msg);
+}
+
+static const char *write_hf(const LumiModel *m, const char *name, LumiHfLayout layout, int shards) {
+    const char *dir = th_path(name);
+    LumiHfWriteOpts o = {layout, LUMI_F32, shards};
+    LumiErr e;
+    ck_assert_msg(lumi_hf_write(m, dir, &o, &e) == 0, "%s", e.msg);
+    return dir;
+}
+
+/* Every path of ref and cpu on `a` equals the same path on `b` bitwise
+ * (b holds the same f32 weights in another layout), and is within tol of
+ * `src`, the same model held with interleaved RoPE (another summation
+ * order inside each head). */
+static void same_everywhere(const LumiModel *a, const LumiModel *b, const LumiModel *src, const int *tok, int T,
+                            double tol) {
+    size_t n = (size_t)T * (size_t)a->cfg.vocab_size;
+    float *base = path_logits(src, "ref", 0, tok, T);
+    const char *backends[] = {"ref", "cpu"};
+    for (int bi = 0; bi < 2; bi++)
+        for (int k = 0; k < N_PATHS; k++) {
+            float *x = path_logits(a, backends[bi], k, tok, T), *y = path_logits(b, backends[bi], k, tok, T);
+            ck_assert_msg(memcmp(x, y, n * sizeof(float)) == 0, "%s %s: layouts differ by %g", backends[bi], PATHS[k],
+                          th_max_abs(x, y, n));
+            ck_assert_msg(th_max_abs(x, base, n) < tol, "%s %s vs interleaved ref: %g", backends[bi], PATHS[k],
+                          th_max_abs(x, base, n));
+            free(x), free(y);
+        }
+    free(base);
+}
+
+/* ---- sharded Hugging Face folders ---- */
+
+START_TEST(sharded_equals_single_file) {
+    LumiSynthSpec s = {32, 48, 2, 4, 2, 61, 24, 1, 31};
+    LumiModel src, one, three;
+    synth("sh_src.bin", &s, NULL, &src);
+    load(write_hf(&src, "sh_one", LUMI_HF_LLAMA, 1), &one);
+    load(write_hf(&src, "sh_three", LUMI_HF_LLAMA, 3), &three);
+    ck_assert_str_eq(three.format, "safetensors-sharded");
+    ck_assert_int_eq(three.n_shards, 3);
+    ck_assert(th_exists(th_path("sh_three/model-00003-of-00003.safetensors")));
+    int tok[10] = {1, 7, 3, 60, 22, 22, 9, 40, 5, 0};
+    same_everywhere(&three, &one, &src, tok, 10, 1e-4);
+    /* the comparison can fail: a slightly different model is caught */
+    one.cfg.norm_eps *= 2;
+    float *x = path_logits(&three, "ref", 0, tok, 10), *y = path_logits(&one, "ref", 0, tok, 10);
+    ck_assert(memcmp(x, y, 10 * 61 * sizeof(float)) != 0);
+    free(x), free(y);
+    lumi_model_free(&src), lumi_model_free(&one), lumi_model_free(&three);
+}
+END_TEST
+
+static void expect_exit2(const char *path, const char *needle) {
+    char cmd[1200], *out;
+    snprintf(cmd, sizeof cmd, "./lumi inspect %s 2>&1", path);
+    int rc = th_run(cmd, &out);
+    ck_assert_msg(rc == 2 && strstr(out, needle), "exit %d, wanted '%s': %s", rc, needle, out);
+    free(out);
+}
+
+/* Runs a shell command made from fmt and one path argument. */
+static void sh(const char *fmt, const char *arg) {
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, fmt, arg);
+    ck_assert_msg(th_run(cmd, NULL) == 0, "%s", cmd);
+}
+
+/* A copy of folder `good` named `name`. */
+static const char *copy_of(const char *good, const char *name) {
+    const char *d = th_path(name);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp -r %s %s", good, d);
+    ck_assert_int_eq(th_run(cmd, NULL), 0);
+    return d;
+}
+
+START_TEST(hostile_shard_sets) {
+    LumiSynthSpec s = {16, 24, 2, 2, 1, 40, 8, 0, 32};
+    LumiModel src;
+    synth("hs_src.bin", &s, NULL, &src);
+    const char *good = write_hf(&src, "hs_good", LUMI_HF_LLAMA, 3);
+    lumi_model_free(&src);
+    /* an index naming a shard that is not there */
+    const char *d = copy_of(good, "hs_missing");
+    sh("rm %s/model-00002-of-00003.safetensors", d);
+    expect_exit2(d, "model-00002-of-00003.safetensors: cannot open");
+    /* a tensor in two shards: shard 3 replaced by a copy of shard 2 */
+    d = copy_of(good, "hs_twice");
+    sh("cd %s && cp model-00002-of-00003.safetensors model-00003-of-00003.safetensors", d);
+    expect_exit2(d, "is in both");
+    /* offsets past a shard's end */
+    d = copy_of(good, "hs_short");
+    sh("truncate -s -4 %s/model-00001-of-00003.safetensors", d);
+    expect_exit2(d, "data_offsets out of the file");
+    /* a shard name that leaves the folder */
+    d = copy_of(good, "hs_escape");
+    sh("sed -i 's#\"model-00001-of-00003#\"../x/model-00001-of-00003#' %s/model.safetensors.index.json", d);
+    expect_exit2(d, "not a file name in this folder");
+    /* a tensor the index does not list */
+    d = copy_of(good, "hs_unlisted");
+    sh("sed -i '/model.layers.0.mlp.up_proj.weight/d' %s/model.safetensors.index.json", d);
+    expect_exit2(d, "is not in weight_map");
+    /* the untouched set loads, also through its index file */
+    char idx[700];
+    snprintf(idx, sizeof idx, "%s/model.safetensors.index.json", good);
+    LumiModel m;
+    load(idx, &m);
+    lumi_model_free(&m);
+}
+END_TEST
+
+/* ---- rope scaling ---- */
+
+/* Meta's llama3 scaling (Llama 3.1 apply_scaling), written out here apart
+ * from engine/model.c: wavelength 2 pi / f; below orig/high keep f, above
+ * orig/low use f / factor, between blend by s = (orig/wavelength - low) /
+ * (high - low): (1 - s) f / factor + s f. */
+static double llama3_by_hand(double theta, int hs, int i, double factor, double lo, double hi, double orig) {
+    double f = 1.0 / pow(theta, (2.0 * i) / hs), wl = 2.0 * 3.14159265358979323846 / f;
+    if (wl < orig / hi) return f;
+    if (wl > orig / lo) return f / factor;
+    double sm = (orig / wl - lo) / (hi - lo);
+    return (1.0 - sm) * (f / factor) + sm * f;
+}
+
+static void check_freq(double got, double want, int i) {
+    ck_assert_msg(fabs(got - want) <= 1e-12 * want, "pair %d: %.17g != %.17g", i, got, want);
+}
+
+START_TEST(rope_llama3_frequencies) {
+    /* Llama 3.1 8B's head size and settings, through config.json */
+    LumiSynthSpec s = {128, 32, 1, 1, 1, 16, 16, 0, 33};
+    LumiSynthExtra x = {.rope_theta = 500000.0f, .rope_scaling = LUMI_ROPE_SCALING_LLAMA3, .rope_factor = 8.0f,
+                        .rope_low_freq_factor = 1.0f, .rope_high_freq_factor = 4.0f, .rope_orig_ctx = 8192};
+    LumiModel src, m;
+    synth("rs_src.bin", &s, &x, &src);
+    load(write_hf(&src, "rs_llama3", LUMI_HF_LLAMA, 1), &m);
+    ck_assert_int_eq(m.cfg.rope_scaling, LUMI_ROPE_SCALING_LLAMA3);
+    ck_assert_int_eq(m.rope.half, 64);
+    for (int i = 0; i < 64; i++) check_freq(m.rope.freq[i], llama3_by_hand(500000.0, 128, i, 8, 1, 4, 8192), i);
+    /* anchors computed separately (Python, same published formula), one per regime */
+    check_freq(m.rope.freq[0], 1.0, 0);                      /* kept */
+    check_freq(m.rope.freq[20], 0.016560440080994446, 20);   /* kept: wavelength 379 < 2048 */
+    check_freq(m.rope.freq[30], 0.0013718935677611381, 30);  /* blended: wavelength 2948 */
+    check_freq(m.rope.freq[34], 0.0001785078127679964, 34);  /* blended: wavelength 6695 */
+    check_freq(m.rope.freq[40], 3.428102195952591e-05, 40);  /* divided: wavelength 22911 > 8192 */
+    check_freq(m.rope.freq[63], 3.068925988914511e-07, 63);
+    /* the table holds cos/sin of position * frequency */
+    LumiErr e;
+    ck_assert(lumi_model_rope_reserve(&m, 16, &e) == 0);
+    ck_assert(m.rope.cos[5 * 64 + 30] == (float)cos(5 * 0.0013718935677611381));
+    lumi_model_free(&m);
+    lumi_model_free(&src);
+}
+END_TEST
+
+START_TEST(rope_linear_and_refused) {
+    LumiSynthSpec s = {32, 32, 1, 2, 2, 16, 16, 0, 34};
+    LumiSynthExtra x = {.rope_scaling = LUMI_ROPE_SCALING_LINEAR, .rope_factor = 4.0f};
+    LumiModel src, m;
+    synth("rl_src.bin", &s, &x, &src);
+    const char *dir = write_hf(&src, "rl_linear", LUMI_HF_LLAMA, 1);
+    load(dir, &m);
+    for (int i = 0; i < 8; i++) check_freq(m.rope.freq[i], 1.0 / pow(10000.0, i / 8.0) / 4.0, i);
+    lumi_model_free(&m);
+    lumi_model_free(&src);
+    char p[600];
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    sh("sed -i 's/\"linear\"/\"yarn\"/' %s", p);
+    expect_exit2(dir, "rope_scaling type 'yarn' is not supported");
+}
+END_TEST
+
+/* ---- Llama 3 shape: vocab 128256, GQA, theta 500000, llama3 scaling, 3 shards ---- */
+
+START_TEST(llama3_shape) {
+    LumiSynthSpec s = {32, 64, 2, 4, 2, 128256, 32, 1, 35};
+    LumiSynthExtra x = {.rope_theta = 500000.0f, .rope_scaling = LUMI_ROPE_SCALING_LLAMA3, .rope_factor = 8.0f,
+                        .rope_low_freq_factor = 1.0f, .rope_high_freq_factor = 4.0f, .rope_orig_ctx = 16};
+    LumiModel src, m, one;
+    synth("l3_src.bin", &s, &x, &src);
+    load(write_hf(&src, "l3_sharded", LUMI_HF_LLAMA, 3), &m);
+    load(write_hf(&src, "l3_one", LUMI_HF_LLAMA, 1), &one);
+    ck_assert_int_eq(m.cfg.vocab_size, 128256);
+    ck_assert(m.cfg.rope_theta == 500000.0f && m.cfg.n_kv_heads == 2);
+    /* scaling is on for some pairs at this head size and original context */
+    ck_assert(m.rope.freq[3] != pow(500000.0, -6.0 / 8));
+    int tok[6] = {128000, 5, 128255, 77, 9000, 1};
+    same_everywhere(&m, &one, &src, tok, 6, 1e-4);
+    lumi_model_free(&src), lumi_model_free(&m), lumi_model_free(&one);
+}
+END_TEST
+
+/* ---- Qwen 2/3: q/k/v bias and per-head q/k RMSNorm ---- */
+
+START_TEST(qwen3_qk_norm) {
+    LumiSynthSpec s = {32, 48, 2, 4, 2, 61, 24, 0, 36};
+    LumiSynthExtra x = {.qkv_bias = 1, .qk_norm = 1, .rope_theta = 1000000.0f};
+    LumiModel src, m, one;
+    synth("q3_src.bin", &s, &x, &src);
+    load(write_hf(&src, "q3_sharded", LUMI_HF_LLAMA, 3), &m);
+    load(write_hf(&src, "q3_one", LUMI_HF_LLAMA, 1), &one);
+    ck_assert(m.cfg.qk_norm && m.cfg.qkv_bias && m.w.layers[1].k_norm);
+    int tok[10] = {1, 7, 3, 60, 22, 22, 9, 40, 5, 0};
+    same_everywhere(&m, &one, &src, tok, 10, 1e-4);
+    /* the norms are applied: without them the model is another model */
+    float *a = path_logits(&m, "ref", 0, tok, 10);
+    for (int l = 0; l < 2; l++) one.w.layers[l].q_norm = one.w.layers[l].k_norm = NULL;
+    float *b = path_logits(&one, "ref", 0, tok, 10);
+    ck_assert(th_max_abs(a, b, 10 * 61) > 1e-3);
+    free(a), free(b);
+    lumi_model_free(&src), lumi_model_free(&m), lumi_model_free(&one);
+}
+END_TEST
+
+/* ---- Qwen 1.0 layout: fused c_attn, w2 the gate ---- */
+
+START_TEST(qwen1_layout) {
+    LumiSynthSpec s = {32, 48, 2, 4, 4, 61, 24, 1, 37};
+    LumiSynthExtra x = {.qkv_bias = 1};
+    LumiModel src, q1, q2;
+    synth("q1_src.bin", &s, &x, &src);
+    const char *dir = write_hf(&src, "q1", LUMI_HF_QWEN1, 2);
+    load(dir, &q1);
+    load(write_hf(&src, "q1_as_q2", LUMI_HF_LLAMA, 1), &q2);
+    ck_assert_str_eq(q1.format, "safetensors-qwen1");
+    ck_assert(q1.cfg.qkv_bias && q1.cfg.hidden_dim == 48 && q1.cfg.rope_style == LUMI_ROPE_HALF);
+    int tok[10] = {1, 7, 3, 60, 22, 22, 9, 40, 5, 0};
+    same_everywhere(&q1, &q2, &src, tok, 10, 1e-4);
+    /* swapping gate and up (w1 <-> w2) gives another model */
+    LumiMat t = q1.w.layers[0].w1;
+    q1.w.layers[0].w1 = q1.w.layers[0].w3, q1.w.layers[0].w3 = t;
+    float *a = path_logits(&q1, "ref", 0, tok, 10), *b = path_logits(&q2, "ref", 0, tok, 10);
+    ck_assert(th_max_abs(a, b, 10 * 61) > 1e-3);
+    free(a), free(b);
+    lumi_model_free(&src), lumi_model_free(&q1), lumi_model_free(&q2);
+}
+END_TEST
+
+Suite *suite_checkpoints(void) {
+    Suite *s = suite_create("checkpoints");
+    TCase *tc = tcase_create("hf");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, sharded_equals_single_file);
+    tcase_add_test(tc, hostile_shard_sets);
+    tcase_add_test(tc, rope_llama3_frequencies);
+    tcase_add_test(tc, rope_linear_and_refused);
+    tcase_add_test(tc, llama3_shape);
+    tcase_add_test(tc, qwen3_qk_norm);
+    tcase_add_test(tc, qwen1_layout);
+    suite_add_tcase(s, tc);
+    return s;
+}
