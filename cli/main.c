@@ -15,6 +15,7 @@ static const Command COMMANDS[] = {
     {"logits", cmd_logits, "write the logits of every prompt position as .npy"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"inspect", cmd_inspect, "print a model's header, parameter count and sizes"},
+    {"convert", cmd_convert, "write a loadable model as .lmw (or a Hugging Face folder with --hf)"},
     {"synth", cmd_synth, "write a random-weight model of any shape (llama2.c, or Hugging Face with --hf)"},
     {"paths", cmd_paths, "list the strategies of every path axis"},
     {"run", cmd_run, "run an experiment config (YAML); --resume DIR completes an interrupted run"},

@@ -1,5 +1,6 @@
 /* model.c: validation, rotary tables and the format dispatch. */
 #include "model.h"
+#include "lmw.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -152,13 +153,13 @@ static int is_safetensors(const char *path) {
            (n >= 23 && !strcmp(path + n - 23, ".safetensors.index.json"));
 }
 
-static int is_gguf(const char *path) {
-    char magic[4] = {0};
+static int has_magic(const char *path, const char *magic) {
+    char got[4] = {0};
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
-    size_t got = fread(magic, 1, 4, f);
+    size_t n = fread(got, 1, 4, f);
     fclose(f);
-    return got == 4 && !memcmp(magic, "GGUF", 4);
+    return n == 4 && !memcmp(got, magic, 4);
 }
 
 int lumi_model_load(const char *path, LumiModel *m, LumiErr *e) {
@@ -166,7 +167,8 @@ int lumi_model_load(const char *path, LumiModel *m, LumiErr *e) {
     m->file_dtype = LUMI_F32;
     int rc;
     if (is_safetensors(path)) rc = lumi_safetensors_load(path, m, e);
-    else if (is_gguf(path)) rc = lumi_gguf_load(path, m, e);
+    else if (has_magic(path, "GGUF")) rc = lumi_gguf_load(path, m, e);
+    else if (has_magic(path, "lumi")) rc = lumi_lmw_load(path, m, e); /* .lmw: u32 0x696D756C */
     else rc = lumi_llama2c_load(path, m, e);
     if (rc != 0) {
         lumi_model_free(m);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../engine/hf_write.h"
+#include "../engine/lmw.h"
 #include "../engine/session.h"
 #include "helpers.h"
 
@@ -286,6 +287,87 @@ START_TEST(qwen1_layout) {
 }
 END_TEST
 
+/* ---- lumi's .lmw ---- */
+
+static const char *write_lmw(const LumiModel *m, const char *name, LumiDType dt) {
+    const char *p = th_path(name);
+    LumiLmwWriteOpts o = {"test", "tok", 3, dt};
+    LumiErr e;
+    ck_assert_msg(lumi_lmw_write(m, p, &o, &e) == 0, "%s", e.msg);
+    return p;
+}
+
+/* llama2.c -> .lmw: same weights, same interleaved RoPE: bitwise on every path */
+START_TEST(lmw_from_llama2c) {
+    const char *bin = th_synth("lmw_src.bin", 32, 48, 2, 4, 2, 61, 24, 1, 38);
+    LumiModel src, l;
+    load(bin, &src);
+    load(write_lmw(&src, "lmw_a.lmw", LUMI_F32), &l);
+    ck_assert_str_eq(l.format, "lmw");
+    ck_assert(!l.cfg.shared_classifier && l.cfg.hidden_dim == 48);
+    int tok[10] = {1, 7, 3, 60, 22, 22, 9, 40, 5, 0};
+    same_everywhere(&l, &src, &src, tok, 10, 1e-4);
+    /* and the comparison can fail */
+    l.cfg.norm_eps *= 2;
+    float *x = path_logits(&l, "ref", 0, tok, 10), *y = path_logits(&src, "ref", 0, tok, 10);
+    ck_assert(memcmp(x, y, 10 * 61 * sizeof(float)) != 0);
+    free(x), free(y);
+    lumi_model_free(&src), lumi_model_free(&l);
+}
+END_TEST
+
+/* A Qwen-3-shaped Hugging Face folder (rotate-half, biases, q/k norms,
+ * GQA, 3 shards) -> .lmw (Meta's interleaved rows): bitwise equal to the
+ * same weights held interleaved; .lmw -> .lmw is a fixed point. */
+START_TEST(lmw_round_trip) {
+    LumiSynthSpec s = {32, 48, 2, 4, 2, 61, 24, 0, 39};
+    LumiSynthExtra x = {.qkv_bias = 1, .qk_norm = 1, .rope_theta = 1000000.0f};
+    LumiModel src, hf, l1, l2;
+    synth("lr_src.bin", &s, &x, &src);
+    load(write_hf(&src, "lr_hf", LUMI_HF_LLAMA, 3), &hf);
+    const char *p1 = write_lmw(&hf, "lr_1.lmw", LUMI_F32);
+    load(p1, &l1);
+    ck_assert(l1.cfg.qk_norm && l1.cfg.qkv_bias && l1.cfg.rope_theta == 1000000.0f);
+    int tok[10] = {1, 7, 3, 60, 22, 22, 9, 40, 5, 0};
+    same_everywhere(&l1, &src, &src, tok, 10, 1e-4);
+    const char *p2 = write_lmw(&l1, "lr_2.lmw", LUMI_F32);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cmp -s %s %s", p1, p2);
+    ck_assert_int_eq(th_run(cmd, NULL), 0);
+    /* bf16: each weight rounded to nearest even, read back exactly */
+    load(write_lmw(&l1, "lr_bf16.lmw", LUMI_BF16), &l2);
+    ck_assert_int_eq(l2.file_dtype, LUMI_BF16);
+    float a = ((const float *)l1.w.layers[1].w2.data)[5], b = ((const float *)l2.w.layers[1].w2.data)[5];
+    ck_assert(a != b && fabsf(a - b) <= fabsf(a) / 256);
+    lumi_model_free(&src), lumi_model_free(&hf), lumi_model_free(&l1), lumi_model_free(&l2);
+}
+END_TEST
+
+START_TEST(lmw_hostile) {
+    const char *bin = th_synth("lh_src.bin", 16, 24, 1, 2, 1, 40, 8, 0, 40);
+    LumiModel src;
+    load(bin, &src);
+    const char *good = write_lmw(&src, "lh.lmw", LUMI_F32);
+    lumi_model_free(&src);
+    char p[600];
+    snprintf(p, sizeof p, "%s", th_path("lh_short.lmw"));
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "head -c -6 %s > %s", good, p);
+    ck_assert_int_eq(th_run(cmd, NULL), 0);
+    expect_exit2(p, "past the end of the file");
+    /* a record appended twice */
+    snprintf(p, sizeof p, "%s", th_path("lh_twice.lmw"));
+    snprintf(cmd, sizeof cmd, "cp %s %s && tail -c 96 %s >> %s", good, p, good, p);
+    ck_assert_int_eq(th_run(cmd, NULL), 0);
+    expect_exit2(p, "appears twice");
+    /* the header claims more layers than the records hold */
+    snprintf(p, sizeof p, "%s", th_path("lh_layers.lmw"));
+    snprintf(cmd, sizeof cmd, "cp %s %s && printf '\\003' | dd of=%s bs=1 seek=20 conv=notrunc 2>/dev/null", good, p, p);
+    ck_assert_int_eq(th_run(cmd, NULL), 0);
+    expect_exit2(p, "missing tensor 'layers.1.attention_norm.weight'");
+}
+END_TEST
+
 Suite *suite_checkpoints(void) {
     Suite *s = suite_create("checkpoints");
     TCase *tc = tcase_create("hf");
@@ -297,6 +379,9 @@ Suite *suite_checkpoints(void) {
     tcase_add_test(tc, llama3_shape);
     tcase_add_test(tc, qwen3_qk_norm);
     tcase_add_test(tc, qwen1_layout);
+    tcase_add_test(tc, lmw_from_llama2c);
+    tcase_add_test(tc, lmw_round_trip);
+    tcase_add_test(tc, lmw_hostile);
     suite_add_tcase(s, tc);
     return s;
 }
