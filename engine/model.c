@@ -56,6 +56,7 @@ size_t lumi_param_count(const LumiConfig *c) {
     size_t d = (size_t)c->dim, h = (size_t)c->hidden_dim, kv = (size_t)c->kv_dim;
     size_t per_layer = 2 * d + d * d * 2 + d * kv * 2 + 3 * d * h;
     if (c->qkv_bias) per_layer += d + 2 * kv;
+    if (c->qk_norm) per_layer += 2 * (size_t)c->head_size;
     size_t n = (size_t)c->vocab_size * d + (size_t)c->n_layers * per_layer + d;
     if (!c->shared_classifier) n += (size_t)c->vocab_size * d;
     return n;

@@ -368,6 +368,49 @@ START_TEST(lmw_hostile) {
 }
 END_TEST
 
+/* ---- the command line: synth, convert, inspect and logits on every format ---- */
+
+static char *run_ok(const char *cmd) {
+    char *out;
+    int rc = th_run(cmd, &out);
+    ck_assert_msg(rc == 0, "exit %d: %s\n%s", rc, cmd, out);
+    return out;
+}
+
+START_TEST(cli_every_format) {
+    char cmd[8192], bin[600], hf[600], q1[600], lmw[600], lmw2[600], npy[8][600];
+    snprintf(bin, sizeof bin, "%s", th_path("cli_src.bin"));
+    snprintf(hf, sizeof hf, "%s", th_path("cli_hf"));
+    snprintf(q1, sizeof q1, "%s", th_path("cli_q1"));
+    snprintf(lmw, sizeof lmw, "%s", th_path("cli.lmw"));
+    snprintf(lmw2, sizeof lmw2, "%s", th_path("cli_from_hf.lmw"));
+    const char *shape = "--dim 32 --hidden 48 --layers 2 --heads 4 --vocab 64 --seq 32 --seed 41";
+    snprintf(cmd, sizeof cmd, "./lumi synth %s -o %s 2>&1 && ./lumi convert %s %s 2>&1 && ./lumi convert %s %s --hf --shards 3 2>&1"
+             " && ./lumi convert %s %s 2>&1 && ./lumi synth %s --hf --qwen1 --qkv-bias -o %s 2>&1",
+             shape, bin, bin, lmw, bin, hf, hf, lmw2, shape, q1);
+    free(run_ok(cmd));
+    const char *models[] = {bin, lmw, hf, lmw2, q1};
+    const char *formats[] = {"llama2c-v0", "lmw", "safetensors-sharded", "lmw", "safetensors-qwen1"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(cmd, sizeof cmd, "./lumi inspect %s", models[i]);
+        char *out = run_ok(cmd);
+        ck_assert_msg(strstr(out, formats[i]), "%s", out);
+        free(out);
+        snprintf(npy[i], sizeof npy[i], "%s/cli_%d.npy", th_tmpdir(), i);
+        snprintf(cmd, sizeof cmd, "./lumi logits -m %s --ids 1,5,9,33,2 --no-bos -o %s 2>&1", models[i], npy[i]);
+        free(run_ok(cmd));
+    }
+    /* llama2.c and .lmw, and .lmw made back from the Hugging Face folder: the same bytes */
+    snprintf(cmd, sizeof cmd, "cmp %s %s && cmp %s %s", npy[0], npy[1], npy[0], npy[3]);
+    free(run_ok(cmd));
+    snprintf(cmd, sizeof cmd, "./lumi convert %s %s/x.gguf 2>&1", bin, th_tmpdir());
+    char *out;
+    ck_assert_int_eq(th_run(cmd, &out), 2);
+    ck_assert_msg(strstr(out, "unknown output format"), "%s", out);
+    free(out);
+}
+END_TEST
+
 Suite *suite_checkpoints(void) {
     Suite *s = suite_create("checkpoints");
     TCase *tc = tcase_create("hf");
@@ -382,6 +425,7 @@ Suite *suite_checkpoints(void) {
     tcase_add_test(tc, lmw_from_llama2c);
     tcase_add_test(tc, lmw_round_trip);
     tcase_add_test(tc, lmw_hostile);
+    tcase_add_test(tc, cli_every_format);
     suite_add_tcase(s, tc);
     return s;
 }
