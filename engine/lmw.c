@@ -232,7 +232,8 @@ int lumi_lmw_load(const char *path, LumiModel *m, LumiErr *e) {
     if (read_header(&cur, m, path, e) != 0) return -1;
     Lmw l = {.path = path, .e = e};
     while (cur.off < cur.size && l.rc == 0) {
-        if (l.n % 64 == 0) l.r = lumi_xrealloc(l.r, ((size_t)l.n + 64) * sizeof *l.r);
+        if ((l.n & (l.n - 1)) == 0) /* capacity doubles at each power of two */
+            l.r = lumi_xrealloc(l.r, ((size_t)l.n * 2 + 1) * sizeof *l.r);
         l.rc = get_rec(&cur, &l.r[l.n], path, e);
         if (l.rc == 0) l.n++;
     }

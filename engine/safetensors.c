@@ -70,7 +70,8 @@ static int add_tensor(LumiStSet *s, int shard, const char *name, const json_t *v
     t.data = data + b;
     t.nbytes = (size_t)(en - b);
     t.name = lumi_xstrdup(name);
-    if (s->n % 64 == 0) s->t = lumi_xrealloc(s->t, ((size_t)s->n + 64) * sizeof *s->t);
+    if ((s->n & (s->n - 1)) == 0) /* capacity doubles at each power of two */
+        s->t = lumi_xrealloc(s->t, ((size_t)s->n * 2 + 1) * sizeof *s->t);
     s->t[s->n++] = t;
     return 0;
 }

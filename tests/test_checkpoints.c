@@ -411,6 +411,33 @@ START_TEST(cli_every_format) {
 }
 END_TEST
 
+/* Real files: the shipped model's Hugging Face folder (rotate-half rows)
+ * and a GGUF, each written as .lmw, give the logits of the original
+ * llama2.c / GGUF bytes exactly (the un-permuted rows are Meta's again). */
+START_TEST(shared_files_to_lmw) {
+    SKIP_UNLESS_FILE(SHARED_MODELS "/kjv1M-hf/model.safetensors");
+    SKIP_UNLESS_FILE(SHARED_MODELS "/llama-2-tiny-random.gguf");
+    LumiModel bin, hf, l;
+    load(DEFAULT_MODEL, &bin);
+    load(SHARED_MODELS "/kjv1M-hf", &hf);
+    load(write_lmw(&hf, "kjv_from_hf.lmw", LUMI_F32), &l);
+    ck_assert(memcmp(bin.w.layers[3].wk.data, l.w.layers[3].wk.data, 64 * 128 * sizeof(float)) == 0);
+    int tok[8] = {1, 100, 200, 300, 400, 500, 7, 9};
+    float *a = path_logits(&bin, "cpu", 0, tok, 8), *b = path_logits(&l, "cpu", 0, tok, 8);
+    ck_assert(memcmp(a, b, 8 * 512 * sizeof(float)) == 0);
+    free(a), free(b);
+    lumi_model_free(&bin), lumi_model_free(&hf), lumi_model_free(&l);
+    LumiModel g, gl;
+    load(SHARED_MODELS "/llama-2-tiny-random.gguf", &g);
+    load(write_lmw(&g, "tiny_gguf.lmw", LUMI_F32), &gl);
+    int t2[4] = {1, 5, 900, 31999};
+    a = path_logits(&g, "ref", 0, t2, 4), b = path_logits(&gl, "ref", 0, t2, 4);
+    ck_assert(memcmp(a, b, 4 * 32000 * sizeof(float)) == 0);
+    free(a), free(b);
+    lumi_model_free(&g), lumi_model_free(&gl);
+}
+END_TEST
+
 Suite *suite_checkpoints(void) {
     Suite *s = suite_create("checkpoints");
     TCase *tc = tcase_create("hf");
@@ -426,6 +453,7 @@ Suite *suite_checkpoints(void) {
     tcase_add_test(tc, lmw_round_trip);
     tcase_add_test(tc, lmw_hostile);
     tcase_add_test(tc, cli_every_format);
+    tcase_add_test(tc, shared_files_to_lmw);
     suite_add_tcase(s, tc);
     return s;
 }
