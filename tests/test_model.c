@@ -152,7 +152,7 @@ START_TEST(huge_context_costs_nothing_until_used) {
     long floats = 3L * d + (long)V * d + 4L * d * d + 3L * h * d;
     ck_assert_int_eq(truncate(p, 256 + 4 * floats), 0);
     char cmd[700], *out;
-    snprintf(cmd, sizeof cmd, "ulimit -v 1000000; ./lumi inspect %s 2>&1", p);
+    snprintf(cmd, sizeof cmd, "%s./lumi inspect %s 2>&1", th_ulimit_1g(), p);
     int rc = th_run(cmd, &out);
     ck_assert_msg(rc == 0 && strstr(out, "seq_len:           1048576"), "rc %d: %s", rc, out);
     free(out);

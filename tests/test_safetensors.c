@@ -303,7 +303,7 @@ START_TEST(huge_config_tiny_file) {
     fprintf(f, "{\"hidden_size\": 16384, \"intermediate_size\": 65536, \"num_hidden_layers\": 1024,"
                " \"num_attention_heads\": 128, \"vocab_size\": 32000, \"max_position_embeddings\": 1048576}");
     fclose(f);
-    snprintf(cmd, sizeof cmd, "ulimit -v 1000000; ./lumi inspect %s 2>&1", dir);
+    snprintf(cmd, sizeof cmd, "%s./lumi inspect %s 2>&1", th_ulimit_1g(), dir);
     int rc = th_run(cmd, &out);
     ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
     ck_assert_msg(strstr(out, "model.safetensors") && strstr(out, "model.embed_tokens.weight") &&
