@@ -237,7 +237,7 @@ int lumi_lmw_load(const char *path, LumiModel *m, LumiErr *e) {
         l.rc = get_rec(&cur, &l.r[l.n], path, e);
         if (l.rc == 0) l.n++;
     }
-    if (l.rc == 0) qsort(l.r, (size_t)l.n, sizeof *l.r, rec_cmp);
+    if (l.rc == 0 && l.n > 0) qsort(l.r, (size_t)l.n, sizeof *l.r, rec_cmp);
     for (int i = 1; i < l.n && l.rc == 0; i++)
         if (rec_cmp(&l.r[i - 1], &l.r[i]) == 0)
             l.rc = lumi_err(e, "%s: tensor '%.*s' appears twice", path, l.r[i].name_len, l.r[i].name);

@@ -167,7 +167,7 @@ int lumi_st_open(const char *path, LumiStSet *s, LumiErr *e) {
     if (ends_with(path, ".index.json")) rc = read_index(s, path, &map, e);
     else add_file(s, path);
     for (int i = 0; i < s->n_files && rc == 0; i++) rc = open_shard(s, i, e);
-    if (rc == 0) qsort(s->t, (size_t)s->n, sizeof *s->t, by_name);
+    if (rc == 0 && s->n > 0) qsort(s->t, (size_t)s->n, sizeof *s->t, by_name);
     for (int i = 1; i < s->n && rc == 0; i++)
         if (!strcmp(s->t[i - 1].name, s->t[i].name))
             rc = lumi_err(e, "%s: tensor '%s' is in both %s and %s", path, s->t[i].name, s->files[s->t[i - 1].shard],

@@ -365,6 +365,11 @@ START_TEST(lmw_hostile) {
     snprintf(cmd, sizeof cmd, "cp %s %s && printf '\\003' | dd of=%s bs=1 seek=20 conv=notrunc 2>/dev/null", good, p, p);
     ck_assert_int_eq(th_run(cmd, NULL), 0);
     expect_exit2(p, "missing tensor 'layers.1.attention_norm.weight'");
+    /* a header and no records (found by fuzzing: qsort of an empty table) */
+    snprintf(p, sizeof p, "%s", th_path("lh_empty.lmw"));
+    snprintf(cmd, sizeof cmd, "head -c 60 %s > %s", good, p);
+    ck_assert_int_eq(th_run(cmd, NULL), 0);
+    expect_exit2(p, "missing tensor 'layers.0.feed_forward.w1.weight'");
 }
 END_TEST
 
