@@ -139,6 +139,24 @@ static LumiHfLayout layout_of(const json_t *j) {
     return LUMI_HF_LLAMA;
 }
 
+/* Families whose arithmetic is exactly what lumi computes. Others (Gemma's
+ * (1 + w) norms, Mixtral's experts, ...) reuse Llama's tensor names and
+ * would load into a silently different model, so they are refused by name;
+ * a config without model_type is taken as Llama. */
+static void check_family(Cfg *c) {
+    static const char *const ok[] = {"llama", "mistral", "qwen2", "qwen3", "qwen"};
+    const char *mt = get_str(c->j, "model_type");
+    int known = !mt;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0] && !known; i++) known = !strcmp(mt, ok[i]);
+    if (c->rc == 0 && !known)
+        c->rc = lumi_err(c->e, "%s: model_type '%s' is not supported (llama, mistral, qwen2, qwen3, qwen)", c->path, mt);
+    /* sliding-window attention changes what a query sees past the window */
+    json_t *use = json_object_get(c->j, "use_sliding_window"), *win = json_object_get(c->j, "sliding_window");
+    int sliding = json_is_true(use) || (!use && json_is_integer(win));
+    if (c->rc == 0 && sliding)
+        c->rc = lumi_err(c->e, "%s: sliding_window attention is not supported", c->path);
+}
+
 int lumi_hf_config_read(const char *path, LumiConfig *cfg, LumiHfLayout *layout, LumiErr *e) {
     struct stat st;
     if (stat(path, &st) == 0 && st.st_size > (off_t)MAX_CONFIG)
@@ -157,6 +175,7 @@ int lumi_hf_config_read(const char *path, LumiConfig *cfg, LumiHfLayout *layout,
     cfg->norm_eps = 1e-6f; /* Hugging Face's LlamaConfig and QWenConfig default */
     cfg->rope_style = LUMI_ROPE_HALF;
     *layout = c.rc == 0 ? layout_of(j) : LUMI_HF_LLAMA;
+    check_family(&c);
     get_int(&c, "hidden_size", 1, &cfg->dim);
     get_int(&c, "num_hidden_layers", 1, &cfg->n_layers);
     get_int(&c, "num_attention_heads", 1, &cfg->n_heads);

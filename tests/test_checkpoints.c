@@ -218,6 +218,11 @@ START_TEST(rope_linear_and_refused) {
     snprintf(p, sizeof p, "%s/config.json", dir);
     sh("sed -i 's/\"linear\"/\"yarn\"/' %s", p);
     expect_exit2(dir, "rope_scaling type 'yarn' is not supported");
+    /* families whose arithmetic differs are refused by name, not loaded wrong */
+    sh("sed -i 's/\"yarn\"/\"linear\"/; s/\"model_type\": \"llama\"/\"model_type\": \"gemma\"/' %s", p);
+    expect_exit2(dir, "model_type 'gemma' is not supported");
+    sh("sed -i 's/\"model_type\": \"gemma\"/\"model_type\": \"mistral\", \"sliding_window\": 4096/' %s", p);
+    expect_exit2(dir, "sliding_window attention is not supported");
 }
 END_TEST
 
