@@ -206,6 +206,13 @@ static void locate(const char *path, char **st_path, char **cfg_path) {
     }
 }
 
+char *lumi_hf_config_path(const char *path) {
+    char *st, *cfg;
+    locate(path, &st, &cfg);
+    free(st);
+    return cfg;
+}
+
 int lumi_safetensors_load(const char *path, LumiModel *m, LumiErr *e) {
     char *st_path, *cfg_path;
     locate(path, &st_path, &cfg_path);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 const char *lumi_dtype_name(LumiDType t) {
     switch (t) {
@@ -144,6 +145,35 @@ void lumi_rope_free(LumiRope *r) {
     r->cos = r->sin = NULL;
     r->freq = NULL;
     r->seq_len = 0;
+}
+
+static uLong crc_bytes(uLong c, const unsigned char *p, size_t n) {
+    for (size_t off = 0; off < n;) { /* zlib takes 32-bit lengths */
+        size_t k = n - off > (1u << 30) ? (1u << 30) : n - off;
+        c = crc32(c, p + off, (uInt)k);
+        off += k;
+    }
+    return c;
+}
+
+int lumi_model_crc32(const LumiModel *m, uint32_t *crc, size_t *bytes, LumiErr *e) {
+    uLong c = crc32(0L, Z_NULL, 0);
+    size_t total = 0;
+    if (m->n_shards > 0) { /* Hugging Face: the config changes the model too */
+        char *cfg = lumi_hf_config_path(m->path), *text;
+        size_t len;
+        int rc = lumi_read_file(cfg, &text, &len, e);
+        free(cfg);
+        if (rc != 0) return -1;
+        c = crc_bytes(c, (const unsigned char *)text, len);
+        total += len;
+        free(text);
+    }
+    if (m->map.data) c = crc_bytes(c, m->map.data, m->map.size), total += m->map.size;
+    for (int i = 0; i < m->n_shards; i++) c = crc_bytes(c, m->shards[i].data, m->shards[i].size), total += m->shards[i].size;
+    *crc = (uint32_t)c;
+    if (bytes) *bytes = total;
+    return 0;
 }
 
 static int is_safetensors(const char *path) {

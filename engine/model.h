@@ -4,6 +4,7 @@
 #ifndef LUMI_MODEL_H
 #define LUMI_MODEL_H
 #include <stddef.h>
+#include <stdint.h>
 #include "util.h"
 
 typedef enum { LUMI_F32 = 0, LUMI_BF16, LUMI_F16, LUMI_Q8_0 } LumiDType;
@@ -98,6 +99,13 @@ void lumi_config_derive(LumiConfig *c);
 /* Load by sniffing the format. The model keeps its own copy of path. */
 int lumi_model_load(const char *path, LumiModel *m, LumiErr *e);
 void lumi_model_free(LumiModel *m);
+
+/* CRC-32 (zlib) and size of the bytes the model was read from: the file,
+ * or for a Hugging Face folder its config.json then every tensor file in
+ * order. For a single file it equals the file's CRC-32. */
+int lumi_model_crc32(const LumiModel *m, uint32_t *crc, size_t *bytes, LumiErr *e);
+/* config.json beside (or in) a Hugging Face path, malloc'd (engine/hf_model.c). */
+char *lumi_hf_config_path(const char *path);
 
 /* Parameter count and bytes of weights a forward pass reads per token. */
 size_t lumi_param_count(const LumiConfig *c);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "../engine/hf_write.h"
 #include "../engine/lmw.h"
@@ -421,6 +422,55 @@ START_TEST(cli_every_format) {
 }
 END_TEST
 
+/* lumi check (the equivalence harness) on a sharded folder and a .lmw; the
+ * model fingerprint it records covers config.json and every shard. */
+START_TEST(check_on_every_format) {
+    LumiSynthSpec s = {32, 48, 2, 4, 2, 61, 24, 1, 42};
+    LumiModel src, m;
+    synth("ck_src.bin", &s, NULL, &src);
+    const char *dir = write_hf(&src, "ck_hf", LUMI_HF_LLAMA, 3);
+    const char *lmw = write_lmw(&src, "ck.lmw", LUMI_F32);
+    lumi_model_free(&src);
+    const char *models[] = {dir, lmw};
+    char cfg[600], cmd[2400];
+    for (int i = 0; i < 2; i++) {
+        snprintf(cfg, sizeof cfg, "%s/ck%d.yaml", th_tmpdir(), i);
+        FILE *f = fopen(cfg, "w");
+        fprintf(f, "name: ck\nkind: equivalence\nmodel: %s\noutput: %s/ckres\nprompts:\n  - {name: a, ids: [1, 7, 30]}\n"
+                   "steps: 4\npaths:\n  backend: [ref, cpu]\n  cache: [none, fixed]\n  prefill: [token, batched]\n"
+                   "reference: {backend: ref, cache: fixed, prefill: token}\n"
+                   "tolerance:\n  same_backend: bitwise\n  cross_backend: {max_abs: 1e-4}\n",
+                models[i], th_tmpdir());
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "./lumi check %s 2>&1", cfg);
+        free(run_ok(cmd));
+    }
+    uint32_t c1, c2, cf;
+    size_t b1, b2, bf;
+    LumiErr e;
+    load(dir, &m);
+    ck_assert(lumi_model_crc32(&m, &c1, &b1, &e) == 0);
+    lumi_model_free(&m);
+    char p[700];
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    sh("sed -i 's/\"rms_norm_eps\": [0-9.e-]*/\"rms_norm_eps\": 2e-05/' %s", p);
+    load(dir, &m);
+    ck_assert(lumi_model_crc32(&m, &c2, &b2, &e) == 0);
+    ck_assert_msg(c1 != c2, "config.json is not part of the fingerprint");
+    lumi_model_free(&m);
+    /* a single file's fingerprint is the file's CRC-32, as goldens recorded it */
+    load(DEFAULT_MODEL, &m);
+    ck_assert(lumi_model_crc32(&m, &cf, &bf, &e) == 0);
+    ck_assert_uint_eq(bf, 3909148);
+    lumi_model_free(&m);
+    char *raw;
+    size_t len;
+    ck_assert(lumi_read_file(DEFAULT_MODEL, &raw, &len, &e) == 0);
+    ck_assert_uint_eq(cf, (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)raw, (uInt)len));
+    free(raw);
+}
+END_TEST
+
 /* Real files: the shipped model's Hugging Face folder (rotate-half rows)
  * and a GGUF, each written as .lmw, give the logits of the original
  * llama2.c / GGUF bytes exactly (the un-permuted rows are Meta's again). */
@@ -464,6 +514,7 @@ Suite *suite_checkpoints(void) {
     tcase_add_test(tc, lmw_hostile);
     tcase_add_test(tc, cli_every_format);
     tcase_add_test(tc, shared_files_to_lmw);
+    tcase_add_test(tc, check_on_every_format);
     suite_add_tcase(s, tc);
     return s;
 }
