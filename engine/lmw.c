@@ -78,6 +78,7 @@ static int get_rec(Cur *c, Rec *r, const char *path, LumiErr *e) {
     if (get_u32(c, &ndim) != 0 || ndim < 1 || ndim > 2)
         return lumi_err(e, "%s: tensor '%.*s': ndim must be 1 or 2", path, r->name_len, r->name);
     r->ndim = (int)ndim;
+    r->dims[1] = 1; /* a vector is one column: "transposed" leaves it as it is */
     r->count = 1;
     for (int i = 0; i < r->ndim; i++) {
         uint32_t d;

@@ -371,6 +371,16 @@ START_TEST(lmw_hostile) {
     snprintf(cmd, sizeof cmd, "cp %s %s && printf '\\003' | dd of=%s bs=1 seek=20 conv=notrunc 2>/dev/null", good, p, p);
     ck_assert_int_eq(th_run(cmd, NULL), 0);
     expect_exit2(p, "missing tensor 'layers.1.attention_norm.weight'");
+    /* a vector flagged transposed (byte 2712: the flag of the record after
+     * tok_embeddings) is the same vector */
+    snprintf(p, sizeof p, "%s", th_path("lh_vec_t.lmw"));
+    snprintf(cmd, sizeof cmd, "cp %s %s && printf '\\001' | dd of=%s bs=1 seek=2712 conv=notrunc 2>/dev/null", good, p, p);
+    ck_assert_int_eq(th_run(cmd, NULL), 0);
+    LumiModel a, b;
+    load(good, &a);
+    load(p, &b);
+    ck_assert(memcmp(a.w.layers[0].rms_att, b.w.layers[0].rms_att, 16 * sizeof(float)) == 0);
+    lumi_model_free(&a), lumi_model_free(&b);
     /* a header and no records (found by fuzzing: qsort of an empty table) */
     snprintf(p, sizeof p, "%s", th_path("lh_empty.lmw"));
     snprintf(cmd, sizeof cmd, "head -c 60 %s > %s", good, p);
