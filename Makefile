@@ -5,8 +5,9 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -MMD -MP
 LDLIBS  += -lyaml -lz -lm -lpthread
-# Tokenizers: jansson reads tokenizer.json, PCRE2 runs pre-tokenizer regexes,
-# libunistring normalises to NFC (it ships no pkg-config file).
+# jansson reads JSON (tokenizer.json, safetensors headers, config.json), PCRE2
+# runs pre-tokenizer regexes, libunistring normalises to NFC (it ships no
+# pkg-config file).
 TOK_PKGS := jansson libpcre2-8
 CFLAGS  += $(shell pkg-config --cflags $(TOK_PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(TOK_PKGS) 2>/dev/null || echo -ljansson -lpcre2-8) -lunistring

@@ -78,7 +78,9 @@ int cmd_inspect(int argc, char **argv) {
     const LumiConfig *c = &m.cfg;
     size_t params = lumi_param_count(c);
     size_t kv_bytes = 2 * (size_t)c->n_layers * (size_t)c->seq_len * (size_t)c->kv_dim * sizeof(float);
-    printf("file:              %s (%zu bytes)\n", m.path, m.map.size);
+    size_t file_bytes = m.map.size; /* sharded checkpoints: every shard */
+    for (int i = 0; i < m.n_shards; i++) file_bytes += m.shards[i].size;
+    printf("file:              %s (%zu bytes%s)\n", m.path, file_bytes, m.n_shards > 1 ? ", all shards" : "");
     printf("format:            %s\n", m.format);
     printf("dim:               %d\n", c->dim);
     printf("hidden_dim:        %d\n", c->hidden_dim);
@@ -90,8 +92,13 @@ int cmd_inspect(int argc, char **argv) {
     printf("seq_len:           %d\n", c->seq_len);
     printf("classifier:        %s\n", c->shared_classifier ? "shared with token embedding" : "separate");
     printf("rope:              %s pairs, theta %g\n", c->rope_style == LUMI_ROPE_HALF ? "rotate-half" : "interleaved", c->rope_theta);
+    if (c->rope_scaling == LUMI_ROPE_SCALING_LINEAR) printf("rope scaling:      linear, factor %g\n", c->rope_factor);
+    if (c->rope_scaling == LUMI_ROPE_SCALING_LLAMA3)
+        printf("rope scaling:      llama3, factor %g, low_freq_factor %g, high_freq_factor %g, original context %d\n",
+               c->rope_factor, c->rope_low_freq_factor, c->rope_high_freq_factor, c->rope_orig_ctx);
     printf("norm_eps:          %g\n", c->norm_eps);
     printf("qkv_bias:          %s\n", c->qkv_bias ? "yes" : "no");
+    printf("qk_norm:           %s\n", c->qk_norm ? "yes (per-head RMSNorm of q and k)" : "no");
     printf("weights dtype:     %s in memory, %s in the file\n", lumi_dtype_name(m.w.layers[0].wq.type), lumi_dtype_name(m.file_dtype));
     printf("parameters:        %zu (%.2f M)\n", params, params / 1e6);
     printf("weight bytes/token:%zu (%.2f MB read per decoded token)\n", lumi_weight_bytes_per_token(&m),

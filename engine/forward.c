@@ -22,6 +22,10 @@ void lumi_forward(const LumiForward *f, const int *tokens, int n, int pos0, int 
         be->matmul(ctx, f->q, dim, f->xb, &L->wq, &L->bq, n);
         be->matmul(ctx, k, kv, f->xb, &L->wk, &L->bk, n);
         be->matmul(ctx, v, kv, f->xb, &L->wv, &L->bv, n);
+        if (L->q_norm.data) { /* Qwen 3: RMSNorm of each head's q and k (in place), before RoPE */
+            be->rmsnorm(ctx, f->q, f->q, &L->q_norm, n * c->n_heads, c->head_size, eps);
+            be->rmsnorm(ctx, k, k, &L->k_norm, n * c->n_kv_heads, c->head_size, eps);
+        }
         be->rope(ctx, f->q, dim, n, pos0, c->n_heads, c->head_size);
         be->rope(ctx, k, kv, n, pos0, c->n_kv_heads, c->head_size);
         be->attention(ctx, f->xb2, f->q, f->k[l], f->v[l], n, pos0);

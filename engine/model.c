@@ -1,10 +1,12 @@
 /* model.c: validation, rotary tables and the format dispatch. */
 #include "model.h"
+#include "lmw.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 const char *lumi_dtype_name(LumiDType t) {
     switch (t) {
@@ -55,6 +57,7 @@ size_t lumi_param_count(const LumiConfig *c) {
     size_t d = (size_t)c->dim, h = (size_t)c->hidden_dim, kv = (size_t)c->kv_dim;
     size_t per_layer = 2 * d + d * d * 2 + d * kv * 2 + 3 * d * h;
     if (c->qkv_bias) per_layer += d + 2 * kv;
+    if (c->qk_norm) per_layer += 2 * (size_t)c->head_size;
     size_t n = (size_t)c->vocab_size * d + (size_t)c->n_layers * per_layer + d;
     if (!c->shared_classifier) n += (size_t)c->vocab_size * d;
     return n;
@@ -82,46 +85,112 @@ size_t lumi_weight_bytes_per_token(const LumiModel *m) {
     return b;
 }
 
+/* theta^(-2i/head_size), then the scaling. LLAMA3 follows Meta's
+ * apply_scaling (Llama 3.1): wavelengths shorter than orig/high_freq_factor
+ * keep their frequency, longer than orig/low_freq_factor are divided by
+ * factor, and the band between blends the two linearly in orig/wavelength. */
+double lumi_rope_freq(const LumiConfig *c, int i) {
+    double f = pow((double)c->rope_theta, -2.0 * i / (double)c->head_size);
+    if (c->rope_scaling == LUMI_ROPE_SCALING_LINEAR) return f / c->rope_factor;
+    if (c->rope_scaling != LUMI_ROPE_SCALING_LLAMA3) return f;
+    double orig = c->rope_orig_ctx, lo = c->rope_low_freq_factor, hi = c->rope_high_freq_factor;
+    double wavelen = 2.0 * M_PI / f;
+    if (wavelen < orig / hi) return f;
+    if (wavelen > orig / lo) return f / c->rope_factor;
+    double smooth = (orig / wavelen - lo) / (hi - lo);
+    return (1.0 - smooth) * f / c->rope_factor + smooth * f;
+}
+
 int lumi_rope_init(LumiRope *r, const LumiConfig *c) {
-    int half = c->head_size / 2;
-    size_t n = (size_t)c->seq_len * (size_t)half;
-    r->cos = lumi_xmalloc(n * sizeof(float));
-    r->sin = lumi_xmalloc(n * sizeof(float));
-    r->seq_len = c->seq_len;
-    r->half = half;
+    memset(r, 0, sizeof *r);
+    r->half = c->head_size / 2;
     r->style = c->rope_style;
-    for (int i = 0; i < half; i++) {
-        /* frequency of pair i: theta^(-2i/head_size) */
-        double freq = pow((double)c->rope_theta, -2.0 * i / (double)c->head_size);
-        for (int p = 0; p < c->seq_len; p++) {
-            double a = (double)p * freq;
-            r->cos[(size_t)p * half + i] = (float)cos(a);
-            r->sin[(size_t)p * half + i] = (float)sin(a);
-        }
-    }
+    r->max_positions = c->seq_len;
+    r->freq = lumi_xmalloc((size_t)r->half * sizeof(double));
+    for (int i = 0; i < r->half; i++) r->freq[i] = lumi_rope_freq(c, i);
     return 0;
+}
+
+/* Grows geometrically (capped at the context), so a generation that
+ * advances one position at a time recomputes O(log n) times. */
+int lumi_rope_reserve(LumiRope *r, int positions, LumiErr *e) {
+    if (positions <= r->seq_len) return 0;
+    if (positions > r->max_positions)
+        return lumi_err(e, "position %d is past the context length %d", positions - 1, r->max_positions);
+    int cap = r->seq_len > 32 ? r->seq_len : 32;
+    while (cap < positions) cap = cap > r->max_positions / 2 ? r->max_positions : cap * 2;
+    if (cap > r->max_positions) cap = r->max_positions;
+    size_t n = (size_t)cap * (size_t)r->half;
+    r->cos = lumi_xrealloc(r->cos, n * sizeof(float));
+    r->sin = lumi_xrealloc(r->sin, n * sizeof(float));
+    for (int p = r->seq_len; p < cap; p++)
+        for (int i = 0; i < r->half; i++) {
+            double a = (double)p * r->freq[i];
+            r->cos[(size_t)p * r->half + i] = (float)cos(a);
+            r->sin[(size_t)p * r->half + i] = (float)sin(a);
+        }
+    r->seq_len = cap;
+    return 0;
+}
+
+int lumi_model_rope_reserve(const LumiModel *m, int positions, LumiErr *e) {
+    /* The model object is never defined const; sessions only hold it so. */
+    return lumi_rope_reserve((LumiRope *)&m->rope, positions, e);
 }
 
 void lumi_rope_free(LumiRope *r) {
     free(r->cos);
     free(r->sin);
+    free(r->freq);
     r->cos = r->sin = NULL;
+    r->freq = NULL;
+    r->seq_len = 0;
+}
+
+static uLong crc_bytes(uLong c, const unsigned char *p, size_t n) {
+    for (size_t off = 0; off < n;) { /* zlib takes 32-bit lengths */
+        size_t k = n - off > (1u << 30) ? (1u << 30) : n - off;
+        c = crc32(c, p + off, (uInt)k);
+        off += k;
+    }
+    return c;
+}
+
+int lumi_model_crc32(const LumiModel *m, uint32_t *crc, size_t *bytes, LumiErr *e) {
+    uLong c = crc32(0L, Z_NULL, 0);
+    size_t total = 0;
+    if (m->n_shards > 0) { /* Hugging Face: the config changes the model too */
+        char *cfg = lumi_hf_config_path(m->path), *text;
+        size_t len;
+        int rc = lumi_read_file(cfg, &text, &len, e);
+        free(cfg);
+        if (rc != 0) return -1;
+        c = crc_bytes(c, (const unsigned char *)text, len);
+        total += len;
+        free(text);
+    }
+    if (m->map.data) c = crc_bytes(c, m->map.data, m->map.size), total += m->map.size;
+    for (int i = 0; i < m->n_shards; i++) c = crc_bytes(c, m->shards[i].data, m->shards[i].size), total += m->shards[i].size;
+    *crc = (uint32_t)c;
+    if (bytes) *bytes = total;
+    return 0;
 }
 
 static int is_safetensors(const char *path) {
     struct stat st;
     size_t n = strlen(path);
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 1;
-    return n >= 12 && !strcmp(path + n - 12, ".safetensors");
+    return (n >= 12 && !strcmp(path + n - 12, ".safetensors")) ||
+           (n >= 23 && !strcmp(path + n - 23, ".safetensors.index.json"));
 }
 
-static int is_gguf(const char *path) {
-    char magic[4] = {0};
+static int has_magic(const char *path, const char *magic) {
+    char got[4] = {0};
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
-    size_t got = fread(magic, 1, 4, f);
+    size_t n = fread(got, 1, 4, f);
     fclose(f);
-    return got == 4 && !memcmp(magic, "GGUF", 4);
+    return n == 4 && !memcmp(got, magic, 4);
 }
 
 int lumi_model_load(const char *path, LumiModel *m, LumiErr *e) {
@@ -129,7 +198,8 @@ int lumi_model_load(const char *path, LumiModel *m, LumiErr *e) {
     m->file_dtype = LUMI_F32;
     int rc;
     if (is_safetensors(path)) rc = lumi_safetensors_load(path, m, e);
-    else if (is_gguf(path)) rc = lumi_gguf_load(path, m, e);
+    else if (has_magic(path, "GGUF")) rc = lumi_gguf_load(path, m, e);
+    else if (has_magic(path, "lumi")) rc = lumi_lmw_load(path, m, e); /* .lmw: u32 0x696D756C */
     else rc = lumi_llama2c_load(path, m, e);
     if (rc != 0) {
         lumi_model_free(m);
@@ -145,6 +215,8 @@ void lumi_model_free(LumiModel *m) {
     lumi_rope_free(&m->rope);
     lumi_unmap(&m->map);
     free(m->owned);
+    for (int i = 0; i < m->n_shards; i++) lumi_unmap(&m->shards[i]);
+    free(m->shards);
     free(m->path);
     memset(m, 0, sizeof *m);
 }

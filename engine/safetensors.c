@@ -1,32 +1,20 @@
-/* safetensors.c: Hugging Face Llama checkpoints (config.json +
- * model.safetensors). A safetensors file is a u64 little-endian header
- * length, a JSON header mapping tensor names to {dtype, shape,
- * data_offsets [begin, end)} relative to the data that follows it.
+/* safetensors.c: safetensors containers. A file is a u64 little-endian
+ * header length, a JSON header mapping tensor names to {dtype, shape,
+ * data_offsets [begin, end)} relative to the data that follows it. A
+ * sharded checkpoint adds model.safetensors.index.json, whose "weight_map"
+ * names the shard of every tensor.
  *
- * Hugging Face stores q_proj/k_proj rows permuted for rotate-half RoPE, so
- * these models run with LUMI_ROPE_HALF and need no un-permuting. F32 tensors
- * are used in place from the mapping; BF16 and F16 are widened to f32 once
- * at load (exactly: every bf16/f16 value is representable in f32) until the
- * backends grow native kernels for them. */
-#include <stdint.h>
+ * Everything is checked against the files before a caller allocates
+ * anything from it: offsets inside the shard, byte counts equal to the
+ * shape, names unique across shards. JSON is read by jansson. */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "dtype.h"
-#include "jsonparse.h"
-#include "model.h"
+#include "hf.h"
 
-typedef struct {
-    const char *path;      /* the .safetensors file, for messages */
-    const LumiJson *hdr;
-    const unsigned char *data; /* start of the data section */
-    size_t data_size;
-    LumiDType dtype;       /* of the first matrix seen; all must agree */
-    float *owned;          /* arena for widened tensors */
-    size_t owned_used, owned_cap;
-    LumiErr *e;
-} St;
+#define MAX_HEADER (100u << 20) /* larger than any real header by 100x */
+#define MAX_SHARDS 4096
 
 static int dtype_of(const char *s, LumiDType *t, size_t *elem) {
     if (!strcmp(s, "F32")) *t = LUMI_F32, *elem = 4;
@@ -36,193 +24,198 @@ static int dtype_of(const char *s, LumiDType *t, size_t *elem) {
     return 0;
 }
 
-/* Finds tensor `name` with the given shape (cols 0 for a vector) and
- * returns f32 data, or NULL with an error (optional: NULL, no error). */
-static const float *tensor(St *st, const char *name, int rows, int cols, int optional) {
-    const LumiJson *t = lumi_json_get(st->hdr, name);
-    if (!t) {
-        if (!optional) lumi_err(st->e, "%s: missing tensor '%s'", st->path, name);
-        return NULL;
-    }
-    const LumiJson *dt = lumi_json_get(t, "dtype"), *shape = lumi_json_get(t, "shape"),
-                   *off = lumi_json_get(t, "data_offsets");
-    LumiDType type;
-    size_t elem;
-    if (!dt || dt->type != LJ_STR || dtype_of(dt->str, &type, &elem) != 0) {
-        lumi_err(st->e, "%s: tensor '%s': unsupported dtype '%s' (F32, BF16, F16)", st->path, name,
-                 dt && dt->type == LJ_STR ? dt->str : "?");
-        return NULL;
-    }
-    int want_dims = cols ? 2 : 1;
-    if (!shape || shape->type != LJ_ARR || shape->n != want_dims || shape->items[0]->type != LJ_NUM ||
-        shape->items[0]->num != rows || (cols && (shape->items[1]->type != LJ_NUM || shape->items[1]->num != cols))) {
-        if (cols) lumi_err(st->e, "%s: tensor '%s': expected shape [%d, %d] from config.json", st->path, name, rows, cols);
-        else lumi_err(st->e, "%s: tensor '%s': expected shape [%d] from config.json", st->path, name, rows);
-        return NULL;
-    }
-    size_t n = (size_t)rows * (size_t)(cols ? cols : 1);
-    if (!off || off->type != LJ_ARR || off->n != 2 || off->items[0]->type != LJ_NUM || off->items[1]->type != LJ_NUM ||
-        off->items[0]->num < 0 || off->items[1]->num < off->items[0]->num ||
-        off->items[1]->num > (double)st->data_size || off->items[1]->num - off->items[0]->num != (double)(n * elem)) {
-        lumi_err(st->e, "%s: tensor '%s': data_offsets out of the file or not %zu bytes", st->path, name, n * elem);
-        return NULL;
-    }
-    const unsigned char *src = st->data + (size_t)off->items[0]->num;
-    if (cols) {
-        if (st->dtype == (LumiDType)-1) st->dtype = type;
-        else if (st->dtype != type) {
-            lumi_err(st->e, "%s: tensor '%s' is %s but others are %s (mixed dtypes)", st->path, name, lumi_dtype_name(type),
-                     lumi_dtype_name(st->dtype));
-            return NULL;
-        }
-    }
-    if (type == LUMI_F32 && ((uintptr_t)src % 4) == 0) return (const float *)(const void *)src;
-    if (st->owned_used + n > st->owned_cap) {
-        lumi_err(st->e, "%s: internal: widening arena too small", st->path);
-        return NULL;
-    }
-    float *dst = st->owned + st->owned_used;
-    st->owned_used += n;
-    lumi_widen(type, src, n, dst);
-    return dst;
+static int json_error(const char *path, const json_error_t *je, LumiErr *e) {
+    return lumi_err(e, "%s: invalid JSON at line %d column %d: %s", path, je->line, je->column, je->text);
 }
 
-static LumiMat mat(St *st, const char *name, int rows, int cols, int *ok) {
-    LumiMat m = {tensor(st, name, rows, cols, 0), LUMI_F32, rows, cols};
-    if (!m.data) *ok = 0;
-    return m;
+/* A non-negative JSON integer below 2^62 (jansson rejects 1.0 as an integer). */
+static int json_size(const json_t *v, long long *out) {
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= (1LL << 62)) return -1;
+    *out = json_integer_value(v);
+    return 0;
 }
 
-static int read_config(const char *cfg_path, LumiConfig *c, LumiErr *e) {
+/* Validates one header entry against the data section and appends it. */
+static int add_tensor(LumiStSet *s, int shard, const char *name, const json_t *v, const unsigned char *data,
+                      size_t data_size, LumiErr *e) {
+    const char *path = s->files[shard];
+    json_t *dt = json_object_get(v, "dtype"), *shape = json_object_get(v, "shape"),
+           *off = json_object_get(v, "data_offsets");
+    if (!json_is_object(v) || !json_is_string(dt) || !json_is_array(shape) || !json_is_array(off) ||
+        json_array_size(off) != 2)
+        return lumi_err(e, "%s: tensor '%s': needs dtype, shape and data_offsets [begin, end]", path, name);
+    LumiStTensor t = {0};
+    t.shard = shard;
+    snprintf(t.dtype, sizeof t.dtype, "%s", json_string_value(dt));
+    size_t elem = 0;
+    t.known = dtype_of(t.dtype, &t.type, &elem) == 0;
+    if (json_array_size(shape) > 8) return lumi_err(e, "%s: tensor '%s': more than 8 dimensions", path, name);
+    t.ndim = (int)json_array_size(shape);
+    size_t count = 1;
+    for (int i = 0; i < t.ndim; i++) {
+        if (json_size(json_array_get(shape, (size_t)i), &t.shape[i]) != 0 || t.shape[i] >= (1LL << 31))
+            return lumi_err(e, "%s: tensor '%s': shape[%d] is not a dimension", path, name, i);
+        if (lumi_mul_size(count, (size_t)t.shape[i], &count) != 0)
+            return lumi_err(e, "%s: tensor '%s': shape overflows", path, name);
+    }
+    long long b, en;
+    if (json_size(json_array_get(off, 0), &b) != 0 || json_size(json_array_get(off, 1), &en) != 0 || en < b ||
+        (unsigned long long)en > data_size)
+        return lumi_err(e, "%s: tensor '%s': data_offsets out of the file (data section is %zu bytes)", path, name,
+                        data_size);
+    size_t want;
+    if (t.known && (lumi_mul_size(count, elem, &want) != 0 || want != (size_t)(en - b)))
+        return lumi_err(e, "%s: tensor '%s': data_offsets span %lld bytes, shape and dtype need %zu", path, name,
+                        en - b, count * elem);
+    t.data = data + b;
+    t.nbytes = (size_t)(en - b);
+    t.name = lumi_xstrdup(name);
+    if ((s->n & (s->n - 1)) == 0) /* capacity doubles at each power of two */
+        s->t = lumi_xrealloc(s->t, ((size_t)s->n * 2 + 1) * sizeof *s->t);
+    s->t[s->n++] = t;
+    return 0;
+}
+
+/* Maps files[shard] and reads its header. */
+static int open_shard(LumiStSet *s, int shard, LumiErr *e) {
+    const char *path = s->files[shard];
+    LumiMap *m = &s->maps[shard];
+    if (lumi_map_file(path, m, e) != 0) return -1;
+    uint64_t hl;
+    if (m->size < 8) return lumi_err(e, "%s: truncated header", path);
+    memcpy(&hl, m->data, 8);
+    if (hl > m->size - 8 || hl > MAX_HEADER)
+        return lumi_err(e, "%s: header length %llu exceeds the file", path, (unsigned long long)hl);
+    json_error_t je;
+    json_t *hdr = json_loadb((const char *)m->data + 8, (size_t)hl, JSON_REJECT_DUPLICATES, &je);
+    if (!hdr) return json_error(path, &je, e);
+    int rc = 0;
+    if (!json_is_object(hdr)) rc = lumi_err(e, "%s: header is not a JSON object", path);
+    const char *key;
+    json_t *v;
+    const unsigned char *data = (const unsigned char *)m->data + 8 + hl;
+    json_object_foreach(hdr, key, v) {
+        if (rc != 0) break;
+        if (strcmp(key, "__metadata__") != 0) rc = add_tensor(s, shard, key, v, data, m->size - 8 - (size_t)hl, e);
+    }
+    json_decref(hdr);
+    return rc;
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(((const LumiStTensor *)a)->name, ((const LumiStTensor *)b)->name);
+}
+
+static int add_file(LumiStSet *s, const char *path) {
+    for (int i = 0; i < s->n_files; i++)
+        if (!strcmp(s->files[i], path)) return i;
+    s->files = lumi_xrealloc(s->files, ((size_t)s->n_files + 1) * sizeof *s->files);
+    s->maps = lumi_xrealloc(s->maps, ((size_t)s->n_files + 1) * sizeof *s->maps);
+    s->files[s->n_files] = lumi_xstrdup(path);
+    s->maps[s->n_files] = (LumiMap){0};
+    return s->n_files++;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* Reads the index: the shard files, and each tensor's shard in *map. */
+static int read_index(LumiStSet *s, const char *path, json_t **map, LumiErr *e) {
     char *text;
     size_t len;
-    LumiJson *j;
-    if (lumi_read_file(cfg_path, &text, &len, e) != 0) return -1;
-    int rc = lumi_json_parse(text, len, cfg_path, &j, e);
+    if (lumi_read_file(path, &text, &len, e) != 0) return -1;
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     free(text);
-    if (rc != 0) return -1;
-    struct { const char *key; int *dst; int required; } ints[] = {
-        {"hidden_size", &c->dim, 1},          {"intermediate_size", &c->hidden_dim, 1},
-        {"num_hidden_layers", &c->n_layers, 1}, {"num_attention_heads", &c->n_heads, 1},
-        {"num_key_value_heads", &c->n_kv_heads, 0}, {"vocab_size", &c->vocab_size, 1},
-        {"max_position_embeddings", &c->seq_len, 1},
-    };
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0] && rc == 0; i++) {
-        long v;
-        int r = lumi_json_int(j, ints[i].key, -(1L << 30), 1L << 30, &v);
-        if (r < 0 || (r > 0 && ints[i].required)) rc = lumi_err(e, "%s: '%s' is %s", cfg_path, ints[i].key, r < 0 ? "not an integer" : "missing");
-        else if (r == 0) *ints[i].dst = (int)v;
+    if (!root) return json_error(path, &je, e);
+    json_t *wm = json_object_get(root, "weight_map");
+    if (!json_is_object(wm) || json_object_size(wm) == 0) {
+        json_decref(root);
+        return lumi_err(e, "%s: weight_map is missing or empty", path);
     }
-    if (rc == 0 && c->n_kv_heads == 0) c->n_kv_heads = c->n_heads;
-    double d;
-    c->rope_theta = 10000.0f;
-    c->norm_eps = 1e-6f; /* Hugging Face's LlamaConfig default */
-    if (rc == 0 && lumi_json_num_get(j, "rope_theta", &d) == 0) c->rope_theta = (float)d;
-    if (rc == 0 && lumi_json_num_get(j, "rms_norm_eps", &d) == 0) c->norm_eps = (float)d;
-    const LumiJson *tie = lumi_json_get(j, "tie_word_embeddings");
-    c->shared_classifier = tie && tie->type == LJ_BOOL ? (int)tie->num : 0;
-    const LumiJson *scaling = lumi_json_get(j, "rope_scaling");
-    if (rc == 0 && scaling && scaling->type != LJ_NULL)
-        rc = lumi_err(e, "%s: rope_scaling is not supported yet", cfg_path);
-    long hd;
-    if (rc == 0 && lumi_json_int(j, "head_dim", 1, 1 << 20, &hd) == 0 && c->n_heads > 0 && hd * c->n_heads != c->dim)
-        rc = lumi_err(e, "%s: head_dim %ld != hidden_size / num_attention_heads (unsupported)", cfg_path, hd);
-    const LumiJson *act = lumi_json_get(j, "hidden_act");
-    if (rc == 0 && act && act->type == LJ_STR && strcmp(act->str, "silu"))
-        rc = lumi_err(e, "%s: hidden_act '%s' is not supported (silu only)", cfg_path, act->str);
-    c->rope_style = LUMI_ROPE_HALF;
-    lumi_json_free(j);
-    return rc;
-}
-
-/* Resolve folder or file into the two paths. */
-static void locate(const char *path, char **st_path, char **cfg_path) {
-    struct stat s;
-    size_t n = strlen(path) + 32;
-    *st_path = lumi_xmalloc(n);
-    *cfg_path = lumi_xmalloc(n);
-    if (stat(path, &s) == 0 && S_ISDIR(s.st_mode)) {
-        snprintf(*st_path, n, "%s/model.safetensors", path);
-        snprintf(*cfg_path, n, "%s/config.json", path);
-    } else {
-        snprintf(*st_path, n, "%s", path);
-        const char *slash = strrchr(path, '/');
-        if (slash) snprintf(*cfg_path, n, "%.*s/config.json", (int)(slash - path), path);
-        else snprintf(*cfg_path, n, "config.json");
-    }
-}
-
-int lumi_safetensors_load(const char *path, LumiModel *m, LumiErr *e) {
-    char *st_path, *cfg_path;
-    locate(path, &st_path, &cfg_path);
-    LumiJson *hdr = NULL;
-    int rc = -1;
-    LumiConfig *c = &m->cfg;
-    memset(c, 0, sizeof *c);
-    if (read_config(cfg_path, c, e) != 0 || lumi_config_validate(c, cfg_path, e) != 0) goto out;
-    lumi_config_derive(c);
-    if (lumi_map_file(st_path, &m->map, e) != 0) goto out;
-    const unsigned char *base = m->map.data;
-    uint64_t hl;
-    if (m->map.size < 8) { lumi_err(e, "%s: truncated header", st_path); goto out; }
-    memcpy(&hl, base, 8);
-    if (hl > m->map.size - 8 || hl > (100u << 20)) {
-        lumi_err(e, "%s: header length %llu exceeds the file", st_path, (unsigned long long)hl);
-        goto out;
-    }
-    if (lumi_json_parse((const char *)base + 8, (size_t)hl, st_path, &hdr, e) != 0) goto out;
-    if (hdr->type != LJ_OBJ) { lumi_err(e, "%s: header is not a JSON object", st_path); goto out; }
-
-    /* Arena for widened tensors: at most every parameter once. */
-    size_t cap = lumi_param_count(c);
-    St st = {st_path, hdr, base + 8 + hl, m->map.size - 8 - (size_t)hl, (LumiDType)-1, NULL, 0, cap, e};
-    st.owned = m->owned = lumi_xmalloc(cap * sizeof(float));
-
-    int d = c->dim, hd = c->hidden_dim, kv = c->kv_dim, V = c->vocab_size, ok = 1;
-    char name[128];
-    m->w.tok_emb = mat(&st, "model.embed_tokens.weight", V, d, &ok);
-    m->w.layers = lumi_xcalloc((size_t)c->n_layers, sizeof(LumiLayer));
-    for (int l = 0; l < c->n_layers && ok; l++) {
-        LumiLayer *L = &m->w.layers[l];
-#define NAME(fmt) (snprintf(name, sizeof name, "model.layers.%d." fmt, l), name)
-        L->rms_att = lumi_vec(tensor(&st, NAME("input_layernorm.weight"), d, 0, 0), d);
-        L->rms_ffn = lumi_vec(tensor(&st, NAME("post_attention_layernorm.weight"), d, 0, 0), d);
-        if (!L->rms_att.data || !L->rms_ffn.data) ok = 0;
-        L->wq = mat(&st, NAME("self_attn.q_proj.weight"), d, d, &ok);
-        L->wk = mat(&st, NAME("self_attn.k_proj.weight"), kv, d, &ok);
-        L->wv = mat(&st, NAME("self_attn.v_proj.weight"), kv, d, &ok);
-        L->wo = mat(&st, NAME("self_attn.o_proj.weight"), d, d, &ok);
-        L->w1 = mat(&st, NAME("mlp.gate_proj.weight"), hd, d, &ok);
-        L->w2 = mat(&st, NAME("mlp.down_proj.weight"), d, hd, &ok);
-        L->w3 = mat(&st, NAME("mlp.up_proj.weight"), hd, d, &ok);
-        /* Qwen-style attention biases: all three or none */
-        if (ok && lumi_json_get(hdr, NAME("self_attn.q_proj.bias"))) {
-            c->qkv_bias = 1;
-            L->bq = lumi_vec(tensor(&st, NAME("self_attn.q_proj.bias"), d, 0, 0), d);
-            L->bk = lumi_vec(tensor(&st, NAME("self_attn.k_proj.bias"), kv, 0, 0), kv);
-            L->bv = lumi_vec(tensor(&st, NAME("self_attn.v_proj.bias"), kv, 0, 0), kv);
-            if (!L->bq.data || !L->bk.data || !L->bv.data) ok = 0;
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path) + 1 : 0;
+    const char *key;
+    json_t *v;
+    int rc = 0;
+    json_object_foreach(wm, key, v) {
+        const char *f = json_string_value(v);
+        if (!f || !*f || strchr(f, '/') || !strcmp(f, "..")) {
+            rc = lumi_err(e, "%s: weight_map['%s'] is not a file name in this folder", path, key);
+            break;
         }
-#undef NAME
+        if (s->n_files >= MAX_SHARDS) {
+            rc = lumi_err(e, "%s: weight_map names more than %d shards", path, MAX_SHARDS);
+            break;
+        }
+        char *p = lumi_xmalloc((size_t)dir_len + strlen(f) + 1);
+        sprintf(p, "%.*s%s", dir_len, path, f);
+        add_file(s, p);
+        free(p);
     }
-    if (ok) {
-        m->w.rms_final = lumi_vec(tensor(&st, "model.norm.weight", d, 0, 0), d);
-        if (!m->w.rms_final.data) ok = 0;
-    }
-    if (ok) {
-        /* tie_word_embeddings, or no lm_head at all, means a shared classifier */
-        const float *head = c->shared_classifier ? NULL : tensor(&st, "lm_head.weight", V, d, 1);
-        if (!head && !c->shared_classifier && lumi_json_get(hdr, "lm_head.weight")) ok = 0;
-        c->shared_classifier = head == NULL;
-        m->w.cls = head ? (LumiMat){head, LUMI_F32, V, d} : m->w.tok_emb;
-    }
-    if (!ok) goto out;
-    m->file_dtype = st.dtype == (LumiDType)-1 ? LUMI_F32 : st.dtype;
-    m->format = "safetensors";
-    rc = 0;
-out:
-    lumi_json_free(hdr);
-    free(st_path);
-    free(cfg_path);
+    if (rc == 0) *map = json_incref(wm);
+    json_decref(root);
     return rc;
+}
+
+int lumi_st_open(const char *path, LumiStSet *s, LumiErr *e) {
+    memset(s, 0, sizeof *s);
+    json_t *map = NULL;
+    int rc = 0;
+    if (ends_with(path, ".index.json")) rc = read_index(s, path, &map, e);
+    else add_file(s, path);
+    for (int i = 0; i < s->n_files && rc == 0; i++) rc = open_shard(s, i, e);
+    if (rc == 0 && s->n > 0) qsort(s->t, (size_t)s->n, sizeof *s->t, by_name);
+    for (int i = 1; i < s->n && rc == 0; i++)
+        if (!strcmp(s->t[i - 1].name, s->t[i].name))
+            rc = lumi_err(e, "%s: tensor '%s' is in both %s and %s", path, s->t[i].name, s->files[s->t[i - 1].shard],
+                          s->files[s->t[i].shard]);
+    const char *key;
+    json_t *v;
+    if (map && rc == 0) {
+        json_object_foreach(map, key, v) {
+            const LumiStTensor *t = lumi_st_find(s, key);
+            const char *want = json_string_value(v);
+            const char *have = t ? strrchr(s->files[t->shard], '/') : NULL;
+            have = have ? have + 1 : t ? s->files[t->shard] : NULL;
+            if (!t || strcmp(have, want)) {
+                rc = lumi_err(e, "%s: tensor '%s' is not in %s, the shard weight_map names", path, key, want);
+                break;
+            }
+        }
+        /* and no shard holds a tensor the index does not list */
+        for (int i = 0; i < s->n && rc == 0; i++)
+            if (!json_object_get(map, s->t[i].name))
+                rc = lumi_err(e, "%s: tensor '%s' in %s is not in weight_map", path, s->t[i].name,
+                              s->files[s->t[i].shard]);
+    }
+    json_decref(map);
+    if (rc != 0) lumi_st_close(s);
+    return rc;
+}
+
+const LumiStTensor *lumi_st_find(const LumiStSet *s, const char *name) {
+    LumiStTensor key = {.name = (char *)name};
+    if (s->n == 0) return NULL;
+    return bsearch(&key, s->t, (size_t)s->n, sizeof *s->t, by_name);
+}
+
+void lumi_st_give_maps(LumiStSet *s, LumiModel *m) {
+    m->shards = s->maps;
+    m->n_shards = s->n_files;
+    s->maps = NULL;
+}
+
+void lumi_st_close(LumiStSet *s) {
+    for (int i = 0; i < s->n; i++) free(s->t[i].name);
+    for (int i = 0; i < s->n_files; i++) {
+        if (s->maps) lumi_unmap(&s->maps[i]);
+        free(s->files[i]);
+    }
+    free(s->t);
+    free(s->maps);
+    free(s->files);
+    memset(s, 0, sizeof *s);
 }

@@ -58,11 +58,58 @@ int lumi_synth_write(const LumiSynthSpec *s, const char *path, LumiErr *e) {
     /* legacy freq_cis tables, as llama2.c writes them (unused by lumi) */
     LumiRope rope;
     lumi_rope_init(&rope, &c);
+    lumi_rope_reserve(&rope, c.seq_len, NULL); /* cannot fail: seq_len is the context */
     put_floats(&w, rope.cos, (size_t)c.seq_len * rope.half);
     put_floats(&w, rope.sin, (size_t)c.seq_len * rope.half);
     lumi_rope_free(&rope);
     if (s->unshared) put_random(&w, (size_t)c.vocab_size * d, 0.0f, 2.0f * sd_d);
     if (fclose(w.f) != 0) w.ok = 0;
     if (!w.ok) return lumi_err(e, "%s: write failed", path);
+    return 0;
+}
+
+static float *random_vec(LumiRng *r, float *dst, size_t n, float mean, float sd) {
+    float half = sd * 1.7320508f;
+    for (size_t i = 0; i < n; i++) dst[i] = mean + half * (2.0f * lumi_rng_f32(r) - 1.0f);
+    return dst;
+}
+
+int lumi_synth_model(const LumiSynthSpec *s, const LumiSynthExtra *xs, const char *tmp_path, LumiModel *m,
+                     LumiErr *e) {
+    LumiSynthExtra none = {0};
+    const LumiSynthExtra *ex = xs ? xs : &none;
+    int rc = lumi_synth_write(s, tmp_path, e);
+    if (rc == 0) rc = lumi_model_load(tmp_path, m, e);
+    remove(tmp_path); /* the mapping stays valid */
+    if (rc != 0) return -1;
+    LumiConfig *c = &m->cfg;
+    c->qkv_bias = ex->qkv_bias;
+    c->qk_norm = ex->qk_norm;
+    if (ex->rope_theta > 0) c->rope_theta = ex->rope_theta;
+    c->rope_scaling = ex->rope_scaling;
+    c->rope_factor = ex->rope_factor;
+    c->rope_low_freq_factor = ex->rope_low_freq_factor;
+    c->rope_high_freq_factor = ex->rope_high_freq_factor;
+    c->rope_orig_ctx = ex->rope_orig_ctx;
+    m->format = "synth";
+    lumi_rope_free(&m->rope);
+    lumi_rope_init(&m->rope, c);
+    size_t per = (size_t)(ex->qkv_bias ? c->dim + 2 * c->kv_dim : 0) + (size_t)(ex->qk_norm ? 2 * c->head_size : 0);
+    if (per == 0) return 0;
+    LumiRng r;
+    lumi_rng_seed(&r, s->seed ^ 0x9e3779b97f4a7c15ull);
+    float *x = m->owned = lumi_xmalloc(per * (size_t)c->n_layers * sizeof(float));
+    for (int l = 0; l < c->n_layers; l++) {
+        LumiLayer *L = &m->w.layers[l];
+        if (ex->qkv_bias) {
+            L->bq = lumi_vec(random_vec(&r, x, (size_t)c->dim, 0.0f, 0.1f), c->dim), x += c->dim;
+            L->bk = lumi_vec(random_vec(&r, x, (size_t)c->kv_dim, 0.0f, 0.1f), c->kv_dim), x += c->kv_dim;
+            L->bv = lumi_vec(random_vec(&r, x, (size_t)c->kv_dim, 0.0f, 0.1f), c->kv_dim), x += c->kv_dim;
+        }
+        if (ex->qk_norm) {
+            L->q_norm = lumi_vec(random_vec(&r, x, (size_t)c->head_size, 1.0f, 0.1f), c->head_size), x += c->head_size;
+            L->k_norm = lumi_vec(random_vec(&r, x, (size_t)c->head_size, 1.0f, 0.1f), c->head_size), x += c->head_size;
+        }
+    }
     return 0;
 }

@@ -113,7 +113,7 @@ int lumi_inputs_load(const LumiYamlDoc *d, const LumiExpCommon *c, LumiExpInputs
     }
     if (lumi_model_load(in->model_path, &in->model, &le) != 0)
         return lumi_yaml_err(d, c->model.node, e, "model: %s", le.msg);
-    if (lumi_file_crc32(in->model_path, &in->model_crc, &in->model_bytes, &le) != 0) {
+    if (lumi_model_crc32(&in->model, &in->model_crc, &in->model_bytes, &le) != 0) {
         lumi_model_free(&in->model);
         return lumi_yaml_err(d, c->model.node, e, "model: %s", le.msg);
     }

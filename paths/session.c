@@ -139,7 +139,9 @@ int lumi_session_feed(LumiSession *s, const int *tokens, int n, float *out, Lumi
         /* with no cache, replay everything seen so far */
         int persistent = s->cache.ops->persistent, pos0 = persistent ? s->n_past : 0;
         int total = persistent ? k : s->n_past + k;
-        if (ensure_rows(s, total, rows, e) != 0 || s->cache.ops->reserve(&s->cache, pos0 + total, e) != 0) return -1;
+        if (ensure_rows(s, total, rows, e) != 0 || s->cache.ops->reserve(&s->cache, pos0 + total, e) != 0 ||
+            lumi_model_rope_reserve(s->model, pos0 + total, e) != 0)
+            return -1;
         forward(s, persistent ? tokens + done : s->history, total, pos0, total - rows);
         LumiRef logits = lumi_ref(s->logits);
         if (out && s->be->to_host(s->bectx, out + (size_t)done * V, logits, (size_t)k * V, e) != 0) return -1;

@@ -79,3 +79,19 @@ float *th_logits(const LumiModel *m, const int *tok, int T) {
     lumi_session_close(&s);
     return out;
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TH_ASAN 1
+#endif
+#endif
+
+const char *th_ulimit_1g(void) {
+#ifdef TH_ASAN
+    return "";
+#else
+    return "ulimit -v 1000000; ";
+#endif
+}

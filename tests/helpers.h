@@ -33,6 +33,9 @@ const char *th_synth(const char *name, int dim, int hidden, int layers, int head
 int th_run(const char *cmd, char **out);
 /* Logits of every position of tok[0..T) on the default path, malloc'd [T, vocab]. */
 float *th_logits(const LumiModel *m, const int *tok, int T);
+/* "ulimit -v 1000000; " (1 GB of address space for a shell command), or ""
+ * in AddressSanitizer builds, whose shadow memory needs terabytes of it. */
+const char *th_ulimit_1g(void);
 /* max |a-b| */
 double th_max_abs(const float *a, const float *b, size_t n);
 

@@ -22,6 +22,7 @@ Suite *suite_bench(void);
 Suite *suite_backend(void);
 Suite *suite_shard(void);
 Suite *suite_chat(void);
+Suite *suite_checkpoints(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
@@ -42,6 +43,7 @@ static Suite *(*const SUITES[])(void) = {
     suite_backend,
     suite_shard,
     suite_chat,
+    suite_checkpoints,
 };
 
 int main(void) {

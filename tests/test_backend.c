@@ -168,6 +168,7 @@ static float *run_two_calls(const LumiBackendOps *be, const LumiModel *m, const 
     LumiErr e;
     LumiBackendOpts o = {1, 0};
     ck_assert_msg(be->init(&ctx, m, &m->w, &o, &e) == 0, "%s", e.msg);
+    ck_assert_msg(lumi_model_rope_reserve(m, T, &e) == 0, "%s", e.msg); /* the session does this per call */
     LumiBuf *b[7], *kb[64], *vb[64];
     size_t sizes[7] = {(size_t)T * c->dim,        (size_t)T * c->dim,        (size_t)T * c->dim,
                        (size_t)T * c->dim,        (size_t)T * c->hidden_dim, (size_t)T * c->hidden_dim,

@@ -185,6 +185,7 @@ START_TEST(ops_match_ref_odd_heads_gqa) {
     LumiBackendOpts o = {2, 0};
     LumiErr e;
     for (int i = 0; i < 2; i++) ck_assert_msg(be[i]->init(&ctx[i], &m, &m.w, &o, &e) == 0, "%s", e.msg);
+    ck_assert_msg(lumi_model_rope_reserve(&m, 8, &e) == 0, "%s", e.msg); /* forward does this per call */
     LumiRng r;
     lumi_rng_seed(&r, 5);
     int n = 5, pos0 = 3, T = pos0 + n;

@@ -1,7 +1,9 @@
 /* test_model.c: checkpoint loading and header validation. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
 
@@ -130,6 +132,65 @@ START_TEST(default_model_header) {
 }
 END_TEST
 
+/* Issue 13 bug 2: a valid v1 header with seq_len 2^20 in a sparse file.
+ * Loading must not allocate by seq_len (the RoPE table grows with the
+ * positions a run reaches): inspect runs in 1 GB of address space, where a
+ * table for every position (4 GB here) cannot be allocated. */
+START_TEST(huge_context_costs_nothing_until_used) {
+    const char *p = th_path("huge_ctx.bin");
+    int32_t d = 1024, h = 1024, V = 32, S = 1 << 20;
+    char hdr[256] = {0};
+    uint32_t magic = 0x616b3432;
+    int32_t ints[8] = {1, d, h, 1, 1, 1, V, S};
+    memcpy(hdr, &magic, 4);
+    memcpy(hdr + 4, ints, sizeof ints);
+    hdr[36] = 1; /* shared classifier */
+    FILE *f = fopen(p, "wb");
+    fwrite(hdr, 1, 256, f);
+    fclose(f);
+    /* rms_att, rms_ffn, rms_final, tok_emb, wq wk wv wo, w1 w2 w3 (zeros, sparse) */
+    long floats = 3L * d + (long)V * d + 4L * d * d + 3L * h * d;
+    ck_assert_int_eq(truncate(p, 256 + 4 * floats), 0);
+    char cmd[700], *out;
+    snprintf(cmd, sizeof cmd, "%s./lumi inspect %s 2>&1", th_ulimit_1g(), p);
+    int rc = th_run(cmd, &out);
+    ck_assert_msg(rc == 0 && strstr(out, "seq_len:           1048576"), "rc %d: %s", rc, out);
+    free(out);
+    LumiModel m;
+    LumiErr e;
+    ck_assert_msg(lumi_model_load(p, &m, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(m.rope.seq_len, 0);
+    ck_assert_msg(lumi_model_rope_reserve(&m, 5, &e) == 0, "%s", e.msg);
+    ck_assert(m.rope.seq_len >= 5 && m.rope.seq_len <= 64);
+    ck_assert_int_eq(lumi_model_rope_reserve(&m, S + 1, &e), -1);
+    ck_assert_msg(strstr(e.msg, "context length"), "%s", e.msg);
+    lumi_model_free(&m);
+}
+END_TEST
+
+/* The lazily grown table holds exactly the angles a full table would. */
+START_TEST(rope_table_grows_exactly) {
+    LumiConfig c = {.dim = 32, .n_heads = 2, .n_kv_heads = 2, .seq_len = 300, .rope_theta = 10000.0f};
+    lumi_config_derive(&c);
+    LumiRope a, b;
+    LumiErr e;
+    lumi_rope_init(&a, &c);
+    lumi_rope_init(&b, &c);
+    for (int p = 1; p <= 300; p += 7) ck_assert(lumi_rope_reserve(&a, p, &e) == 0);
+    ck_assert(lumi_rope_reserve(&a, 300, &e) == 0);
+    ck_assert(lumi_rope_reserve(&b, 300, &e) == 0);
+    ck_assert_int_eq(a.seq_len, 300);
+    for (int p = 0; p < 300; p++)
+        for (int i = 0; i < 8; i++) {
+            double ang = p * pow(10000.0, -2.0 * i / 16);
+            ck_assert(a.cos[p * 8 + i] == (float)cos(ang) && a.sin[p * 8 + i] == (float)sin(ang));
+            ck_assert(a.cos[p * 8 + i] == b.cos[p * 8 + i]);
+        }
+    lumi_rope_free(&a);
+    lumi_rope_free(&b);
+}
+END_TEST
+
 Suite *suite_model(void) {
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("load");
@@ -137,6 +198,8 @@ Suite *suite_model(void) {
     tcase_add_test(tc, rejects_size_mismatch);
     tcase_add_test(tc, v1_matches_v0);
     tcase_add_test(tc, default_model_header);
+    tcase_add_test(tc, huge_context_costs_nothing_until_used);
+    tcase_add_test(tc, rope_table_grows_exactly);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -257,6 +257,63 @@ START_TEST(qkv_bias) {
 }
 END_TEST
 
+/* Issue 13 bug 1: a BF16 checkpoint with q/k/v biases was refused
+ * ("widening arena too small": the arena was sized before the biases were
+ * known). Every bias loads, widened exactly. */
+START_TEST(bf16_with_biases) {
+    const char *v0 = th_synth("st_src5.bin", 32, 48, 2, 4, 2, 61, 20, 0, 25);
+    LumiModel m, h;
+    LumiErr e;
+    ck_assert(lumi_model_load(v0, &m, &e) == 0);
+    int per = 32 + 2 * 16;
+    float *bias = malloc(sizeof(float) * 2 * (size_t)per);
+    LumiRng r;
+    lumi_rng_seed(&r, 6);
+    for (int i = 0; i < 2 * per; i++) bias[i] = lumi_rng_f32(&r) - 0.5f;
+    const char *dir = th_path("st_bias_bf16");
+    write_st_bias(dir, &m, 1, 1, "", bias);
+    ck_assert_msg(lumi_model_load(dir, &h, &e) == 0, "%s", e.msg);
+    ck_assert(h.cfg.qkv_bias);
+    ck_assert_int_eq(h.file_dtype, LUMI_BF16);
+    uint32_t u = (uint32_t)to_bf16(bias[per + 32 + 16 + 3]) << 16;
+    float want;
+    memcpy(&want, &u, 4);
+    ck_assert(((const float *)h.w.layers[1].bv.data)[3] == want);
+    lumi_model_free(&h);
+    lumi_model_free(&m);
+    free(bias);
+}
+END_TEST
+
+/* Issue 13 bug 3: config.json claims a huge model next to a tiny file. It
+ * is refused naming the file and a tensor, before anything is allocated
+ * from the claim: lumi runs in 1 GB of address space here, where the old
+ * loader's arena (every parameter in f32: tens of GB) cannot exist. */
+START_TEST(huge_config_tiny_file) {
+    const char *v0 = th_synth("st_src6.bin", 16, 24, 1, 2, 1, 40, 8, 0, 26);
+    LumiModel m;
+    LumiErr e;
+    ck_assert(lumi_model_load(v0, &m, &e) == 0);
+    const char *dir = th_path("st_huge_cfg");
+    write_st(dir, &m, 0, 1, "");
+    lumi_model_free(&m);
+    char p[600], cmd[1400], *out;
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    FILE *f = fopen(p, "w");
+    fprintf(f, "{\"hidden_size\": 16384, \"intermediate_size\": 65536, \"num_hidden_layers\": 1024,"
+               " \"num_attention_heads\": 128, \"vocab_size\": 32000, \"max_position_embeddings\": 1048576}");
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s./lumi inspect %s 2>&1", th_ulimit_1g(), dir);
+    int rc = th_run(cmd, &out);
+    ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "model.safetensors") && strstr(out, "model.embed_tokens.weight") &&
+                      strstr(out, "expected shape [32000, 16384]"),
+                  "%s", out);
+    ck_assert_msg(!strchr(out, '\n') || strchr(out, '\n') == out + strlen(out) - 1, "not one line: %s", out);
+    free(out);
+}
+END_TEST
+
 #define HF SHARED_MODELS "/kjv1M-hf"
 #define HF16 SHARED_MODELS "/kjv1M-hf-bf16"
 
@@ -295,6 +352,8 @@ Suite *suite_safetensors(void) {
     tcase_add_test(tc, hostile_files);
     tcase_add_test(tc, qkv_bias);
     tcase_add_test(tc, shared_hf_checkpoints);
+    tcase_add_test(tc, bf16_with_biases);
+    tcase_add_test(tc, huge_config_tiny_file);
     suite_add_tcase(s, tc);
     return s;
 }
