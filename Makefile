@@ -46,6 +46,23 @@ $(BUILD)/paths/backend/blas.o: CFLAGS += -DLUMI_HAVE_OPENBLAS $(shell pkg-config
 LDLIBS += $(BLAS_LIBS)
 endif
 
+# Backend opencl links the OpenCL ICD loader when pkg-config finds it
+# (ocl-icd-opencl-dev + opencl-headers; Debian's pocl-opencl-icd runs it on
+# the CPU). The kernels (OpenCL C) are embedded as a string literal made
+# from paths/backend/opencl_kernels.cl. Without it the backend is listed and
+# says how to get it.
+OPENCL_LIBS := $(shell pkg-config --libs OpenCL 2>/dev/null)
+ifneq ($(OPENCL_LIBS),)
+$(BUILD)/paths/backend/opencl.o: CFLAGS += -DLUMI_HAVE_OPENCL -I$(BUILD)/paths/backend $(shell pkg-config --cflags OpenCL)
+$(BUILD)/paths/backend/opencl.o: $(BUILD)/paths/backend/opencl_kernels.inc
+$(BUILD)/paths/backend/opencl_kernels.inc: paths/backend/opencl_kernels.cl
+	@mkdir -p $(dir $@)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
+LDLIBS += $(OPENCL_LIBS)
+else
+$(info note: OpenCL not found by pkg-config: backend opencl is left out (install ocl-icd-opencl-dev opencl-headers))
+endif
+
 $(BUILD)/run_tests: $(LIB_OBJ) $(TEST_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS)
 

@@ -44,6 +44,7 @@ typedef enum { LUMI_OP_EMBED = 0, LUMI_OP_MATMUL } LumiOp;
 typedef struct {
     int threads;      /* 0: all cores */
     int force_scalar; /* SIMD backends: use the portable fallback */
+    int device;       /* device backends: index; -1: LUMI_<BACKEND>_DEVICE or the first */
 } LumiBackendOpts;
 
 typedef struct LumiBackendOps {

@@ -50,8 +50,13 @@ int lumi_path_set(LumiPathSpec *p, const char *axis, const char *value, LumiErr 
         long n;
         if (lumi_parse_int(value, 0, 1024, &n) != 0) return lumi_err(e, "threads '%s': expected 0..1024", value);
         p->threads = (int)n;
+    } else if (strcmp(axis, "device") == 0) {
+        long n;
+        if (lumi_parse_int(value, 0, 1024, &n) != 0) return lumi_err(e, "device '%s': expected 0..1024", value);
+        p->device = (int)n;
+        p->has_device = 1;
     } else {
-        return lumi_err(e, "unknown path axis '%s' (valid: backend, cache, prefill, threads)", axis);
+        return lumi_err(e, "unknown path axis '%s' (valid: backend, cache, prefill, threads, device)", axis);
     }
     return 0;
 }
@@ -77,5 +82,6 @@ void lumi_path_format(const LumiPathSpec *p, char *buf, size_t n) {
     if (p->chunk > 0) snprintf(pre, sizeof pre, "%s:%d", p->prefill, p->chunk);
     else snprintf(pre, sizeof pre, "%s", p->prefill);
     int k = snprintf(buf, n, "backend=%s,cache=%s,prefill=%s", p->backend, p->cache, pre);
-    if (p->threads > 0 && k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, ",threads=%d", p->threads);
+    if (p->threads > 0 && k > 0 && (size_t)k < n) k += snprintf(buf + k, n - (size_t)k, ",threads=%d", p->threads);
+    if (p->has_device && k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, ",device=%d", p->device);
 }

@@ -13,6 +13,8 @@ typedef struct {
     char prefill[32]; /* strategy name without its argument */
     int chunk;        /* chunked:N */
     int threads;      /* backend threads, 0 = all cores */
+    int has_device;   /* device=N given (device backends: opencl, cuda, cublas) */
+    int device;
 } LumiPathSpec;
 
 void lumi_path_default(LumiPathSpec *p); /* backend=ref,cache=fixed,prefill=batched */

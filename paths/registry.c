@@ -12,10 +12,12 @@
 extern const LumiBackendOps lumi_backend_ref;
 extern const LumiBackendOps lumi_backend_cpu;
 extern const LumiBackendOps lumi_backend_blas;
+extern const LumiBackendOps lumi_backend_opencl;
 extern const LumiCacheOps lumi_cache_none, lumi_cache_growing, lumi_cache_fixed;
 extern const LumiPrefillOps lumi_prefill_token, lumi_prefill_batched, lumi_prefill_chunked;
 
-static const LumiBackendOps *const BACKENDS[] = {&lumi_backend_ref, &lumi_backend_cpu, &lumi_backend_blas};
+static const LumiBackendOps *const BACKENDS[] = {&lumi_backend_ref, &lumi_backend_cpu, &lumi_backend_blas,
+                                                    &lumi_backend_opencl};
 static const LumiCacheOps *const CACHES[] = {&lumi_cache_none, &lumi_cache_growing, &lumi_cache_fixed};
 static const LumiPrefillOps *const PREFILLS[] = {&lumi_prefill_token, &lumi_prefill_batched, &lumi_prefill_chunked};
 
@@ -53,7 +55,7 @@ void lumi_registry_names(const char *axis, char *buf, size_t n) {
     else if (strcmp(axis, "prefill") == 0)
         for (size_t i = 0; i < COUNT(PREFILLS); i++) join(buf, n, PREFILLS[i]->takes_arg ? "chunked:N" : PREFILLS[i]->name);
     else
-        snprintf(buf, n, "backend, cache, prefill, threads");
+        snprintf(buf, n, "backend, cache, prefill, threads, device");
 }
 
 void lumi_registry_print(FILE *f) {

@@ -1,0 +1,158 @@
+/* opencl_kernels.cl: the opencl backend's kernels (OpenCL C 1.2), embedded
+ * into lumi at build time and compiled when a session starts.
+ *
+ * Batch invariance: every reduction is done by one work-group of LANES
+ * work-items in a fixed order that depends only on the reduction length:
+ * lane l sums elements l, l + LANES, l + 2 LANES, ... with fma, then the
+ * LANES partial sums are combined by a fixed binary tree in local memory.
+ * No atomics, no order that depends on how many tokens are in the call or
+ * on which rows came from the cache, so every cache x prefill path of this
+ * backend gives the same bits. Contraction is off so the compiler cannot
+ * fuse differently in different kernels. paths/backend/cuda_kernels.cu
+ * computes the same things in the same orders.
+ *
+ * Buffers are passed as (pointer, element offset) pairs: a LumiRef. */
+#pragma OPENCL FP_CONTRACT OFF
+
+#define LANES 64 /* work-group size of every reduction kernel */
+#define TT 8     /* tokens per matmul work-group: the weight row is read once per TT tokens */
+
+/* Combines the LANES partial sums in buf by a fixed tree; every work-item
+ * gets the total. */
+static float tree_sum(__local float *buf, int lid, float v) {
+    buf[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = LANES / 2; s > 0; s >>= 1) {
+        if (lid < s) buf[lid] = buf[lid] + buf[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = buf[0];
+    barrier(CLK_LOCAL_MEM_FENCE); /* buf is reused by the caller */
+    return r;
+}
+
+static float tree_max(__local float *buf, int lid, float v) {
+    buf[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = LANES / 2; s > 0; s >>= 1) {
+        if (lid < s) buf[lid] = fmax(buf[lid], buf[lid + s]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = buf[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+/* x[t, :] = emb[tok[t], :] is done by buffer copies on the host side. */
+
+/* One work-group per row t: out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w */
+__kernel void rmsnorm(__global float *out, ulong oo, __global const float *x, ulong xo, __global const float *w,
+                      int dim, float eps) {
+    __local float buf[LANES];
+    int lid = get_local_id(0);
+    size_t t = get_group_id(0);
+    __global const float *xt = x + xo + t * (size_t)dim;
+    __global float *ot = out + oo + t * (size_t)dim;
+    float ss = 0.0f;
+    for (int i = lid; i < dim; i += LANES) ss = fma(xt[i], xt[i], ss);
+    ss = tree_sum(buf, lid, ss);
+    float inv = 1.0f / sqrt(ss / (float)dim + eps);
+    /* every lane read all of x[t] before the tree's barriers: out == x is safe */
+    for (int i = lid; i < dim; i += LANES) ot[i] = xt[i] * inv * w[i];
+}
+
+/* Work-group (r, tile): output row r for tokens tile*TT .. tile*TT+TT-1.
+ * out[t * os + r] = sum_c W[r, c] x[t, c] (+ bias[r]); has_bias 0 or 1. */
+__kernel void matmul(__global float *out, ulong oo, int os, __global const float *x, ulong xo,
+                     __global const float *W, __global const float *bias, int has_bias, int rows, int cols, int n) {
+    __local float buf[LANES];
+    int lid = get_local_id(0);
+    int r = get_group_id(0);
+    int t0 = get_group_id(1) * TT;
+    __global const float *wr = W + (size_t)r * cols;
+    float acc[TT];
+    for (int k = 0; k < TT; k++) acc[k] = 0.0f;
+    for (int c = lid; c < cols; c += LANES) {
+        float wc = wr[c];
+        for (int k = 0; k < TT; k++)
+            if (t0 + k < n) acc[k] = fma(wc, x[xo + (size_t)(t0 + k) * cols + c], acc[k]);
+    }
+    for (int k = 0; k < TT && t0 + k < n; k++) {
+        float s = tree_sum(buf, lid, acc[k]);
+        if (has_bias) s = s + bias[r];
+        if (lid == 0) out[oo + (size_t)(t0 + k) * os + r] = s;
+    }
+}
+
+/* One work-item per (t, head, pair i): rotate in place. cs, sn are the
+ * model's [seq_len, half] tables. */
+__kernel void rope(__global float *x, ulong xo, int stride, int pos0, int n_heads, int head_size, int half_style,
+                   __global const float *cs, __global const float *sn) {
+    int i = get_global_id(0), h = get_global_id(1), t = get_global_id(2);
+    int hh = head_size / 2; /* (`half` is a type in OpenCL C) */
+    if (i >= hh) return;
+    __global float *v = x + xo + (size_t)t * stride + (size_t)h * head_size;
+    size_t p = (size_t)(pos0 + t) * hh + i;
+    /* interleaved pairs (2i, 2i+1) or halves (i, i + half) */
+    int a = half_style ? i : 2 * i, b = half_style ? i + hh : 2 * i + 1;
+    float x0 = v[a], x1 = v[b], c = cs[p], s = sn[p];
+    v[a] = x0 * c - x1 * s;
+    v[b] = x0 * s + x1 * c;
+}
+
+/* Work-group (t, h): causal attention of query t (position pos0 + t), head
+ * h, over keys 0..pos. Scores go through `sc` (this query's row of a
+ * scratch buffer): each score is one sequential dot over head_size; the max
+ * (exact in any order) and the sum of exponentials are lane-strided then
+ * tree-combined; each output element sums p_s v[s] over s in key order. */
+__kernel void attention(__global float *out, ulong oo, __global const float *q, ulong qo, __global const float *kc,
+                        ulong ko, __global const float *vc, ulong vo, __global float *scratch, int t_base, int pos0,
+                        int dim, int kv_dim, int n_heads, int n_kv_heads, int head_size, int seq_len) {
+    __local float buf[LANES];
+    int lid = get_local_id(0);
+    int t = t_base + get_group_id(0), h = get_group_id(1);
+    int pos = pos0 + t, kvh = h / (n_heads / n_kv_heads);
+    __global const float *qh = q + qo + (size_t)t * dim + (size_t)h * head_size;
+    __global float *sc = scratch + ((size_t)get_group_id(0) * n_heads + h) * seq_len;
+    float scale = 1.0f / sqrt((float)head_size);
+    float mx = -INFINITY;
+    for (int s = lid; s <= pos; s += LANES) {
+        __global const float *k = kc + ko + (size_t)s * kv_dim + (size_t)kvh * head_size;
+        float d = 0.0f;
+        for (int i = 0; i < head_size; i++) d = fma(qh[i], k[i], d);
+        d = d * scale;
+        sc[s] = d;
+        mx = fmax(mx, d);
+    }
+    mx = tree_max(buf, lid, mx);
+    float sum = 0.0f;
+    for (int s = lid; s <= pos; s += LANES) {
+        float p = exp(sc[s] - mx);
+        sc[s] = p;
+        sum = sum + p;
+    }
+    sum = tree_sum(buf, lid, sum);
+    barrier(CLK_GLOBAL_MEM_FENCE); /* every lane's probabilities are written */
+    __global float *o = out + oo + (size_t)t * dim + (size_t)h * head_size;
+    for (int i = lid; i < head_size; i += LANES) {
+        __global const float *v = vc + vo + (size_t)kvh * head_size + i;
+        float acc = 0.0f;
+        for (int s = 0; s <= pos; s++) acc = fma(sc[s], v[(size_t)s * kv_dim], acc);
+        o[i] = acc / sum;
+    }
+}
+
+/* h1 = silu(h1) * h3 */
+__kernel void swiglu(__global float *a, ulong ao, __global const float *b, ulong bo, ulong len) {
+    size_t i = get_global_id(0);
+    if (i >= len) return;
+    float g = a[ao + i];
+    a[ao + i] = g / (1.0f + exp(-g)) * b[bo + i];
+}
+
+/* x += y */
+__kernel void add(__global float *a, ulong ao, __global const float *b, ulong bo, ulong len) {
+    size_t i = get_global_id(0);
+    if (i >= len) return;
+    a[ao + i] = a[ao + i] + b[bo + i];
+}
