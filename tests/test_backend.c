@@ -166,7 +166,7 @@ static float *run_two_calls(const LumiBackendOps *be, const LumiModel *m, const 
     const LumiConfig *c = &m->cfg;
     void *ctx;
     LumiErr e;
-    LumiBackendOpts o = {1, 0};
+    LumiBackendOpts o = {1, 0, -1};
     ck_assert_msg(be->init(&ctx, m, &m->w, &o, &e) == 0, "%s", e.msg);
     LumiBuf *b[7], *kb[64], *vb[64];
     size_t sizes[7] = {(size_t)T * c->dim,        (size_t)T * c->dim,        (size_t)T * c->dim,
@@ -214,7 +214,7 @@ START_TEST(handles_catch_out_of_bounds) {
     LumiErr e;
     ck_assert_msg(lumi_model_load(th_synth("handles2.bin", 16, 32, 1, 2, 2, 20, 8, 0, 4), &m, &e) == 0, "%s", e.msg);
     void *ctx;
-    LumiBackendOpts o = {1, 0};
+    LumiBackendOpts o = {1, 0, -1};
     ck_assert(HANDLES.init(&ctx, &m, &m.w, &o, &e) == 0);
     LumiBuf *a = HANDLES.alloc(ctx, 32, &e), *b = HANDLES.alloc(ctx, 32, &e);
     HANDLES.add(ctx, lumi_ref(a), lumi_ref(b), 32);
