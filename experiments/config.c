@@ -449,13 +449,14 @@ int lumi_config_paths(const LumiYamlDoc *d, const LumiYamlNode *n, LumiPathEntry
 
 /* ---- the equivalence kind ---- */
 
-static const char *const EQUIV_KEYS[] = {"paths", "reference", "tolerance", "goldens", NULL};
+static const char *const EQUIV_KEYS[] = {"paths", "reference", "tolerance", "goldens", "require", NULL};
 
 int lumi_config_equivalence(const LumiYamlDoc *d, LumiEquivConfig *c, LumiErr *e) {
     memset(c, 0, sizeof *c);
     if (lumi_config_check_keys(d, EQUIV_KEYS, e) != 0) return -1;
     if (lumi_config_common(d, &c->common, 0, e) != 0) goto fail;
     if (lumi_config_paths(d, lumi_yaml_get(d->root, "paths"), &c->paths, &c->n_paths, e) != 0) goto fail;
+    if (lumi_yaml_bool(d, d->root, "require", 0, &c->require, e) != 0) goto fail;
     const LumiYamlNode *r = lumi_yaml_get(d->root, "reference");
     if (r) {
         if (lumi_config_path(d, r, "reference", 0, &c->reference, e) != 0) goto fail;
