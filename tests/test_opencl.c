@@ -150,27 +150,37 @@ START_TEST(opencl_qwen_style) {
 }
 END_TEST
 
-/* The built-in kernel source with `from` replaced by `to` (and `prefix`
- * inserted before `before`), written to a temporary file. */
-static const char *edited_kernels(const char *name, const char *from, const char *to, const char *before,
-                                  const char *prefix) {
+/* src with its first `from` replaced by `to` (asserts it is there). */
+static char *replace(char *src, const char *from, const char *to) {
+    char *at = strstr(src, from);
+    ck_assert_msg(at != NULL, "kernel source changed: '%s' not found", from);
+    size_t n = strlen(src) - strlen(from) + strlen(to) + 1;
+    char *out = malloc(n);
+    snprintf(out, n, "%.*s%s%s", (int)(at - src), src, to, at + strlen(from));
+    free(src);
+    return out;
+}
+
+/* The built-in kernel source with edits (from, to, from, to, ..., NULL),
+ * written to a temporary file for LUMI_OPENCL_KERNELS. */
+static const char *edited_kernels(const char *name, const char *const *edits) {
     char *src;
     LumiErr e;
     ck_assert_msg(lumi_read_file("paths/backend/opencl_kernels.cl", &src, NULL, &e) == 0, "%s", e.msg);
-    char *at = strstr(src, from), *ins = strstr(src, before);
-    ck_assert_msg(at && ins && ins < at, "kernel source changed: '%s' or '%s' not found", from, before);
+    for (int i = 0; edits[i]; i += 2) src = replace(src, edits[i], edits[i + 1]);
     const char *path = th_path(name);
     FILE *f = fopen(path, "w");
     ck_assert(f != NULL);
-    fprintf(f, "%.*s%s%.*s%s%s", (int)(ins - src), src, prefix, (int)(at - ins), ins, to, at + strlen(from));
+    fputs(src, f);
     fclose(f);
     free(src);
     return path;
 }
 
-/* A matmul that sums the lanes' partials left to right when the call holds
- * more than one token (an n-dependent order, as a GEMM that blocks by size
- * has) must fail the 9-path check; the unperturbed source passes it. */
+/* A matmul that sums the lanes' partials left to right instead of by the
+ * tree when the call holds more than one token (an n-dependent order, as a
+ * GEMM that blocks by size has) must fail the 9-path check; the
+ * unperturbed source passes it. */
 START_TEST(opencl_perturbed_order_breaks_invariance) {
     LumiModel m;
     load(th_synth("ocl_perturb.bin", 40, 72, 2, 5, 1, 97, 32, 1, 15), &m);
@@ -179,14 +189,14 @@ START_TEST(opencl_perturbed_order_breaks_invariance) {
         return;
     }
     int T = 12, *tok = tokens(&m, T);
-    const char *seq =
-        "static float seq_sum(__local float *buf, int lid, float v) {\n"
-        "    buf[lid] = v;\n    barrier(CLK_LOCAL_MEM_FENCE);\n    float r = 0.0f;\n"
-        "    for (int i = 0; i < LANES; i++) r = r + buf[i];\n    barrier(CLK_LOCAL_MEM_FENCE);\n    return r;\n}\n\n";
-    const char *path = edited_kernels("perturbed.cl", "float s = tree_sum(buf, lid, acc[k]);",
-                                      "float s = n > 1 ? seq_sum(buf, lid, acc[k]) : tree_sum(buf, lid, acc[k]);",
-                                      "__kernel void matmul", seq);
-    setenv("LUMI_OPENCL_KERNELS", path, 1);
+    const char *stored = "for (int k = 0; k < TT; k++) buf[k * LANES + lid] = acc[k];\n"
+                         "    barrier(CLK_LOCAL_MEM_FENCE);\n";
+    char seq[512];
+    snprintf(seq, sizeof seq, "%s    float seq = 0.0f;\n    if (lid < TT)\n"
+                              "        for (int i = 0; i < LANES; i++) seq = seq + buf[lid * LANES + i];\n"
+                              "    barrier(CLK_LOCAL_MEM_FENCE);\n", stored);
+    const char *edits[] = {stored, seq, "float s = buf[lid * LANES];", "float s = n > 1 ? seq : buf[lid * LANES];", NULL};
+    setenv("LUMI_OPENCL_KERNELS", edited_kernels("perturbed.cl", edits), 1);
     ck_assert_msg(first_mismatch(&m, tok, T, NULL) >= 0, "an n-dependent matmul order went unnoticed");
     unsetenv("LUMI_OPENCL_KERNELS");
     ck_assert_int_eq(first_mismatch(&m, tok, T, NULL), -1);
@@ -205,9 +215,8 @@ START_TEST(opencl_bad_input) {
     LumiSession s;
     LumiErr e;
     /* a kernel that does not compile: the message carries the build log */
-    const char *bad = edited_kernels("broken.cl", "x += y */", "x += y */\n__kernel void broken(void) { undeclared_thing = 1; }",
-                                     "/* opencl_kernels.cl", "");
-    setenv("LUMI_OPENCL_KERNELS", bad, 1);
+    const char *edits[] = {"/* x += y */", "__kernel void broken(void) { undeclared_thing = 1; }\n/* x += y */", NULL};
+    setenv("LUMI_OPENCL_KERNELS", edited_kernels("broken.cl", edits), 1);
     ck_assert_int_eq(open_path(&s, &m, "backend=opencl", &e), -1);
     ck_assert_msg(strstr(e.msg, "failed to compile") && strstr(e.msg, "undeclared_thing") && !strchr(e.msg, '\n'),
                   "%s", e.msg);

@@ -62,10 +62,12 @@ __kernel void rmsnorm(__global float *out, ulong oo, __global const float *x, ul
 }
 
 /* Work-group (r, tile): output row r for tokens tile*TT .. tile*TT+TT-1.
- * out[t * os + r] = sum_c W[r, c] x[t, c] (+ bias[r]); has_bias 0 or 1. */
+ * out[t * os + r] = sum_c W[r, c] x[t, c] (+ bias[r]); has_bias 0 or 1.
+ * The TT tokens' trees run side by side (one set of barriers); each is the
+ * same fixed tree as tree_sum. */
 __kernel void matmul(__global float *out, ulong oo, int os, __global const float *x, ulong xo,
                      __global const float *W, __global const float *bias, int has_bias, int rows, int cols, int n) {
-    __local float buf[LANES];
+    __local float buf[TT * LANES];
     int lid = get_local_id(0);
     int r = get_group_id(0);
     int t0 = get_group_id(1) * TT;
@@ -77,10 +79,17 @@ __kernel void matmul(__global float *out, ulong oo, int os, __global const float
         for (int k = 0; k < TT; k++)
             if (t0 + k < n) acc[k] = fma(wc, x[xo + (size_t)(t0 + k) * cols + c], acc[k]);
     }
-    for (int k = 0; k < TT && t0 + k < n; k++) {
-        float s = tree_sum(buf, lid, acc[k]);
+    for (int k = 0; k < TT; k++) buf[k * LANES + lid] = acc[k];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = LANES / 2; s > 0; s >>= 1) {
+        if (lid < s)
+            for (int k = 0; k < TT; k++) buf[k * LANES + lid] = buf[k * LANES + lid] + buf[k * LANES + lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid < TT && t0 + lid < n) {
+        float s = buf[lid * LANES];
         if (has_bias) s = s + bias[r];
-        if (lid == 0) out[oo + (size_t)(t0 + k) * os + r] = s;
+        out[oo + (size_t)(t0 + lid) * os + r] = s;
     }
 }
 
