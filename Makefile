@@ -63,6 +63,24 @@ else
 $(info note: OpenCL not found by pkg-config: backend opencl is left out (install ocl-icd-opencl-dev opencl-headers))
 endif
 
+# Backends cuda and cublas: built when nvcc is on PATH or in /usr/local/cuda
+# (NVCC=... to choose); the kernels go through nvcc, the rest is C against
+# the runtime and cuBLAS headers. Without nvcc both are listed and say how
+# to get them. NVCC_ARCH: the GPUs to build for (sm_80 A100, sm_90 H100/H200).
+NVCC ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+ifneq ($(NVCC),)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+NVCC_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
+$(BUILD)/paths/backend/cuda.o: CFLAGS += -DLUMI_HAVE_CUDA -I$(CUDA_HOME)/include
+$(BUILD)/paths/backend/cuda_kernels.o: paths/backend/cuda_kernels.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -O2 --fmad=false $(NVCC_ARCH) -c -o $@ $<
+lumi $(BUILD)/run_tests: $(BUILD)/paths/backend/cuda_kernels.o
+LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+else
+$(info note: nvcc not found (PATH, /usr/local/cuda/bin): backends cuda and cublas are left out)
+endif
+
 $(BUILD)/run_tests: $(LIB_OBJ) $(TEST_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS)
 

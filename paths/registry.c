@@ -13,11 +13,12 @@ extern const LumiBackendOps lumi_backend_ref;
 extern const LumiBackendOps lumi_backend_cpu;
 extern const LumiBackendOps lumi_backend_blas;
 extern const LumiBackendOps lumi_backend_opencl;
+extern const LumiBackendOps lumi_backend_cuda, lumi_backend_cublas;
 extern const LumiCacheOps lumi_cache_none, lumi_cache_growing, lumi_cache_fixed;
 extern const LumiPrefillOps lumi_prefill_token, lumi_prefill_batched, lumi_prefill_chunked;
 
 static const LumiBackendOps *const BACKENDS[] = {&lumi_backend_ref, &lumi_backend_cpu, &lumi_backend_blas,
-                                                    &lumi_backend_opencl};
+                                                    &lumi_backend_opencl, &lumi_backend_cuda, &lumi_backend_cublas};
 static const LumiCacheOps *const CACHES[] = {&lumi_cache_none, &lumi_cache_growing, &lumi_cache_fixed};
 static const LumiPrefillOps *const PREFILLS[] = {&lumi_prefill_token, &lumi_prefill_batched, &lumi_prefill_chunked};
 

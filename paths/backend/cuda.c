@@ -1,0 +1,320 @@
+/* cuda.c: backends `cuda` and `cublas`, the model on an NVIDIA GPU.
+ * Weights are uploaded once (f32), activations and the KV cache are device
+ * buffers (a LumiBuf holds a device pointer; a LumiRef's offset becomes
+ * pointer arithmetic here, never on the host's side of forward.c), every op
+ * is a kernel from cuda_kernels.cu on the default stream, and to_host() is
+ * the one read back. cuda's kernels are batch invariant (same orders as the
+ * opencl backend), so all its cache x prefill paths agree bitwise; cublas
+ * replaces the matmul by cublasSgemm (TF32 off: CUBLAS_DEFAULT_MATH with
+ * fp32 compute), fast and NOT batch invariant, the GPU twin of blas.
+ *
+ * Kernel launches return nothing, so the first error is kept in the
+ * context and reported by the next to_host().
+ *
+ * Device: `--path backend=cuda,device=N` or LUMI_CUDA_DEVICE=N (0 else);
+ * the CUDA runtime's current device is per process, so one process runs
+ * one device. Built only when the Makefile finds nvcc; otherwise both
+ * backends are listed and say how to get them. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../engine/backend.h"
+
+static int cuda_supports(LumiOp op, LumiDType t) {
+    (void)op;
+    return t == LUMI_F32;
+}
+
+#define DOC_CUDA "NVIDIA GPU: batch-invariant CUDA kernels (as opencl), f32; device=N or LUMI_CUDA_DEVICE"
+#define DOC_CUBLAS "NVIDIA GPU with cuBLAS sgemm matmuls (TF32 off): fast, not batch invariant"
+
+#ifndef LUMI_HAVE_CUDA
+
+static int cuda_init(void **ctx, const LumiModel *m, const LumiWeights *w, const LumiBackendOpts *o, LumiErr *e) {
+    (void)ctx, (void)m, (void)w, (void)o;
+    return lumi_err(e, "backends cuda and cublas: this lumi was built without CUDA (put nvcc on PATH or install the "
+                       "CUDA toolkit in /usr/local/cuda, and rebuild)");
+}
+
+const LumiBackendOps lumi_backend_cuda = {.name = "cuda", .doc = DOC_CUDA, .init = cuda_init, .supports = cuda_supports};
+const LumiBackendOps lumi_backend_cublas = {.name = "cublas", .doc = DOC_CUBLAS, .init = cuda_init, .supports = cuda_supports};
+
+#else
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+/* cuda_kernels.cu */
+void lumi_cuda_rmsnorm(float *out, const float *x, const float *w, int n, int dim, float eps);
+void lumi_cuda_matmul(float *out, int os, const float *x, const float *W, const float *bias, int rows, int cols, int n);
+void lumi_cuda_bias(float *out, int os, const float *bias, int rows, int n);
+void lumi_cuda_rope(float *x, int stride, int n, int pos0, int n_heads, int head_size, int half_style, const float *cs,
+                    const float *sn);
+void lumi_cuda_attention(float *out, const float *q, const float *kc, const float *vc, float *scratch, int t_base, int rows,
+                         int pos0, int dim, int kv_dim, int n_heads, int n_kv_heads, int head_size, int seq_len);
+void lumi_cuda_swiglu(float *a, const float *b, size_t len);
+void lumi_cuda_add(float *a, const float *b, size_t len);
+
+struct LumiBuf {
+    float *dev;
+    size_t bytes;
+};
+
+typedef struct {
+    const LumiModel *m;
+    int dev_index;
+    char dev_name[256];
+    cublasHandle_t blas; /* cublas only */
+    LumiWeights w;       /* data: LumiBuf * */
+    LumiLayer *layers;
+    LumiBuf **wbufs;
+    int n_wbufs;
+    LumiBuf *cos, *sin, *scratch;
+    int att_rows;
+    cudaError_t err; /* first failure since the last to_host */
+    char err_what[64];
+} Cu;
+
+static double mib(size_t b) { return (double)b / (1 << 20); }
+
+static void ck(Cu *c, cudaError_t rc, const char *what) {
+    if (rc == cudaSuccess || c->err != cudaSuccess) return;
+    c->err = rc;
+    snprintf(c->err_what, sizeof c->err_what, "%s", what);
+}
+
+static void launched(Cu *c, const char *what) { ck(c, cudaGetLastError(), what); }
+
+static LumiBuf *buf_new(Cu *c, size_t bytes, const void *init, LumiErr *e) {
+    if (bytes == 0) bytes = sizeof(float);
+    void *p = NULL;
+    cudaError_t rc = cudaMalloc(&p, bytes);
+    if (rc != cudaSuccess) {
+        cudaGetLastError(); /* clear it */
+        size_t fr = 0, tot = 0;
+        cudaMemGetInfo(&fr, &tot);
+        lumi_err(e, "backend cuda: out of device memory: %.1f MiB needed, %.1f of %.1f MiB free on device %d (%s)",
+                 mib(bytes), mib(fr), mib(tot), c->dev_index, c->dev_name);
+        return NULL;
+    }
+    if (init && (rc = cudaMemcpy(p, init, bytes, cudaMemcpyHostToDevice)) != cudaSuccess) {
+        cudaFree(p);
+        lumi_err(e, "backend cuda: uploading %.1f MiB failed: %s", mib(bytes), cudaGetErrorString(rc));
+        return NULL;
+    }
+    LumiBuf *b = lumi_xmalloc(sizeof *b);
+    *b = (LumiBuf){p, bytes};
+    return b;
+}
+
+static void buf_free(LumiBuf *b) {
+    if (!b) return;
+    cudaFree(b->dev);
+    free(b);
+}
+
+static LumiBuf *cu_alloc(void *ctx, size_t n, LumiErr *e) {
+    size_t bytes;
+    if (lumi_mul_size(n, sizeof(float), &bytes) != 0) {
+        lumi_err(e, "backend cuda: %zu floats do not fit in memory", n);
+        return NULL;
+    }
+    return buf_new(ctx, bytes, NULL, e);
+}
+
+static void cu_release(void *ctx, LumiBuf *b) {
+    (void)ctx;
+    buf_free(b);
+}
+
+static float *at(LumiRef r) { return r.buf->dev + r.off; }
+static const float *mat(const LumiMat *m) { return m->data ? ((const LumiBuf *)m->data)->dev : NULL; }
+
+static size_t mat_bytes(const LumiMat *m) { return m->data ? (size_t)m->rows * (size_t)m->cols * sizeof(float) : 0; }
+
+static int upload(Cu *c, LumiMat *m, LumiErr *e) {
+    if (!m->data) return 0;
+    if (m->type != LUMI_F32)
+        return lumi_err(e, "backend cuda: cannot hold a %s weight (f32 only)", lumi_dtype_name(m->type));
+    LumiBuf *b = buf_new(c, mat_bytes(m), m->data, e);
+    if (!b) return -1;
+    c->wbufs[c->n_wbufs++] = b;
+    m->data = b;
+    return 0;
+}
+
+static int upload_weights(Cu *c, const LumiModel *mdl, const LumiWeights *w, LumiErr *e) {
+    int L = mdl->cfg.n_layers, shared = w->cls.data == w->tok_emb.data;
+    c->w = *w;
+    c->layers = lumi_xmalloc((size_t)L * sizeof *c->layers);
+    memcpy(c->layers, w->layers, (size_t)L * sizeof *c->layers);
+    c->w.layers = c->layers;
+    c->wbufs = lumi_xcalloc((size_t)(12 * L + 3), sizeof *c->wbufs);
+    size_t need = mat_bytes(&w->tok_emb) + mat_bytes(&w->rms_final) + (shared ? 0 : mat_bytes(&w->cls)), fr = 0, tot = 0;
+    for (int l = 0; l < L; l++) {
+        const LumiLayer *y = &w->layers[l];
+        const LumiMat *ms[] = {&y->rms_att, &y->rms_ffn, &y->wq, &y->wk, &y->wv, &y->wo, &y->w1, &y->w2, &y->w3, &y->bq, &y->bk, &y->bv};
+        for (int i = 0; i < 12; i++) need += mat_bytes(ms[i]);
+    }
+    if (cudaMemGetInfo(&fr, &tot) == cudaSuccess && need > fr)
+        return lumi_err(e, "backend cuda: out of device memory: the weights need %.1f MiB, device %d (%s) has %.1f MiB free",
+                        mib(need), c->dev_index, c->dev_name, mib(fr));
+    if (upload(c, &c->w.tok_emb, e) != 0 || upload(c, &c->w.rms_final, e) != 0) return -1;
+    if (shared) c->w.cls.data = c->w.tok_emb.data;
+    else if (upload(c, &c->w.cls, e) != 0) return -1;
+    for (int l = 0; l < L; l++) {
+        LumiLayer *y = &c->layers[l];
+        LumiMat *ms[] = {&y->rms_att, &y->rms_ffn, &y->wq, &y->wk, &y->wv, &y->wo, &y->w1, &y->w2, &y->w3, &y->bq, &y->bk, &y->bv};
+        for (int i = 0; i < 12; i++)
+            if (upload(c, ms[i], e) != 0) return -1;
+    }
+    return 0;
+}
+
+static void cu_free(void *ctx) {
+    Cu *c = ctx;
+    if (!c) return;
+    cudaDeviceSynchronize();
+    for (int i = 0; i < c->n_wbufs; i++) buf_free(c->wbufs[i]);
+    buf_free(c->cos), buf_free(c->sin), buf_free(c->scratch);
+    if (c->blas) cublasDestroy(c->blas);
+    free(c->wbufs), free(c->layers), free(c);
+}
+
+static int device_index(const LumiBackendOpts *o, int *out, LumiErr *e) {
+    const char *env = getenv("LUMI_CUDA_DEVICE");
+    long n = 0;
+    if (o->device >= 0) n = o->device;
+    else if (env && *env && lumi_parse_int(env, 0, 1 << 20, &n) != 0)
+        return lumi_err(e, "LUMI_CUDA_DEVICE='%s': expected a device number >= 0", env);
+    *out = (int)n;
+    return 0;
+}
+
+static int init_common(void **ctx, const LumiModel *m, const LumiWeights *w, const LumiBackendOpts *o, int cublas,
+                       LumiErr *e) {
+    int want = 0, count = 0;
+    if (device_index(o, &want, e) != 0) return -1;
+    cudaError_t rc = cudaGetDeviceCount(&count);
+    if (rc != cudaSuccess || count == 0)
+        return lumi_err(e, "backend %s: no CUDA device (%s)", cublas ? "cublas" : "cuda",
+                        rc != cudaSuccess ? cudaGetErrorString(rc) : "the driver lists none");
+    if (want >= count) return lumi_err(e, "backend %s: no device %d (%d CUDA devices)", cublas ? "cublas" : "cuda", want, count);
+    Cu *c = lumi_xcalloc(1, sizeof *c);
+    c->m = m;
+    c->dev_index = want;
+    struct cudaDeviceProp prop;
+    if ((rc = cudaSetDevice(want)) != cudaSuccess || (rc = cudaGetDeviceProperties(&prop, want)) != cudaSuccess)
+        return cu_free(c), lumi_err(e, "backend cuda: cannot open device %d: %s", want, cudaGetErrorString(rc));
+    snprintf(c->dev_name, sizeof c->dev_name, "%s", prop.name);
+    if (cublas) {
+        if (cublasCreate(&c->blas) != CUBLAS_STATUS_SUCCESS)
+            return cu_free(c), lumi_err(e, "backend cublas: cublasCreate failed on device %d", want);
+        cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH); /* no TF32 tensor ops */
+    }
+    size_t rope_bytes = (size_t)m->rope.seq_len * (size_t)m->rope.half * sizeof(float);
+    size_t per_query = (size_t)m->cfg.n_heads * (size_t)m->cfg.seq_len, rows = ((size_t)16 << 20) / per_query;
+    c->att_rows = rows < 1 ? 1 : rows > (size_t)m->cfg.seq_len ? m->cfg.seq_len : (int)rows;
+    if (upload_weights(c, m, w, e) != 0 || !(c->cos = buf_new(c, rope_bytes, m->rope.cos, e)) ||
+        !(c->sin = buf_new(c, rope_bytes, m->rope.sin, e)) ||
+        !(c->scratch = buf_new(c, (size_t)c->att_rows * per_query * sizeof(float), NULL, e)))
+        return cu_free(c), -1;
+    *ctx = c;
+    return 0;
+}
+
+static int cu_init(void **ctx, const LumiModel *m, const LumiWeights *w, const LumiBackendOpts *o, LumiErr *e) {
+    return init_common(ctx, m, w, o, 0, e);
+}
+
+static int cublas_init(void **ctx, const LumiModel *m, const LumiWeights *w, const LumiBackendOpts *o, LumiErr *e) {
+    return init_common(ctx, m, w, o, 1, e);
+}
+
+static const LumiWeights *cu_weights(void *ctx) { return &((Cu *)ctx)->w; }
+
+static int cu_to_host(void *ctx, float *dst, LumiRef src, size_t n, LumiErr *e) {
+    Cu *c = ctx;
+    ck(c, n ? cudaMemcpy(dst, at(src), n * sizeof(float), cudaMemcpyDeviceToHost) : cudaDeviceSynchronize(),
+       "reading results back");
+    if (c->err == cudaSuccess) return 0;
+    cudaError_t rc = c->err;
+    c->err = cudaSuccess;
+    return lumi_err(e, "backend cuda: %s failed on device %d (%s): %s", c->err_what, c->dev_index, c->dev_name,
+                    cudaGetErrorString(rc));
+}
+
+static void cu_copy(void *ctx, LumiRef dst, LumiRef src, size_t n) {
+    if (n) ck(ctx, cudaMemcpyAsync(at(dst), at(src), n * sizeof(float), cudaMemcpyDeviceToDevice, 0), "copy");
+}
+
+static void cu_embed(void *ctx, LumiRef x, const LumiMat *emb, const int *tokens, int n) {
+    size_t cols = (size_t)emb->cols;
+    for (int t = 0; t < n; t++)
+        ck(ctx, cudaMemcpyAsync(at(x) + t * cols, mat(emb) + (size_t)tokens[t] * cols, cols * sizeof(float),
+                                cudaMemcpyDeviceToDevice, 0),
+           "embed");
+}
+
+static void cu_rmsnorm(void *ctx, LumiRef out, LumiRef x, const LumiMat *w, int n, int dim, float eps) {
+    lumi_cuda_rmsnorm(at(out), at(x), mat(w), n, dim, eps);
+    launched(ctx, "rmsnorm");
+}
+
+static void cu_matmul(void *ctx, LumiRef out, int os, LumiRef x, const LumiMat *w, const LumiMat *b, int n) {
+    lumi_cuda_matmul(at(out), os, at(x), mat(w), b ? mat(b) : NULL, w->rows, w->cols, n);
+    launched(ctx, "matmul");
+}
+
+/* out[n, rows] (row stride os) = x[n, cols] W^T: in cuBLAS's column-major
+ * terms C[rows, n] = (W as [cols, rows])^T X[cols, n]. */
+static void cublas_matmul(void *ctx, LumiRef out, int os, LumiRef x, const LumiMat *w, const LumiMat *b, int n) {
+    Cu *c = ctx;
+    const float one = 1.0f, zero = 0.0f;
+    if (n <= 0) return;
+    if (cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, w->rows, n, w->cols, &one, mat(w), w->cols, at(x), w->cols, &zero,
+                    at(out), os) != CUBLAS_STATUS_SUCCESS)
+        ck(c, cudaErrorUnknown, "cublasSgemm");
+    if (b && b->data) lumi_cuda_bias(at(out), os, mat(b), w->rows, n);
+    launched(c, "matmul");
+}
+
+static void cu_rope(void *ctx, LumiRef x, int stride, int n, int pos0, int n_heads, int head_size) {
+    Cu *c = ctx;
+    lumi_cuda_rope(at(x), stride, n, pos0, n_heads, head_size, c->m->rope.style == LUMI_ROPE_HALF, c->cos->dev,
+                   c->sin->dev);
+    launched(c, "rope");
+}
+
+static void cu_attention(void *ctx, LumiRef out, LumiRef q, LumiRef kc, LumiRef vc, int n, int pos0) {
+    Cu *c = ctx;
+    const LumiConfig *f = &c->m->cfg;
+    /* slices of att_rows queries share the scratch; the stream runs them in order */
+    for (int t0 = 0; t0 < n; t0 += c->att_rows) {
+        int rows = n - t0 < c->att_rows ? n - t0 : c->att_rows;
+        lumi_cuda_attention(at(out), at(q), at(kc), at(vc), c->scratch->dev, t0, rows, pos0, f->dim, f->kv_dim,
+                            f->n_heads, f->n_kv_heads, f->head_size, f->seq_len);
+    }
+    launched(c, "attention");
+}
+
+static void cu_swiglu(void *ctx, LumiRef h1, LumiRef h3, size_t len) {
+    lumi_cuda_swiglu(at(h1), at(h3), len);
+    launched(ctx, "swiglu");
+}
+
+static void cu_add(void *ctx, LumiRef x, LumiRef y, size_t len) {
+    lumi_cuda_add(at(x), at(y), len);
+    launched(ctx, "add");
+}
+
+#define CUDA_OPS                                                                                                     \
+    .free = cu_free, .weights = cu_weights, .supports = cuda_supports, .alloc = cu_alloc, .release = cu_release,      \
+    .to_host = cu_to_host, .copy = cu_copy, .embed = cu_embed, .rmsnorm = cu_rmsnorm, .rope = cu_rope,                \
+    .attention = cu_attention, .swiglu = cu_swiglu, .add = cu_add
+
+const LumiBackendOps lumi_backend_cuda = {.name = "cuda", .doc = DOC_CUDA, .init = cu_init, .matmul = cu_matmul, CUDA_OPS};
+const LumiBackendOps lumi_backend_cublas = {
+    .name = "cublas", .doc = DOC_CUBLAS, .init = cublas_init, .matmul = cublas_matmul, CUDA_OPS};
+
+#endif
