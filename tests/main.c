@@ -18,6 +18,7 @@ Suite *suite_cpu(void);
 Suite *suite_bench(void);
 Suite *suite_backend(void);
 Suite *suite_opencl(void);
+Suite *suite_cuda(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
@@ -34,6 +35,7 @@ static Suite *(*const SUITES[])(void) = {
     suite_bench,
     suite_backend,
     suite_opencl,
+    suite_cuda,
 };
 
 int main(void) {

@@ -12,108 +12,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "../paths/session.h"
+#include "device_check.h"
 #include "helpers.h"
-
-static const char *PATHS[] = {
-    "cache=fixed,prefill=batched",   "cache=fixed,prefill=token",   "cache=fixed,prefill=chunked:3",
-    "cache=growing,prefill=batched", "cache=growing,prefill=token", "cache=growing,prefill=chunked:5",
-    "cache=none,prefill=batched",    "cache=none,prefill=token",    "cache=none,prefill=chunked:4",
-};
-#define N_PATHS (sizeof PATHS / sizeof PATHS[0])
-
-static void load(const char *path, LumiModel *m) {
-    LumiErr e;
-    ck_assert_msg(lumi_model_load(path, m, &e) == 0, "%s", e.msg);
-}
-
-/* Opens a session on `spec`; 0, or -1 with the message in e. */
-static int open_path(LumiSession *s, const LumiModel *m, const char *spec, LumiErr *e) {
-    LumiPathSpec p;
-    lumi_path_default(&p);
-    ck_assert_msg(lumi_path_parse(spec, &p, e) == 0, "%s", e->msg);
-    return lumi_session_open(s, m, &p, e);
-}
-
-/* 1 (with the reason printed) when no OpenCL device can run here. */
-static int no_device(const LumiModel *m, const char *test) {
-    LumiSession s;
-    LumiErr e;
-    if (open_path(&s, m, "backend=opencl", &e) == 0) {
-        lumi_session_close(&s);
-        return 0;
-    }
-    ck_assert_msg(strstr(e.msg, "without OpenCL") || strstr(e.msg, "no OpenCL"), "unexpected: %s", e.msg);
-    printf("SKIP %s: %s\n", test, e.msg);
-    return 1;
-}
-
-/* Logits of every position, fed in two parts so every path also runs
- * against a non-empty cache. */
-static float *run(const LumiModel *m, const char *backend, const char *spec, const int *tok, int T) {
-    char full[128];
-    snprintf(full, sizeof full, "backend=%s,%s", backend, spec);
-    LumiSession s;
-    LumiErr e;
-    ck_assert_msg(open_path(&s, m, full, &e) == 0, "%s", e.msg);
-    size_t V = (size_t)m->cfg.vocab_size;
-    float *out = malloc((size_t)T * V * sizeof(float));
-    int first = T / 2;
-    ck_assert_msg(lumi_session_feed(&s, tok, first, out, &e) == 0, "%s: %s", full, e.msg);
-    ck_assert_msg(lumi_session_feed(&s, tok + first, T - first, out + (size_t)first * V, &e) == 0, "%s: %s", full,
-                  e.msg);
-    lumi_session_close(&s);
-    return out;
-}
-
-static int *tokens(const LumiModel *m, int T) {
-    int *tok = malloc((size_t)T * sizeof(int));
-    for (int t = 0; t < T; t++) tok[t] = (t * 7919 + 1) % m->cfg.vocab_size;
-    return tok;
-}
-
-/* Index of the first opencl path differing bitwise from the first, or -1. */
-static int first_mismatch(const LumiModel *m, const int *tok, int T, float **base_out) {
-    size_t N = (size_t)T * m->cfg.vocab_size;
-    float *base = run(m, "opencl", PATHS[0], tok, T);
-    int bad = -1;
-    for (size_t i = 1; i < N_PATHS && bad < 0; i++) {
-        float *got = run(m, "opencl", PATHS[i], tok, T);
-        if (memcmp(base, got, N * sizeof(float)) != 0) bad = (int)i;
-        free(got);
-    }
-    if (base_out) *base_out = base;
-    else free(base);
-    return bad;
-}
-
-static void check_model(const LumiModel *m, const char *what, int T) {
-    int *tok = tokens(m, T);
-    size_t N = (size_t)T * m->cfg.vocab_size;
-    float *dev;
-    int bad = first_mismatch(m, tok, T, &dev);
-    ck_assert_msg(bad < 0, "%s: opencl %s differs bitwise from %s", what, bad < 0 ? "" : PATHS[bad], PATHS[0]);
-    float *ref = run(m, "ref", PATHS[0], tok, T);
-    double err = th_max_abs(dev, ref, N);
-    ck_assert_msg(err <= 1e-4, "%s: max |opencl - ref| = %g > 1e-4", what, err);
-    ck_assert_msg(memcmp(dev, ref, N * 4) != 0, "%s: opencl equals ref bitwise; the bitwise check proves nothing", what);
-    printf("NOTE %s: opencl within %.2g of ref, 9 paths bitwise equal\n", what, err);
-    free(dev), free(ref), free(tok);
-}
 
 START_TEST(opencl_default_model) {
     LumiModel m;
-    load(DEFAULT_MODEL, &m);
-    if (!no_device(&m, __func__)) check_model(&m, DEFAULT_MODEL, 20);
+    th_load(DEFAULT_MODEL, &m);
+    if (!th_no_device(&m, "opencl", __func__)) th_device_check(&m, "opencl", DEFAULT_MODEL, 20, 1);
     lumi_model_free(&m);
 }
 END_TEST
 
 START_TEST(opencl_synth_gqa) {
     LumiModel m;
-    load(th_synth("ocl_gqa.bin", 40, 72, 2, 5, 1, 97, 32, 1, 13), &m);
-    if (!no_device(&m, __func__)) check_model(&m, "synth GQA 5/1 heads", 23);
+    th_load(th_synth("ocl_gqa.bin", 40, 72, 2, 5, 1, 97, 32, 1, 13), &m);
+    if (!th_no_device(&m, "opencl", __func__)) th_device_check(&m, "opencl", "synth GQA 5/1 heads", 23, 1);
     lumi_model_free(&m);
 }
 END_TEST
@@ -122,8 +39,8 @@ END_TEST
  * synthesized model in memory (test_safetensors covers reading them). */
 START_TEST(opencl_qwen_style) {
     LumiModel m;
-    load(th_synth("ocl_qwen.bin", 48, 80, 2, 4, 2, 89, 32, 1, 17), &m);
-    if (no_device(&m, __func__)) {
+    th_load(th_synth("ocl_qwen.bin", 48, 80, 2, 4, 2, 89, 32, 1, 17), &m);
+    if (th_no_device(&m, "opencl", __func__)) {
         lumi_model_free(&m);
         return;
     }
@@ -143,7 +60,7 @@ START_TEST(opencl_qwen_style) {
     c->rope_style = LUMI_ROPE_HALF;
     lumi_rope_free(&m.rope);
     ck_assert(lumi_rope_init(&m.rope, c) == 0);
-    check_model(&m, "Qwen-style (biases, half RoPE)", 21);
+    th_device_check(&m, "opencl", "Qwen-style (biases, half RoPE)", 21, 1);
     for (int l = 0; l < c->n_layers; l++) m.w.layers[l].bq = m.w.layers[l].bk = m.w.layers[l].bv = (LumiMat){0};
     free(bias);
     lumi_model_free(&m);
@@ -183,12 +100,12 @@ static const char *edited_kernels(const char *name, const char *const *edits) {
  * unperturbed source passes it. */
 START_TEST(opencl_perturbed_order_breaks_invariance) {
     LumiModel m;
-    load(th_synth("ocl_perturb.bin", 40, 72, 2, 5, 1, 97, 32, 1, 15), &m);
-    if (no_device(&m, __func__)) {
+    th_load(th_synth("ocl_perturb.bin", 40, 72, 2, 5, 1, 97, 32, 1, 15), &m);
+    if (th_no_device(&m, "opencl", __func__)) {
         lumi_model_free(&m);
         return;
     }
-    int T = 12, *tok = tokens(&m, T);
+    int T = 12, *tok = th_tokens(&m, T);
     const char *stored = "for (int k = 0; k < TT; k++) buf[k * LANES + lid] = acc[k];\n"
                          "    barrier(CLK_LOCAL_MEM_FENCE);\n";
     char seq[512];
@@ -197,9 +114,9 @@ START_TEST(opencl_perturbed_order_breaks_invariance) {
                               "    barrier(CLK_LOCAL_MEM_FENCE);\n", stored);
     const char *edits[] = {stored, seq, "float s = buf[lid * LANES];", "float s = n > 1 ? seq : buf[lid * LANES];", NULL};
     setenv("LUMI_OPENCL_KERNELS", edited_kernels("perturbed.cl", edits), 1);
-    ck_assert_msg(first_mismatch(&m, tok, T, NULL) >= 0, "an n-dependent matmul order went unnoticed");
+    ck_assert_msg(th_first_mismatch(&m, "opencl", tok, T, NULL) >= 0, "an n-dependent matmul order went unnoticed");
     unsetenv("LUMI_OPENCL_KERNELS");
-    ck_assert_int_eq(first_mismatch(&m, tok, T, NULL), -1);
+    ck_assert_int_eq(th_first_mismatch(&m, "opencl", tok, T, NULL), -1);
     free(tok);
     lumi_model_free(&m);
 }
@@ -207,8 +124,8 @@ END_TEST
 
 START_TEST(opencl_bad_input) {
     LumiModel m;
-    load(DEFAULT_MODEL, &m);
-    if (no_device(&m, __func__)) {
+    th_load(DEFAULT_MODEL, &m);
+    if (th_no_device(&m, "opencl", __func__)) {
         lumi_model_free(&m);
         return;
     }
@@ -217,21 +134,27 @@ START_TEST(opencl_bad_input) {
     /* a kernel that does not compile: the message carries the build log */
     const char *edits[] = {"/* x += y */", "__kernel void broken(void) { undeclared_thing = 1; }\n/* x += y */", NULL};
     setenv("LUMI_OPENCL_KERNELS", edited_kernels("broken.cl", edits), 1);
-    ck_assert_int_eq(open_path(&s, &m, "backend=opencl", &e), -1);
+    /* the OpenCL compiler also prints its errors to stderr: keep the test log clean */
+    fflush(stderr);
+    int saved = dup(2), null = open("/dev/null", O_WRONLY);
+    dup2(null, 2);
+    int rc = th_open_path(&s, &m, "backend=opencl", &e);
+    dup2(saved, 2), close(saved), close(null);
+    ck_assert_int_eq(rc, -1);
     ck_assert_msg(strstr(e.msg, "failed to compile") && strstr(e.msg, "undeclared_thing") && !strchr(e.msg, '\n'),
                   "%s", e.msg);
     unsetenv("LUMI_OPENCL_KERNELS");
-    ck_assert_int_eq(open_path(&s, &m, "backend=opencl,device=99", &e), -1);
+    ck_assert_int_eq(th_open_path(&s, &m, "backend=opencl,device=99", &e), -1);
     ck_assert_msg(strstr(e.msg, "no device 99"), "%s", e.msg);
     setenv("LUMI_OPENCL_DEVICE", "99", 1);
-    ck_assert_int_eq(open_path(&s, &m, "backend=opencl", &e), -1);
+    ck_assert_int_eq(th_open_path(&s, &m, "backend=opencl", &e), -1);
     ck_assert_msg(strstr(e.msg, "no device 99"), "%s", e.msg);
-    ck_assert_int_eq(open_path(&s, &m, "backend=opencl,device=0", &e), 0); /* the path key wins */
+    ck_assert_int_eq(th_open_path(&s, &m, "backend=opencl,device=0", &e), 0); /* the path key wins */
     lumi_session_close(&s);
     unsetenv("LUMI_OPENCL_DEVICE");
     /* too little device memory: says how much was needed */
     setenv("LUMI_OPENCL_MEM_MB", "1", 1);
-    ck_assert_int_eq(open_path(&s, &m, "backend=opencl", &e), -1);
+    ck_assert_int_eq(th_open_path(&s, &m, "backend=opencl", &e), -1);
     ck_assert_msg(strstr(e.msg, "out of device memory") && strstr(e.msg, "MiB"), "%s", e.msg);
     unsetenv("LUMI_OPENCL_MEM_MB");
     lumi_model_free(&m);
