@@ -161,6 +161,31 @@ START_TEST(opencl_bad_input) {
 }
 END_TEST
 
+/* lumi check: a device backend with no platform is SKIP (exit 0), and a
+ * failure (exit 1) with require: true. OCL_ICD_VENDORS pointing nowhere
+ * hides every OpenCL driver from the ICD loader. */
+START_TEST(equivalence_skips_absent_device) {
+    const char *cfg = th_path("eq_skip.yaml");
+    for (int require = 0; require < 2; require++) {
+        FILE *f = fopen(cfg, "w");
+        ck_assert(f != NULL);
+        fprintf(f, "name: eq_skip\nkind: equivalence\nmodel: models/kjv1M.bin\noutput: %s\nprompts:\n  - {ids: [1, 5]}\n"
+                   "steps: 2\nrequire: %s\npaths: {backend: [ref, opencl], prefill: [token, batched]}\n",
+                th_tmpdir(), require ? "true" : "false");
+        fclose(f);
+        char cmd[600], *out = NULL;
+        snprintf(cmd, sizeof cmd, "OCL_ICD_VENDORS=/nonexistent ./lumi check %s 2>&1", cfg);
+        int rc = th_run(cmd, &out);
+        ck_assert_msg(out && strstr(out, "no OpenCL platform"), "%s", out ? out : "");
+        if (!require)
+            ck_assert_msg(rc == 0 && strstr(out, "SKIP") && !strstr(out, "ERROR"), "rc %d: %s", rc, out);
+        else
+            ck_assert_msg(rc != 0 && strstr(out, "ERROR") && !strstr(out, "SKIP"), "rc %d: %s", rc, out);
+        free(out);
+    }
+}
+END_TEST
+
 Suite *suite_opencl(void) {
     Suite *s = suite_create("opencl");
     TCase *tc = tcase_create("device");
@@ -170,6 +195,7 @@ Suite *suite_opencl(void) {
     tcase_add_test(tc, opencl_qwen_style);
     tcase_add_test(tc, opencl_perturbed_order_breaks_invariance);
     tcase_add_test(tc, opencl_bad_input);
+    tcase_add_test(tc, equivalence_skips_absent_device);
     suite_add_tcase(s, tc);
     return s;
 }
