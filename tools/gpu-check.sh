@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# gpu-check.sh: everything a session with an NVIDIA GPU should run, in one
+# go, sized to finish in about 8 minutes on an H200 (each step has its own
+# time limit, so a slow step is cut short and reported, not left hanging):
+#   1. build (nvcc found on PATH or in /usr/local/cuda) and make test, with
+#      the cuda/cublas suites running for real instead of skipping;
+#   2. lumi check configs/equivalence-gpu.yaml with require: true (a
+#      missing device is a failure here, not a skip);
+#   3. lumi bench on a synthesized Llama-2-7B-shape model (dim 4096, hidden
+#      11008, 32 layers, 32 heads, vocab 32000), f32 (27 GB; the device
+#      backends hold f32 only): cuda and cublas pp512 + tg128, and the cpu
+#      backend on a shorter prompt for the prefill ratio.
+# Usage: tools/gpu-check.sh [OUT_DIR]   (default results/gpu-check)
+# The machine needs the build's packages (README set-up); if it has none
+# and no network, build here and carry build/ and lumi along.
+# Env: JOBS (make -j, default nproc), SYNTH_DIR (where the 27 GB model is
+# written, default /dev/shm if it has room, else OUT_DIR), SKIP_7B=1.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-results/gpu-check}
+mkdir -p "$OUT"
+LOG="$OUT/summary.txt"
+JOBS=${JOBS:-$(nproc)}
+: > "$LOG"
+say() { echo "== $*" | tee -a "$LOG"; }
+step() { # step NAME LIMIT_S COMMAND...: runs it with a time limit, logs rc and seconds
+    local name=$1 limit=$2
+    shift 2
+    local t0=$SECONDS
+    timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+    local rc=$?
+    say "$name: rc=$rc in $((SECONDS - t0)) s (log: $OUT/$name.log)"
+    tail -n 25 "$OUT/$name.log" | sed 's/^/   /' | tee -a "$LOG" > /dev/null
+    return $rc
+}
+
+say "$(date -u +%FT%TZ) $(git rev-parse --short HEAD 2>/dev/null) on $(hostname)"
+command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$LOG"
+
+step build 240 make -j"$JOBS" all build/run_tests || { say "build failed: stop"; exit 2; }
+./lumi paths | grep -E '^  (opencl|cuda|cublas) ' | tee -a "$LOG"
+step test 120 make test
+
+# equivalence with the device required
+# (opencl is left out of the required run: the GPU machine may have no ICD)
+sed -e 's/^require: false/require: true/' -e 's/backend: \[ref, opencl, cuda, cublas\]/backend: [ref, cuda, cublas]/' \
+    -e 's/^name: equivalence-gpu/name: equivalence-gpu-required/' configs/equivalence-gpu.yaml > "$OUT/equivalence-gpu-required.yaml"
+grep -q '^require: true' "$OUT/equivalence-gpu-required.yaml" || echo "require: true" >> "$OUT/equivalence-gpu-required.yaml"
+step equivalence 150 ./lumi check "$OUT/equivalence-gpu-required.yaml"
+
+if [ "${SKIP_7B:-0}" = 1 ]; then say "SKIP_7B=1: no 7B bench"; exit 0; fi
+# 27 GB of f32 weights: /dev/shm when it has room (no disk write), else OUT.
+if [ -z "${SYNTH_DIR:-}" ]; then
+    SYNTH_DIR=$OUT
+    free_shm=$(df -k --output=avail /dev/shm 2>/dev/null | tail -1)
+    [ "${free_shm:-0}" -gt $((30 * 1024 * 1024)) ] && SYNTH_DIR=/dev/shm
+fi
+M7="$SYNTH_DIR/lumi-llama2-7b-f32.bin"
+[ -s "$M7" ] || step synth-7b 150 ./lumi synth --dim 4096 --hidden 11008 --layers 32 --heads 32 --kv-heads 32 \
+    --vocab 32000 --seq 1024 --seed 7 -o "$M7" || { say "synth failed: stop"; exit 2; }
+step bench-7b-gpu 150 ./lumi bench -m "$M7" --path backend=cuda,cache=fixed,prefill=batched \
+    --path backend=cublas,cache=fixed,prefill=batched -p 512 -n 128 -r 2 --no-machine -o "$OUT/bench"
+step bench-7b-cpu 120 ./lumi bench -m "$M7" --path backend=cpu,cache=fixed,prefill=batched -p 64 -n 8 -r 1 \
+    -o "$OUT/bench"
+say "decode bandwidth: 26.95 GB read per token in f32 (weights); tok/s x 26.95 = GB/s, against the H200's"
+say "nominal 4800 GB/s HBM3e (lumi bench's machine figures are the host's, not the GPU's)"
+[ "$SYNTH_DIR" = /dev/shm ] && rm -f "$M7"
+say "done in $SECONDS s"
