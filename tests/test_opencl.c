@@ -94,10 +94,9 @@ static const char *edited_kernels(const char *name, const char *const *edits) {
     return path;
 }
 
-/* A matmul that sums the lanes' partials left to right instead of by the
- * tree when the call holds more than one token (an n-dependent order, as a
- * GEMM that blocks by size has) must fail the 9-path check; the
- * unperturbed source passes it. */
+/* A matmul whose lanes walk their columns backwards when the call holds
+ * more than one token (an n-dependent order, as a GEMM that blocks by size
+ * has) must fail the 9-path check; the unperturbed source passes it. */
 START_TEST(opencl_perturbed_order_breaks_invariance) {
     LumiModel m;
     th_load(th_synth("ocl_perturb.bin", 40, 72, 2, 5, 1, 97, 32, 1, 15), &m);
@@ -106,13 +105,10 @@ START_TEST(opencl_perturbed_order_breaks_invariance) {
         return;
     }
     int T = 12, *tok = th_tokens(&m, T);
-    const char *stored = "for (int k = 0; k < TT; k++) buf[k * LANES + lid] = acc[k];\n"
-                         "    barrier(CLK_LOCAL_MEM_FENCE);\n";
-    char seq[512];
-    snprintf(seq, sizeof seq, "%s    float seq = 0.0f;\n    if (lid < TT)\n"
-                              "        for (int i = 0; i < LANES; i++) seq = seq + buf[lid * LANES + i];\n"
-                              "    barrier(CLK_LOCAL_MEM_FENCE);\n", stored);
-    const char *edits[] = {stored, seq, "float s = buf[lid * LANES];", "float s = n > 1 ? seq : buf[lid * LANES];", NULL};
+    const char *edits[] = {"for (int c = lid; c < cols; c += LANES) {",
+                           "for (int c = n > 1 ? lid + (cols - 1 - lid) / LANES * LANES : lid; c >= 0 && c < cols;\n"
+                           "         c += n > 1 ? -LANES : LANES) {",
+                           NULL};
     setenv("LUMI_OPENCL_KERNELS", edited_kernels("perturbed.cl", edits), 1);
     ck_assert_msg(th_first_mismatch(&m, "opencl", tok, T, NULL) >= 0, "an n-dependent matmul order went unnoticed");
     unsetenv("LUMI_OPENCL_KERNELS");

@@ -13,6 +13,7 @@
 
 #define LANES 64
 #define TT 8
+#define RB 4 // weight rows per block (opencl: 4 on GPUs too)
 
 __device__ static float tree_sum(float *buf, int lid, float v) {
     buf[lid] = v;
@@ -51,29 +52,34 @@ __global__ static void k_rmsnorm(float *out, const float *x, const float *w, int
     for (int i = lid; i < dim; i += LANES) ot[i] = xt[i] * inv * w[i];
 }
 
+// Block (g, tile): rows g*RB.. for tokens tile*TT.., one tree per (row, token).
 __global__ static void k_matmul(float *out, int os, const float *x, const float *W, const float *bias, int rows, int cols,
                                 int n) {
-    __shared__ float buf[TT * LANES];
-    int lid = threadIdx.x, r = blockIdx.x, t0 = blockIdx.y * TT;
-    const float *wr = W + (size_t)r * cols;
-    float acc[TT];
-    for (int k = 0; k < TT; k++) acc[k] = 0.0f;
+    __shared__ float buf[RB * TT * LANES];
+    int lid = threadIdx.x, r0 = blockIdx.x * RB, t0 = blockIdx.y * TT;
+    float acc[RB * TT];
+    for (int i = 0; i < RB * TT; i++) acc[i] = 0.0f;
     for (int c = lid; c < cols; c += LANES) {
-        float wc = wr[c];
-        for (int k = 0; k < TT; k++)
-            if (t0 + k < n) acc[k] = fmaf(wc, x[(size_t)(t0 + k) * cols + c], acc[k]);
+        float xc[TT];
+        for (int k = 0; k < TT; k++) xc[k] = t0 + k < n ? x[(size_t)(t0 + k) * cols + c] : 0.0f;
+        for (int j = 0; j < RB && r0 + j < rows; j++) {
+            float wc = W[(size_t)(r0 + j) * cols + c];
+            for (int k = 0; k < TT; k++) acc[j * TT + k] = fmaf(wc, xc[k], acc[j * TT + k]);
+        }
     }
-    for (int k = 0; k < TT; k++) buf[k * LANES + lid] = acc[k];
+    for (int i = 0; i < RB * TT; i++) buf[i * LANES + lid] = acc[i];
     __syncthreads();
     for (int s = LANES / 2; s > 0; s >>= 1) {
         if (lid < s)
-            for (int k = 0; k < TT; k++) buf[k * LANES + lid] = buf[k * LANES + lid] + buf[k * LANES + lid + s];
+            for (int i = 0; i < RB * TT; i++) buf[i * LANES + lid] = buf[i * LANES + lid] + buf[i * LANES + lid + s];
         __syncthreads();
     }
-    if (lid < TT && t0 + lid < n) {
-        float s = buf[lid * LANES];
+    for (int i = lid; i < RB * TT; i += LANES) {
+        int r = r0 + i / TT, t = t0 + i % TT;
+        if (r >= rows || t >= n) continue;
+        float s = buf[i * LANES];
         if (bias) s = s + bias[r];
-        out[(size_t)(t0 + lid) * os + r] = s;
+        out[(size_t)t * os + r] = s;
     }
 }
 
@@ -155,7 +161,7 @@ void lumi_cuda_rmsnorm(float *out, const float *x, const float *w, int n, int di
 }
 
 void lumi_cuda_matmul(float *out, int os, const float *x, const float *W, const float *bias, int rows, int cols, int n) {
-    if (n > 0 && rows > 0) k_matmul<<<dim3(rows, blocks(n, TT)), LANES>>>(out, os, x, W, bias, rows, cols, n);
+    if (n > 0 && rows > 0) k_matmul<<<dim3(blocks(rows, RB), blocks(n, TT)), LANES>>>(out, os, x, W, bias, rows, cols, n);
 }
 
 void lumi_cuda_bias(float *out, int os, const float *bias, int rows, int n) {

@@ -45,6 +45,10 @@ const LumiBackendOps lumi_backend_opencl = {.name = "opencl", .doc = DOC, .init 
 
 #define LANES 64 /* as in opencl_kernels.cl */
 #define TT 8
+/* Weight rows per matmul work-group: a CPU device (PoCL) pays per
+ * work-group, a GPU wants many of them. The bits do not depend on it. */
+#define RB_GPU 4
+#define RB_CPU 16
 
 static const char KERNELS[] =
 #include "opencl_kernels.inc"
@@ -66,6 +70,7 @@ typedef struct {
     cl_kernel k[N_KERNELS];
     char dev_name[128];
     int dev_index;
+    int rb; /* matmul rows per work-group */
     size_t mem_limit, mem_used, max_alloc; /* bytes */
     LumiWeights w;       /* data: LumiBuf * */
     LumiLayer *layers;
@@ -214,7 +219,12 @@ static int build(Ocl *o, cl_device_id dev, LumiErr *e) {
     o->prog = clCreateProgramWithSource(o->cx, 1, &text, NULL, &rc);
     free(src);
     if (rc != CL_SUCCESS) return lumi_err(e, "backend opencl: clCreateProgramWithSource failed (%d)", (int)rc);
-    rc = clBuildProgram(o->prog, 1, &dev, "-cl-std=CL1.2", NULL, NULL);
+    cl_device_type type = 0;
+    clGetDeviceInfo(dev, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    o->rb = type & CL_DEVICE_TYPE_CPU ? RB_CPU : RB_GPU;
+    char opts[64];
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DRB=%d", o->rb);
+    rc = clBuildProgram(o->prog, 1, &dev, opts, NULL, NULL);
     if (rc != CL_SUCCESS) {
         char log[700];
         flat_log(o->prog, dev, log, sizeof log);
@@ -400,7 +410,7 @@ static void ocl_matmul(void *ctx, LumiRef out, int os, LumiRef x, const LumiMat 
     cl_int ost = os, hb = b && b->data, rows = w->rows, cols = w->cols, nn = n;
     ARG(o, k, 0, om), ARG(o, k, 1, oo), ARG(o, k, 2, ost), ARG(o, k, 3, xm), ARG(o, k, 4, xo), ARG(o, k, 5, wm);
     ARG(o, k, 6, bm), ARG(o, k, 7, hb), ARG(o, k, 8, rows), ARG(o, k, 9, cols), ARG(o, k, 10, nn);
-    size_t g[2] = {(size_t)rows * LANES, (size_t)(n + TT - 1) / TT}, l[2] = {LANES, 1};
+    size_t g[2] = {(size_t)(rows + o->rb - 1) / o->rb * LANES, (size_t)(n + TT - 1) / TT}, l[2] = {LANES, 1};
     launch(o, K_MATMUL, 2, g, l);
 }
 

@@ -15,7 +15,10 @@
 #pragma OPENCL FP_CONTRACT OFF
 
 #define LANES 64 /* work-group size of every reduction kernel */
-#define TT 8     /* tokens per matmul work-group: the weight row is read once per TT tokens */
+#define TT 8     /* tokens per matmul work-group: a weight row is read once per TT tokens */
+#ifndef RB
+#define RB 4     /* weight rows per matmul work-group (the host may set it: -DRB=N) */
+#endif
 
 /* Combines the LANES partial sums in buf by a fixed tree; every work-item
  * gets the total. */
@@ -61,35 +64,40 @@ __kernel void rmsnorm(__global float *out, ulong oo, __global const float *x, ul
     for (int i = lid; i < dim; i += LANES) ot[i] = xt[i] * inv * w[i];
 }
 
-/* Work-group (r, tile): output row r for tokens tile*TT .. tile*TT+TT-1.
- * out[t * os + r] = sum_c W[r, c] x[t, c] (+ bias[r]); has_bias 0 or 1.
- * The TT tokens' trees run side by side (one set of barriers); each is the
- * same fixed tree as tree_sum. */
+/* Work-group (g, tile): output rows g*RB .. g*RB+RB-1 for tokens
+ * tile*TT .. tile*TT+TT-1. out[t * os + r] = sum_c W[r, c] x[t, c]
+ * (+ bias[r]); has_bias 0 or 1. Every (row, token) pair has its own lane
+ * partials and its own tree (the same pairing as tree_sum); the RB*TT trees
+ * run side by side, under one set of barriers. */
 __kernel void matmul(__global float *out, ulong oo, int os, __global const float *x, ulong xo,
                      __global const float *W, __global const float *bias, int has_bias, int rows, int cols, int n) {
-    __local float buf[TT * LANES];
+    __local float buf[RB * TT * LANES];
     int lid = get_local_id(0);
-    int r = get_group_id(0);
+    int r0 = get_group_id(0) * RB;
     int t0 = get_group_id(1) * TT;
-    __global const float *wr = W + (size_t)r * cols;
-    float acc[TT];
-    for (int k = 0; k < TT; k++) acc[k] = 0.0f;
+    float acc[RB * TT];
+    for (int i = 0; i < RB * TT; i++) acc[i] = 0.0f;
     for (int c = lid; c < cols; c += LANES) {
-        float wc = wr[c];
-        for (int k = 0; k < TT; k++)
-            if (t0 + k < n) acc[k] = fma(wc, x[xo + (size_t)(t0 + k) * cols + c], acc[k]);
+        float xc[TT];
+        for (int k = 0; k < TT; k++) xc[k] = t0 + k < n ? x[xo + (size_t)(t0 + k) * cols + c] : 0.0f;
+        for (int j = 0; j < RB && r0 + j < rows; j++) {
+            float wc = W[(size_t)(r0 + j) * cols + c];
+            for (int k = 0; k < TT; k++) acc[j * TT + k] = fma(wc, xc[k], acc[j * TT + k]);
+        }
     }
-    for (int k = 0; k < TT; k++) buf[k * LANES + lid] = acc[k];
+    for (int i = 0; i < RB * TT; i++) buf[i * LANES + lid] = acc[i];
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int s = LANES / 2; s > 0; s >>= 1) {
         if (lid < s)
-            for (int k = 0; k < TT; k++) buf[k * LANES + lid] = buf[k * LANES + lid] + buf[k * LANES + lid + s];
+            for (int i = 0; i < RB * TT; i++) buf[i * LANES + lid] = buf[i * LANES + lid] + buf[i * LANES + lid + s];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (lid < TT && t0 + lid < n) {
-        float s = buf[lid * LANES];
+    for (int i = lid; i < RB * TT; i += LANES) {
+        int r = r0 + i / TT, t = t0 + i % TT;
+        if (r >= rows || t >= n) continue;
+        float s = buf[i * LANES];
         if (has_bias) s = s + bias[r];
-        out[oo + (size_t)(t0 + lid) * os + r] = s;
+        out[oo + (size_t)t * os + r] = s;
     }
 }
 
