@@ -13,7 +13,9 @@
  * counting the devices of every platform in order (0 otherwise).
  * LUMI_OPENCL_KERNELS=FILE compiles FILE instead of the built-in kernels
  * (kernel development, and the tests' perturbations); LUMI_OPENCL_MEM_MB
- * caps the device memory lumi will use (to rehearse a smaller device).
+ * caps the device memory lumi will use (to rehearse a smaller device);
+ * LUMI_OPENCL_ATT_ROWS caps the queries per attention launch (the slices a
+ * long prefill is cut into when the scratch cannot hold them all).
  * Built only when pkg-config finds OpenCL (ocl-icd-opencl-dev); otherwise
  * the backend is listed and says how to get it. */
 #include <stdlib.h>
@@ -303,6 +305,13 @@ static int scratch_init(Ocl *o, LumiErr *e) {
     const LumiConfig *c = &o->m->cfg;
     size_t per_query = (size_t)c->n_heads * (size_t)c->seq_len;
     size_t rows = ((size_t)16 << 20) / per_query;
+    const char *env = getenv("LUMI_OPENCL_ATT_ROWS");
+    long want;
+    if (env && *env) {
+        if (lumi_parse_int(env, 1, 1 << 20, &want) != 0)
+            return lumi_err(e, "LUMI_OPENCL_ATT_ROWS='%s': expected a number of queries >= 1", env);
+        if ((size_t)want < rows) rows = (size_t)want;
+    }
     o->att_rows = rows < 1 ? 1 : rows > (size_t)c->seq_len ? c->seq_len : (int)rows;
     o->scratch = buf_new(o, (size_t)o->att_rows * per_query * sizeof(float), NULL, e);
     return o->scratch ? 0 : -1;
