@@ -81,6 +81,11 @@ typedef struct LumiBackendOps {
     void (*swiglu)(void *ctx, LumiRef h1, LumiRef h3, size_t len);
     /* x += y */
     void (*add)(void *ctx, LumiRef x, LumiRef y, size_t len);
+
+    /* Optional (device backends; NULL elsewhere): the device's streaming
+     * read bandwidth (GB/s) and f32 FMA peak (GFLOP/s), measured now, so
+     * lumi bench takes a device path's fractions against the device. */
+    int (*peak)(void *ctx, double *read_gbs, double *fma_gflops, LumiErr *e);
 } LumiBackendOps;
 
 #endif

@@ -411,6 +411,8 @@ static void print_row(FILE *f, const char *label, const Row *r, int n_prompts, i
     snprintf(t1, sizeof t1, "%d/%d", r->m.n_top1, r->m.n_positions);
     snprintf(bw, sizeof bw, "%d/%d", r->m.n_bitwise, r->m.n_positions);
     if (r->has_anchor) snprintf(an, sizeof an, "%d/%d", r->an_bitwise, r->an_positions);
+    if (r->n_skipped && !r->m.n_positions) /* nothing ran: no figures */
+        strcpy(a, "-"), strcpy(s, "-"), strcpy(k, "-"), strcpy(t1, "-"), strcpy(bw, "-");
     fprintf(f, "%-*s %-9s %-9s %-9s %-9s %-9s %-9s %-6s %s", width, label, a, s, k, t1, bw, an,
             r->tokens_same ? "same" : "differ", verdict(r, n_prompts));
     if (r->n_errors || r->n_skipped) fprintf(f, "  %s", r->error);

@@ -164,6 +164,26 @@ START_TEST(opencl_bad_input) {
 }
 END_TEST
 
+/* lumi bench's device figures: measured on the device, positive, finite. */
+START_TEST(opencl_peak_figures) {
+    LumiModel m;
+    th_load(DEFAULT_MODEL, &m);
+    LumiSession s;
+    LumiErr e;
+    if (th_no_device(&m, "opencl", __func__)) {
+        lumi_model_free(&m);
+        return;
+    }
+    ck_assert_int_eq(th_open_path(&s, &m, "backend=opencl", &e), 0);
+    double gbs = -1, gflops = -1;
+    ck_assert_msg(s.be->peak && s.be->peak(s.bectx, &gbs, &gflops, &e) == 0, "%s", e.msg);
+    ck_assert_msg(gbs > 0.1 && gbs < 1e5 && gflops > 0.1 && gflops < 1e7, "read %g GB/s, FMA %g GFLOP/s", gbs, gflops);
+    printf("NOTE %s: device read %.1f GB/s, FMA peak %.1f GFLOP/s\n", __func__, gbs, gflops);
+    lumi_session_close(&s);
+    lumi_model_free(&m);
+}
+END_TEST
+
 /* lumi check: a device backend with no platform is SKIP (exit 0), and a
  * failure (exit 1) with require: true. OCL_ICD_VENDORS pointing nowhere
  * hides every OpenCL driver from the ICD loader. */
@@ -199,6 +219,7 @@ Suite *suite_opencl(void) {
     tcase_add_test(tc, opencl_perturbed_order_breaks_invariance);
     tcase_add_test(tc, opencl_bad_input);
     tcase_add_test(tc, equivalence_skips_absent_device);
+    tcase_add_test(tc, opencl_peak_figures);
     suite_add_tcase(s, tc);
     return s;
 }

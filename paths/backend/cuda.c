@@ -54,6 +54,8 @@ void lumi_cuda_attention(float *out, const float *q, const float *kc, const floa
                          int pos0, int dim, int kv_dim, int n_heads, int n_kv_heads, int head_size, int seq_len);
 void lumi_cuda_swiglu(float *a, const float *b, size_t len);
 void lumi_cuda_add(float *a, const float *b, size_t len);
+void lumi_cuda_peak_read(const float *buf, size_t n_floats, float *out, size_t threads);
+void lumi_cuda_peak_fma(int iters, float *out, size_t threads);
 
 struct LumiBuf {
     float *dev;
@@ -308,10 +310,51 @@ static void cu_add(void *ctx, LumiRef x, LumiRef y, size_t len) {
     launched(ctx, "add");
 }
 
+/* ---- lumi bench's device figures ---- */
+
+#define PEAK_THREADS ((size_t)1 << 18)
+
+/* Seconds since t0 once the device has drained; -1 on error. */
+static double drained(double t0) {
+    if (cudaDeviceSynchronize() != cudaSuccess || cudaGetLastError() != cudaSuccess) return -1;
+    return lumi_now() - t0;
+}
+
+static int cu_peak(void *ctx, double *read_gbs, double *fma_gflops, LumiErr *e) {
+    Cu *c = ctx;
+    size_t fr = 0, tot = 0, bytes = (size_t)1 << 30;
+    if (cudaMemGetInfo(&fr, &tot) == cudaSuccess && bytes > fr / 2) bytes = fr / 2 & ~(size_t)4095;
+    LumiBuf *buf = buf_new(c, bytes, NULL, e), *out = buf ? buf_new(c, PEAK_THREADS * sizeof(float), NULL, e) : NULL;
+    if (!out) return buf_free(buf), -1;
+    ck(c, cudaMemset(buf->dev, 0, bytes), "peak: fill");
+    *read_gbs = *fma_gflops = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        cudaDeviceSynchronize();
+        double t0 = lumi_now();
+        lumi_cuda_peak_read(buf->dev, bytes / sizeof(float), out->dev, PEAK_THREADS);
+        double s = drained(t0);
+        if (s > 0 && bytes / s / 1e9 > *read_gbs) *read_gbs = bytes / s / 1e9;
+    }
+    lumi_cuda_peak_fma(1, out->dev, PEAK_THREADS); /* warm-up */
+    for (int iters = 256; iters <= (1 << 24); iters *= 4) {
+        cudaDeviceSynchronize();
+        double t0 = lumi_now();
+        lumi_cuda_peak_fma(iters, out->dev, PEAK_THREADS);
+        double s = drained(t0);
+        if (s < 0) break;
+        double g = 32.0 * iters * (double)PEAK_THREADS / s / 1e9; /* 16 chains x 2 flops */
+        if (g > *fma_gflops) *fma_gflops = g;
+        if (s > 0.05) break;
+    }
+    buf_free(buf), buf_free(out);
+    ck(c, cudaGetLastError(), "peak");
+    return cu_to_host(c, NULL, (LumiRef){0}, 0, e);
+}
+
 #define CUDA_OPS                                                                                                     \
     .free = cu_free, .weights = cu_weights, .supports = cuda_supports, .alloc = cu_alloc, .release = cu_release,      \
     .to_host = cu_to_host, .copy = cu_copy, .embed = cu_embed, .rmsnorm = cu_rmsnorm, .rope = cu_rope,                \
-    .attention = cu_attention, .swiglu = cu_swiglu, .add = cu_add
+    .attention = cu_attention, .swiglu = cu_swiglu, .add = cu_add, .peak = cu_peak
 
 const LumiBackendOps lumi_backend_cuda = {.name = "cuda", .doc = DOC_CUDA, .init = cu_init, .matmul = cu_matmul, CUDA_OPS};
 const LumiBackendOps lumi_backend_cublas = {

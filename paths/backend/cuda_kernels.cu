@@ -152,6 +152,31 @@ __global__ static void k_add(float *a, const float *b, size_t len) {
     a[i] = a[i] + b[i];
 }
 
+// lumi bench's device figures (not used by the model): streaming read
+// bandwidth (neighbouring threads read neighbouring float4s) and the FMA
+// peak of 16 independent chains per thread.
+__global__ static void k_peak_read(const float4 *buf, size_t n4, float *out) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x, nw = (size_t)gridDim.x * blockDim.x;
+    float4 s = make_float4(0, 0, 0, 0);
+    for (size_t k = i; k < n4; k += nw) {
+        float4 v = buf[k];
+        s.x += v.x, s.y += v.y, s.z += v.z, s.w += v.w;
+    }
+    out[i] = s.x + s.y + s.z + s.w;
+}
+
+__global__ static void k_peak_fma(int iters, float *out) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    float a[16], m = 0.999999f, c = 1e-7f;
+    for (int j = 0; j < 16; j++) a[j] = i * 1e-9f + j;
+    for (int k = 0; k < iters; k++)
+#pragma unroll
+        for (int j = 0; j < 16; j++) a[j] = fmaf(a[j], m, c);
+    float t = 0;
+    for (int j = 0; j < 16; j++) t += a[j];
+    out[i] = t;
+}
+
 static unsigned blocks(size_t n, unsigned per) { return (unsigned)((n + per - 1) / per); }
 
 extern "C" {
@@ -189,5 +214,12 @@ void lumi_cuda_swiglu(float *a, const float *b, size_t len) {
 void lumi_cuda_add(float *a, const float *b, size_t len) {
     if (len > 0) k_add<<<blocks(len, 256), 256>>>(a, b, len);
 }
+
+// `threads` threads in blocks of 256; out has `threads` floats
+void lumi_cuda_peak_read(const float *buf, size_t n_floats, float *out, size_t threads) {
+    k_peak_read<<<blocks(threads, 256), 256>>>((const float4 *)buf, n_floats / 4, out);
+}
+
+void lumi_cuda_peak_fma(int iters, float *out, size_t threads) { k_peak_fma<<<blocks(threads, 256), 256>>>(iters, out); }
 
 } // extern "C"

@@ -61,8 +61,9 @@ struct LumiBuf {
     size_t bytes;
 };
 
-enum { K_RMSNORM, K_MATMUL, K_ROPE, K_ATTENTION, K_SWIGLU, K_ADD, N_KERNELS };
-static const char *const KERNEL_NAMES[N_KERNELS] = {"rmsnorm", "matmul", "rope", "attention", "swiglu", "add"};
+enum { K_RMSNORM, K_MATMUL, K_ROPE, K_ATTENTION, K_SWIGLU, K_ADD, K_PEAK_READ, K_PEAK_FMA, N_KERNELS };
+static const char *const KERNEL_NAMES[N_KERNELS] = {"rmsnorm", "matmul", "rope",      "attention",
+                                                    "swiglu",  "add",    "peak_read", "peak_fma"};
 
 typedef struct {
     const LumiModel *m;
@@ -467,6 +468,55 @@ static void elementwise(Ocl *o, int which, LumiRef a, LumiRef b, size_t len) {
 static void ocl_swiglu(void *ctx, LumiRef h1, LumiRef h3, size_t len) { elementwise(ctx, K_SWIGLU, h1, h3, len); }
 static void ocl_add(void *ctx, LumiRef x, LumiRef y, size_t len) { elementwise(ctx, K_ADD, x, y, len); }
 
+/* ---- lumi bench's device figures ---- */
+
+#define PEAK_ITEMS ((size_t)1 << 18) /* work-items of the GPU-shaped peak kernels */
+
+/* Seconds of one launch (queue drained before and after); -1 on error. */
+static double timed(Ocl *o, int which, const size_t *global) {
+    if (clFinish(o->q) != CL_SUCCESS) return -1;
+    double t0 = lumi_now();
+    launch(o, which, 1, global, NULL);
+    if (clFinish(o->q) != CL_SUCCESS || o->err != CL_SUCCESS) return -1;
+    return lumi_now() - t0;
+}
+
+static int ocl_peak(void *ctx, double *read_gbs, double *fma_gflops, LumiErr *e) {
+    Ocl *o = ctx;
+    /* a CPU device runs one work-item per core-ish slice; a GPU needs many */
+    cl_int chunked = o->rb == RB_CPU;
+    size_t bytes = (size_t)256 << 20, global = chunked ? 64 : PEAK_ITEMS;
+    if (bytes > (o->mem_limit - o->mem_used) / 2) bytes = (o->mem_limit - o->mem_used) / 2 & ~(size_t)4095;
+    LumiBuf *buf = buf_new(o, bytes, NULL, e), *out = buf ? buf_new(o, PEAK_ITEMS * sizeof(float), NULL, e) : NULL;
+    if (!out) return buf_free(o, buf), -1;
+    float zero = 0;
+    ck(o, clEnqueueFillBuffer(o->q, buf->mem, &zero, sizeof zero, 0, bytes, 0, NULL, NULL), "peak: fill");
+    cl_kernel k = o->k[K_PEAK_READ];
+    cl_ulong n16 = bytes / 64;
+    ARG(o, k, 0, buf->mem), ARG(o, k, 1, n16), ARG(o, k, 2, out->mem), ARG(o, k, 3, chunked);
+    *read_gbs = *fma_gflops = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double s = timed(o, K_PEAK_READ, &global);
+        if (s > 0 && bytes / s / 1e9 > *read_gbs) *read_gbs = bytes / s / 1e9;
+    }
+    /* FMA: grow the loop until a launch takes 50 ms, so timer noise is small */
+    k = o->k[K_PEAK_FMA];
+    ARG(o, k, 1, out->mem);
+    cl_int one = 1;
+    ARG(o, k, 0, one);
+    timed(o, K_PEAK_FMA, &global); /* the first launch may compile (PoCL): untimed */
+    for (cl_int iters = 256; iters <= (1 << 24); iters *= 4) {
+        ARG(o, k, 0, iters);
+        double s = timed(o, K_PEAK_FMA, &global);
+        if (s < 0) break;
+        double g = 128.0 * iters * (double)global / s / 1e9; /* 4 chains x 16 lanes x 2 flops */
+        if (g > *fma_gflops) *fma_gflops = g;
+        if (s > 0.05) break;
+    }
+    buf_free(o, buf), buf_free(o, out);
+    return take_err(o, e);
+}
+
 const LumiBackendOps lumi_backend_opencl = {
     .name = "opencl",
     .doc = DOC,
@@ -485,6 +535,7 @@ const LumiBackendOps lumi_backend_opencl = {
     .attention = ocl_attention,
     .swiglu = ocl_swiglu,
     .add = ocl_add,
+    .peak = ocl_peak,
 };
 
 #endif

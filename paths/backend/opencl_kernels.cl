@@ -173,3 +173,31 @@ __kernel void add(__global float *a, ulong ao, __global const float *b, ulong bo
     if (i >= len) return;
     a[ao + i] = a[ao + i] + b[bo + i];
 }
+
+/* lumi bench's device figures (not used by the model): streaming read
+ * bandwidth over a buffer far larger than any cache, and the FMA peak of
+ * 4 independent 16-wide chains per work-item (explicit vectors, so a CPU
+ * device's compiler need not vectorize across work-items). With `chunked`
+ * each work-item reads one contiguous slice (what a CPU prefetches well);
+ * otherwise neighbouring work-items read neighbouring vectors (what a GPU
+ * coalesces). */
+__kernel void peak_read(__global const float16 *buf, ulong n16, __global float *out, int chunked) {
+    size_t i = get_global_id(0), nw = get_global_size(0);
+    size_t lo = chunked ? n16 * i / nw : i, hi = chunked ? n16 * (i + 1) / nw : n16, step = chunked ? 1 : nw;
+    float16 s = (float16)(0.0f);
+    for (size_t k = lo; k < hi; k += step) s += buf[k];
+    float8 h = s.lo + s.hi;
+    float4 q = h.lo + h.hi;
+    out[i] = q.x + q.y + q.z + q.w;
+}
+
+__kernel void peak_fma(int iters, __global float *out) {
+    float16 m = (float16)(0.999999f), c = (float16)(1e-7f), a0 = (float16)(get_global_id(0) * 1e-9f);
+    float16 a1 = a0 + 1.0f, a2 = a0 + 2.0f, a3 = a0 + 3.0f;
+    for (int k = 0; k < iters; k++) {
+        a0 = fma(a0, m, c), a1 = fma(a1, m, c), a2 = fma(a2, m, c), a3 = fma(a3, m, c);
+    }
+    float16 t = a0 + a1 + a2 + a3;
+    out[get_global_id(0)] = t.s0 + t.s1 + t.s2 + t.s3 + t.s4 + t.s5 + t.s6 + t.s7 + t.s8 + t.s9 + t.sa + t.sb + t.sc +
+                            t.sd + t.se + t.sf;
+}
