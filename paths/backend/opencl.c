@@ -1,5 +1,6 @@
 /* opencl.c: backend `opencl`, the model on an OpenCL device. Weights are
- * uploaded once (f32), activations and the KV cache are device buffers
+ * uploaded once (f32, bf16 or f16, as the model holds them: the kernels
+ * widen them exactly), activations and the KV cache are device buffers
  * (a LumiBuf wraps a cl_mem; a LumiRef's offset travels as a kernel
  * argument, never as a sub-buffer), every op is a kernel from
  * opencl_kernels.cl on one in-order queue, and to_host() is the only read
@@ -23,11 +24,13 @@
 
 #include "../../engine/backend.h"
 
-#define DOC "OpenCL device (PoCL on the CPU here): batch-invariant kernels, f32; device=N or LUMI_OPENCL_DEVICE"
+#define DOC "OpenCL device (PoCL on the CPU here): batch-invariant kernels, f32/bf16/f16; device=N or LUMI_OPENCL_DEVICE"
 
+/* Matmul and embedding weights in f32, bf16 or f16, widened exactly in the
+ * kernels (norm weights and biases are always f32). */
 static int ocl_supports(LumiOp op, LumiDType t) {
     (void)op;
-    return t == LUMI_F32;
+    return t == LUMI_F32 || t == LUMI_BF16 || t == LUMI_F16;
 }
 
 #ifndef LUMI_HAVE_OPENCL
@@ -61,9 +64,9 @@ struct LumiBuf {
     size_t bytes;
 };
 
-enum { K_RMSNORM, K_MATMUL, K_ROPE, K_ATTENTION, K_SWIGLU, K_ADD, K_PEAK_READ, K_PEAK_FMA, N_KERNELS };
-static const char *const KERNEL_NAMES[N_KERNELS] = {"rmsnorm", "matmul", "rope",      "attention",
-                                                    "swiglu",  "add",    "peak_read", "peak_fma"};
+enum { K_EMBED, K_RMSNORM, K_MATMUL, K_ROPE, K_ATTENTION, K_SWIGLU, K_ADD, K_PEAK_READ, K_PEAK_FMA, N_KERNELS };
+static const char *const KERNEL_NAMES[N_KERNELS] = {"embed", "rmsnorm", "matmul",    "rope",    "attention",
+                                                    "swiglu", "add",    "peak_read", "peak_fma"};
 
 typedef struct {
     const LumiModel *m;
@@ -241,13 +244,20 @@ static int build(Ocl *o, cl_device_id dev, LumiErr *e) {
     return 0;
 }
 
-static size_t mat_bytes(const LumiMat *m) { return m->data ? (size_t)m->rows * (size_t)m->cols * sizeof(float) : 0; }
+static size_t elem_size(LumiDType t) { return t == LUMI_BF16 || t == LUMI_F16 ? 2 : 4; }
+
+static size_t mat_bytes(const LumiMat *m) {
+    return m->data ? (size_t)m->rows * (size_t)m->cols * elem_size(m->type) : 0;
+}
+
+/* The kernels' dtype argument (load_w in opencl_kernels.cl). */
+static cl_int dtype_arg(LumiDType t) { return t == LUMI_BF16 ? 1 : t == LUMI_F16 ? 2 : 0; }
 
 /* Uploads one weight (once: the classifier may alias the embedding). */
 static int upload(Ocl *o, LumiMat *m, LumiErr *e) {
     if (!m->data) return 0;
-    if (m->type != LUMI_F32)
-        return lumi_err(e, "backend opencl: cannot hold a %s weight (f32 only)", lumi_dtype_name(m->type));
+    if (!ocl_supports(LUMI_OP_MATMUL, m->type))
+        return lumi_err(e, "backend opencl: cannot hold a %s weight (f32, bf16, f16 only)", lumi_dtype_name(m->type));
     LumiBuf *b = buf_new(o, mat_bytes(m), m->data, e);
     if (!b) return -1;
     o->wbufs[o->n_wbufs++] = b;
@@ -389,14 +399,19 @@ static void ocl_copy(void *ctx, LumiRef dst, LumiRef src, size_t n) {
 
 /* ---- ops ---- */
 
-/* One row copy per token: the ids never need to reach the device. */
+/* One launch per token: the ids never need to reach the device. */
 static void ocl_embed(void *ctx, LumiRef x, const LumiMat *emb, const int *tokens, int n) {
     Ocl *o = ctx;
-    size_t row = (size_t)emb->cols * sizeof(float);
-    for (int t = 0; t < n; t++)
-        ck(o, clEnqueueCopyBuffer(o->q, mem_of(emb), x.buf->mem, (size_t)tokens[t] * row, x.off * sizeof(float) + t * row,
-                                  row, 0, NULL, NULL),
-           "embed");
+    cl_kernel k = o->k[K_EMBED];
+    cl_mem xm = x.buf->mem, em = mem_of(emb);
+    cl_int dt = dtype_arg(emb->type), cols = emb->cols;
+    ARG(o, k, 2, em), ARG(o, k, 3, dt), ARG(o, k, 5, cols), ARG(o, k, 0, xm);
+    size_t g = (size_t)cols;
+    for (int t = 0; t < n; t++) {
+        cl_ulong xo = x.off + (size_t)t * cols, tok = (cl_ulong)tokens[t];
+        ARG(o, k, 1, xo), ARG(o, k, 4, tok);
+        launch(o, K_EMBED, 1, &g, NULL);
+    }
 }
 
 static void ocl_rmsnorm(void *ctx, LumiRef out, LumiRef x, const LumiMat *w, int n, int dim, float eps) {
@@ -417,9 +432,9 @@ static void ocl_matmul(void *ctx, LumiRef out, int os, LumiRef x, const LumiMat 
     cl_kernel k = o->k[K_MATMUL];
     cl_mem om = out.buf->mem, xm = x.buf->mem, wm = mem_of(w), bm = b && b->data ? mem_of(b) : wm;
     cl_ulong oo = out.off, xo = x.off;
-    cl_int ost = os, hb = b && b->data, rows = w->rows, cols = w->cols, nn = n;
+    cl_int ost = os, dt = dtype_arg(w->type), hb = b && b->data, rows = w->rows, cols = w->cols, nn = n;
     ARG(o, k, 0, om), ARG(o, k, 1, oo), ARG(o, k, 2, ost), ARG(o, k, 3, xm), ARG(o, k, 4, xo), ARG(o, k, 5, wm);
-    ARG(o, k, 6, bm), ARG(o, k, 7, hb), ARG(o, k, 8, rows), ARG(o, k, 9, cols), ARG(o, k, 10, nn);
+    ARG(o, k, 6, dt), ARG(o, k, 7, bm), ARG(o, k, 8, hb), ARG(o, k, 9, rows), ARG(o, k, 10, cols), ARG(o, k, 11, nn);
     size_t g[2] = {(size_t)(rows + o->rb - 1) / o->rb * LANES, (size_t)(n + TT - 1) / TT}, l[2] = {LANES, 1};
     launch(o, K_MATMUL, 2, g, l);
 }

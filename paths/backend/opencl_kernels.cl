@@ -46,7 +46,21 @@ static float tree_max(__local float *buf, int lid, float v) {
     return r;
 }
 
-/* x[t, :] = emb[tok[t], :] is done by buffer copies on the host side. */
+/* Weight element i of a matrix held as dtype 0 = f32, 1 = bf16, 2 = f16
+ * (the host's LumiDType order); widening is exact, so a bf16 or f16 path
+ * computes on exactly the values an f32 copy of those weights would hold.
+ * dtype is the same for a whole launch: the branch costs nothing. */
+static float load_w(__global const void *W, int dtype, size_t i) {
+    if (dtype == 1) return as_float((uint)((__global const ushort *)W)[i] << 16);
+    if (dtype == 2) return vload_half(i, (__global const half *)W);
+    return ((__global const float *)W)[i];
+}
+
+/* x[row] = emb[tok] widened to f32, one launch per token (ids stay on the host) */
+__kernel void embed(__global float *x, ulong xo, __global const void *emb, int dtype, ulong tok, int cols) {
+    size_t i = get_global_id(0);
+    if (i < (size_t)cols) x[xo + i] = load_w(emb, dtype, tok * cols + i);
+}
 
 /* One work-group per row t: out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w */
 __kernel void rmsnorm(__global float *out, ulong oo, __global const float *x, ulong xo, __global const float *w,
@@ -66,11 +80,12 @@ __kernel void rmsnorm(__global float *out, ulong oo, __global const float *x, ul
 
 /* Work-group (g, tile): output rows g*RB .. g*RB+RB-1 for tokens
  * tile*TT .. tile*TT+TT-1. out[t * os + r] = sum_c W[r, c] x[t, c]
- * (+ bias[r]); has_bias 0 or 1. Every (row, token) pair has its own lane
+ * (+ bias[r]); has_bias 0 or 1; W in `dtype` (see load_w). Every (row, token) pair has its own lane
  * partials and its own tree (the same pairing as tree_sum); the RB*TT trees
  * run side by side, under one set of barriers. */
 __kernel void matmul(__global float *out, ulong oo, int os, __global const float *x, ulong xo,
-                     __global const float *W, __global const float *bias, int has_bias, int rows, int cols, int n) {
+                     __global const void *W, int dtype, __global const float *bias, int has_bias, int rows, int cols,
+                     int n) {
     __local float buf[RB * TT * LANES];
     int lid = get_local_id(0);
     int r0 = get_group_id(0) * RB;
@@ -81,7 +96,7 @@ __kernel void matmul(__global float *out, ulong oo, int os, __global const float
         float xc[TT];
         for (int k = 0; k < TT; k++) xc[k] = t0 + k < n ? x[xo + (size_t)(t0 + k) * cols + c] : 0.0f;
         for (int j = 0; j < RB && r0 + j < rows; j++) {
-            float wc = W[(size_t)(r0 + j) * cols + c];
+            float wc = load_w(W, dtype, (size_t)(r0 + j) * cols + c);
             for (int k = 0; k < TT; k++) acc[j * TT + k] = fma(wc, xc[k], acc[j * TT + k]);
         }
     }
