@@ -1,6 +1,7 @@
 /* device_check.c: see device_check.h. */
 #include "device_check.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,3 +107,94 @@ void th_device_check(const LumiModel *m, const char *backend, const char *what, 
            worst, differ);
     free(first), free(ref), free(tok);
 }
+
+/* ---- weights held in bf16 / f16 ---- */
+
+static uint16_t bf16_of(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u += 0x7fff + ((u >> 16) & 1); /* round to nearest even */
+    return (uint16_t)(u >> 16);
+}
+
+static float widen_bf16(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* Replaces the embedding and every matmul weight of m by a copy in dtype t
+ * (bf16 or f16) or, with `widened`, by the f32 values that copy holds.
+ * The copies are appended to keep[] (freed by the caller). */
+static void retype(LumiModel *m, LumiDType t, int widened, void **keep, int *n_keep) {
+    int L = m->cfg.n_layers, shared = m->w.cls.data == m->w.tok_emb.data;
+    LumiMat *mats[7 * 64 + 2];
+    int n = 0;
+    mats[n++] = &m->w.tok_emb;
+    if (!shared) mats[n++] = &m->w.cls;
+    for (int l = 0; l < L && l < 64; l++) {
+        LumiLayer *y = &m->w.layers[l];
+        LumiMat *ms[] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->w1, &y->w2, &y->w3};
+        for (int i = 0; i < 7; i++) mats[n++] = ms[i];
+    }
+    for (int i = 0; i < n; i++) {
+        size_t len = (size_t)mats[i]->rows * mats[i]->cols;
+        const float *src = mats[i]->data;
+        uint16_t *h = malloc(len * 2);
+        float *f = widened ? malloc(len * 4) : NULL;
+        for (size_t k = 0; k < len; k++) {
+#ifdef __FLT16_MAX__
+            _Float16 x16 = (_Float16)src[k];
+            uint16_t hb;
+            memcpy(&hb, &x16, 2);
+            h[k] = t == LUMI_F16 ? hb : bf16_of(src[k]);
+            if (f) f[k] = t == LUMI_F16 ? (float)x16 : widen_bf16(h[k]);
+#else
+            h[k] = bf16_of(src[k]);
+            if (f) f[k] = widen_bf16(h[k]);
+#endif
+        }
+        if (f) free(h);
+        keep[(*n_keep)++] = f ? (void *)f : (void *)h;
+        mats[i]->data = keep[*n_keep - 1];
+        mats[i]->type = f ? LUMI_F32 : t;
+    }
+    if (shared) m->w.cls = m->w.tok_emb;
+}
+
+/* A model held in bf16 (f16) runs on exactly the values an f32 copy of its
+ * weights holds, so it must give that copy's logits bitwise, on all 9 paths
+ * alike; and it is not the f32 model's (the rounding is real). */
+void th_check_half(const char *backend, LumiDType t, const char *test) {
+    const char *path = th_synth("ocl_half.bin", 40, 72, 2, 5, 1, 97, 32, 1, 19);
+    LumiModel f32, half, wide;
+    th_load(path, &f32), th_load(path, &half), th_load(path, &wide);
+#ifndef __FLT16_MAX__
+    if (t == LUMI_F16) {
+        printf("SKIP %s: this compiler has no _Float16 to make f16 weights with\n", test);
+        return;
+    }
+#endif
+    if (th_no_device(&f32, backend, test)) {
+        lumi_model_free(&f32), lumi_model_free(&half), lumi_model_free(&wide);
+        return;
+    }
+    void *keep[2 * (7 * 64 + 2)];
+    int nk = 0, T = 13, *tok = th_tokens(&f32, T);
+    retype(&half, t, 0, keep, &nk);
+    retype(&wide, t, 1, keep, &nk);
+    size_t N = (size_t)T * f32.cfg.vocab_size;
+    float *h, *w, *f;
+    ck_assert_int_eq(th_first_mismatch(&half, backend, tok, T, &h), -1);
+    th_first_mismatch(&wide, backend, tok, T, &w);
+    th_first_mismatch(&f32, backend, tok, T, &f);
+    ck_assert_msg(memcmp(h, w, N * 4) == 0, "%s weights differ from their exact f32 widening", lumi_dtype_name(t));
+    ck_assert_msg(memcmp(h, f, N * 4) != 0, "%s rounding had no effect", lumi_dtype_name(t));
+    printf("NOTE %s: %s weights: 9 paths bitwise equal and equal to their f32 widening; max |%s - f32| = %.2g\n", test,
+           lumi_dtype_name(t), lumi_dtype_name(t), th_max_abs(h, f, N));
+    free(h), free(w), free(f), free(tok);
+    for (int i = 0; i < nk; i++) free(keep[i]);
+    lumi_model_free(&f32), lumi_model_free(&half), lumi_model_free(&wide);
+}
+

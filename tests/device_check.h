@@ -18,5 +18,8 @@ int th_first_mismatch(const LumiModel *m, const char *backend, const int *tok, i
 /* Every path within 1e-4 of ref and not bitwise ref; with `bitwise`, all 9
  * paths bitwise equal (batch invariance), else how many differ is printed. */
 void th_device_check(const LumiModel *m, const char *backend, const char *what, int T, int bitwise);
+/* A model held in t (bf16 or f16) on `backend`: 9 paths bitwise equal,
+ * bitwise equal to its exact f32 widening, and not equal to the f32 model. */
+void th_check_half(const char *backend, LumiDType t, const char *test);
 
 #endif

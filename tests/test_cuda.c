@@ -5,6 +5,7 @@
  *    cache x prefill paths bitwise equal and within 1e-4 of ref (the
  *    perturbation that shows the bitwise check can fail is the opencl
  *    suite's: both backends share the kernels' algorithms and the check);
+ *  - cuda with bf16 / f16 weights: bitwise equal to their exact f32 widening;
  *  - cublas: every path within 1e-4 of ref, bitwise agreement reported;
  *  - a device that does not exist is refused by name. */
 #include <stdio.h>
@@ -70,6 +71,12 @@ START_TEST(cublas_within_tolerance) {
 }
 END_TEST
 
+START_TEST(cuda_bf16_weights) { th_check_half("cuda", LUMI_BF16, __func__); }
+END_TEST
+
+START_TEST(cuda_f16_weights) { th_check_half("cuda", LUMI_F16, __func__); }
+END_TEST
+
 START_TEST(cuda_bad_device) {
     LumiModel m;
     th_load(DEFAULT_MODEL, &m);
@@ -91,6 +98,8 @@ Suite *suite_cuda(void) {
     tcase_add_test(tc, cuda_qwen_style);
     tcase_add_test(tc, cublas_within_tolerance);
     tcase_add_test(tc, cuda_bad_device);
+    tcase_add_test(tc, cuda_bf16_weights);
+    tcase_add_test(tc, cuda_f16_weights);
     suite_add_tcase(s, tc);
     return s;
 }

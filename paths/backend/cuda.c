@@ -1,5 +1,6 @@
 /* cuda.c: backends `cuda` and `cublas`, the model on an NVIDIA GPU.
- * Weights are uploaded once (f32), activations and the KV cache are device
+ * Weights are uploaded once (f32, bf16 or f16 as the model holds them;
+ * cublas: f32), activations and the KV cache are device
  * buffers (a LumiBuf holds a device pointer; a LumiRef's offset becomes
  * pointer arithmetic here, never on the host's side of forward.c), every op
  * is a kernel from cuda_kernels.cu on the default stream, and to_host() is
@@ -20,12 +21,16 @@
 
 #include "../../engine/backend.h"
 
+/* cuda: matmul and embedding weights in f32, bf16 or f16, widened exactly
+ * in the kernels; cublas: f32 (sgemm), the embedding in any of the three. */
 static int cuda_supports(LumiOp op, LumiDType t) {
     (void)op;
-    return t == LUMI_F32;
+    return t == LUMI_F32 || t == LUMI_BF16 || t == LUMI_F16;
 }
 
-#define DOC_CUDA "NVIDIA GPU: batch-invariant CUDA kernels (as opencl), f32; device=N or LUMI_CUDA_DEVICE"
+static int cublas_supports(LumiOp op, LumiDType t) { return op == LUMI_OP_EMBED ? cuda_supports(op, t) : t == LUMI_F32; }
+
+#define DOC_CUDA "NVIDIA GPU: batch-invariant CUDA kernels (as opencl), f32/bf16/f16; device=N or LUMI_CUDA_DEVICE"
 #define DOC_CUBLAS "NVIDIA GPU with cuBLAS sgemm matmuls (TF32 off): fast, not batch invariant"
 
 #ifndef LUMI_HAVE_CUDA
@@ -37,7 +42,7 @@ static int cuda_init(void **ctx, const LumiModel *m, const LumiWeights *w, const
 }
 
 const LumiBackendOps lumi_backend_cuda = {.name = "cuda", .doc = DOC_CUDA, .init = cuda_init, .supports = cuda_supports};
-const LumiBackendOps lumi_backend_cublas = {.name = "cublas", .doc = DOC_CUBLAS, .init = cuda_init, .supports = cuda_supports};
+const LumiBackendOps lumi_backend_cublas = {.name = "cublas", .doc = DOC_CUBLAS, .init = cuda_init, .supports = cublas_supports};
 
 #else
 
@@ -46,7 +51,9 @@ const LumiBackendOps lumi_backend_cublas = {.name = "cublas", .doc = DOC_CUBLAS,
 
 /* cuda_kernels.cu */
 void lumi_cuda_rmsnorm(float *out, const float *x, const float *w, int n, int dim, float eps);
-void lumi_cuda_matmul(float *out, int os, const float *x, const float *W, const float *bias, int rows, int cols, int n);
+void lumi_cuda_embed(float *x, const void *emb, int dtype, const int *tokens, int n, int cols);
+void lumi_cuda_matmul(float *out, int os, const float *x, const void *W, int dtype, const float *bias, int rows, int cols,
+                      int n);
 void lumi_cuda_bias(float *out, int os, const float *bias, int rows, int n);
 void lumi_cuda_rope(float *x, int stride, int n, int pos0, int n_heads, int head_size, int half_style, const float *cs,
                     const float *sn);
@@ -130,14 +137,21 @@ static void cu_release(void *ctx, LumiBuf *b) {
 }
 
 static float *at(LumiRef r) { return r.buf->dev + r.off; }
+/* A weight's device memory (f32, or bf16/f16 bits for matmul and embedding weights). */
 static const float *mat(const LumiMat *m) { return m->data ? ((const LumiBuf *)m->data)->dev : NULL; }
 
-static size_t mat_bytes(const LumiMat *m) { return m->data ? (size_t)m->rows * (size_t)m->cols * sizeof(float) : 0; }
+static size_t mat_bytes(const LumiMat *m) {
+    size_t el = m->type == LUMI_BF16 || m->type == LUMI_F16 ? 2 : 4;
+    return m->data ? (size_t)m->rows * (size_t)m->cols * el : 0;
+}
+
+/* The kernels' dtype argument (load_w in cuda_kernels.cu). */
+static int dtype_arg(LumiDType t) { return t == LUMI_BF16 ? 1 : t == LUMI_F16 ? 2 : 0; }
 
 static int upload(Cu *c, LumiMat *m, LumiErr *e) {
     if (!m->data) return 0;
-    if (m->type != LUMI_F32)
-        return lumi_err(e, "backend cuda: cannot hold a %s weight (f32 only)", lumi_dtype_name(m->type));
+    if (!cuda_supports(LUMI_OP_MATMUL, m->type))
+        return lumi_err(e, "backend cuda: cannot hold a %s weight (f32, bf16, f16 only)", lumi_dtype_name(m->type));
     LumiBuf *b = buf_new(c, mat_bytes(m), m->data, e);
     if (!b) return -1;
     c->wbufs[c->n_wbufs++] = b;
@@ -251,11 +265,8 @@ static void cu_copy(void *ctx, LumiRef dst, LumiRef src, size_t n) {
 }
 
 static void cu_embed(void *ctx, LumiRef x, const LumiMat *emb, const int *tokens, int n) {
-    size_t cols = (size_t)emb->cols;
-    for (int t = 0; t < n; t++)
-        ck(ctx, cudaMemcpyAsync(at(x) + t * cols, mat(emb) + (size_t)tokens[t] * cols, cols * sizeof(float),
-                                cudaMemcpyDeviceToDevice, 0),
-           "embed");
+    lumi_cuda_embed(at(x), mat(emb), dtype_arg(emb->type), tokens, n, emb->cols);
+    launched(ctx, "embed");
 }
 
 static void cu_rmsnorm(void *ctx, LumiRef out, LumiRef x, const LumiMat *w, int n, int dim, float eps) {
@@ -264,7 +275,7 @@ static void cu_rmsnorm(void *ctx, LumiRef out, LumiRef x, const LumiMat *w, int 
 }
 
 static void cu_matmul(void *ctx, LumiRef out, int os, LumiRef x, const LumiMat *w, const LumiMat *b, int n) {
-    lumi_cuda_matmul(at(out), os, at(x), mat(w), b ? mat(b) : NULL, w->rows, w->cols, n);
+    lumi_cuda_matmul(at(out), os, at(x), mat(w), dtype_arg(w->type), b ? mat(b) : NULL, w->rows, w->cols, n);
     launched(ctx, "matmul");
 }
 
@@ -352,12 +363,13 @@ static int cu_peak(void *ctx, double *read_gbs, double *fma_gflops, LumiErr *e) 
 }
 
 #define CUDA_OPS                                                                                                     \
-    .free = cu_free, .weights = cu_weights, .supports = cuda_supports, .alloc = cu_alloc, .release = cu_release,      \
+    .free = cu_free, .weights = cu_weights, .alloc = cu_alloc, .release = cu_release,                                 \
     .to_host = cu_to_host, .copy = cu_copy, .embed = cu_embed, .rmsnorm = cu_rmsnorm, .rope = cu_rope,                \
     .attention = cu_attention, .swiglu = cu_swiglu, .add = cu_add, .peak = cu_peak
 
-const LumiBackendOps lumi_backend_cuda = {.name = "cuda", .doc = DOC_CUDA, .init = cu_init, .matmul = cu_matmul, CUDA_OPS};
+const LumiBackendOps lumi_backend_cuda = {
+    .name = "cuda", .doc = DOC_CUDA, .init = cu_init, .supports = cuda_supports, .matmul = cu_matmul, CUDA_OPS};
 const LumiBackendOps lumi_backend_cublas = {
-    .name = "cublas", .doc = DOC_CUBLAS, .init = cublas_init, .matmul = cublas_matmul, CUDA_OPS};
+    .name = "cublas", .doc = DOC_CUBLAS, .init = cublas_init, .supports = cublas_supports, .matmul = cublas_matmul, CUDA_OPS};
 
 #endif

@@ -7,6 +7,7 @@
 // path gives the same bits. Built with --fmad=false so the compiler fuses
 // nothing the source does not. Launchers are extern "C" for cuda.c; they
 // queue on the default stream and leave error checks to the caller.
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stddef.h>
@@ -39,6 +40,20 @@ __device__ static float tree_max(float *buf, int lid, float v) {
     return r;
 }
 
+// Weight element i of a matrix held as dtype 0 = f32, 1 = bf16, 2 = f16;
+// widening is exact (as load_w in opencl_kernels.cl).
+__device__ static float load_w(const void *W, int dtype, size_t i) {
+    if (dtype == 1) return __uint_as_float((unsigned)((const unsigned short *)W)[i] << 16);
+    if (dtype == 2) return __half2float(((const __half *)W)[i]);
+    return ((const float *)W)[i];
+}
+
+// x = emb[tok] widened: one launch per token, the ids stay on the host
+__global__ static void k_embed(float *x, const void *emb, int dtype, size_t tok, int cols) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < cols) x[i] = load_w(emb, dtype, tok * cols + i);
+}
+
 __global__ static void k_rmsnorm(float *out, const float *x, const float *w, int dim, float eps) {
     __shared__ float buf[LANES];
     int lid = threadIdx.x;
@@ -53,8 +68,8 @@ __global__ static void k_rmsnorm(float *out, const float *x, const float *w, int
 }
 
 // Block (g, tile): rows g*RB.. for tokens tile*TT.., one tree per (row, token).
-__global__ static void k_matmul(float *out, int os, const float *x, const float *W, const float *bias, int rows, int cols,
-                                int n) {
+__global__ static void k_matmul(float *out, int os, const float *x, const void *W, int dtype, const float *bias, int rows,
+                                int cols, int n) {
     __shared__ float buf[RB * TT * LANES];
     int lid = threadIdx.x, r0 = blockIdx.x * RB, t0 = blockIdx.y * TT;
     float acc[RB * TT];
@@ -63,7 +78,7 @@ __global__ static void k_matmul(float *out, int os, const float *x, const float 
         float xc[TT];
         for (int k = 0; k < TT; k++) xc[k] = t0 + k < n ? x[(size_t)(t0 + k) * cols + c] : 0.0f;
         for (int j = 0; j < RB && r0 + j < rows; j++) {
-            float wc = W[(size_t)(r0 + j) * cols + c];
+            float wc = load_w(W, dtype, (size_t)(r0 + j) * cols + c);
             for (int k = 0; k < TT; k++) acc[j * TT + k] = fmaf(wc, xc[k], acc[j * TT + k]);
         }
     }
@@ -185,8 +200,14 @@ void lumi_cuda_rmsnorm(float *out, const float *x, const float *w, int n, int di
     if (n > 0) k_rmsnorm<<<n, LANES>>>(out, x, w, dim, eps);
 }
 
-void lumi_cuda_matmul(float *out, int os, const float *x, const float *W, const float *bias, int rows, int cols, int n) {
-    if (n > 0 && rows > 0) k_matmul<<<dim3(blocks(rows, RB), blocks(n, TT)), LANES>>>(out, os, x, W, bias, rows, cols, n);
+void lumi_cuda_embed(float *x, const void *emb, int dtype, const int *tokens, int n, int cols) {
+    for (int t = 0; t < n; t++) k_embed<<<blocks(cols, 256), 256>>>(x + (size_t)t * cols, emb, dtype, tokens[t], cols);
+}
+
+void lumi_cuda_matmul(float *out, int os, const float *x, const void *W, int dtype, const float *bias, int rows, int cols,
+                      int n) {
+    if (n > 0 && rows > 0)
+        k_matmul<<<dim3(blocks(rows, RB), blocks(n, TT)), LANES>>>(out, os, x, W, dtype, bias, rows, cols, n);
 }
 
 void lumi_cuda_bias(float *out, int os, const float *bias, int rows, int n) {
