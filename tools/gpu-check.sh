@@ -7,8 +7,8 @@
 #   2. lumi check configs/equivalence-gpu.yaml with require: true (a
 #      missing device is a failure here, not a skip);
 #   3. lumi bench on a synthesized Llama-2-7B-shape model (dim 4096, hidden
-#      11008, 32 layers, 32 heads, vocab 32000), f32 (27 GB; the device
-#      backends hold f32 only): cuda and cublas pp512 + tg128 against the
+#      11008, 32 layers, 32 heads, vocab 32000), in bf16 when lumi synth has
+#      --dtype, else f32 (27 GB): cuda (and cublas, f32 only) pp512 + tg128 against the
 #      GPU's measured read bandwidth and FMA peak, and the cpu backend on a
 #      shorter prompt for the prefill ratio.
 # Usage: tools/gpu-check.sh [OUT_DIR]   (default results/gpu-check)
@@ -56,14 +56,23 @@ if [ -z "${SYNTH_DIR:-}" ]; then
     free_shm=$(df -k --output=avail /dev/shm 2>/dev/null | tail -1)
     [ "${free_shm:-0}" -gt $((30 * 1024 * 1024)) ] && SYNTH_DIR=/dev/shm
 fi
-M7="$SYNTH_DIR/lumi-llama2-7b-f32.bin"
+# bf16 (13.5 GB, the issue's decode target) when lumi synth can write it
+# (the weight-precision work adds --dtype), f32 (27 GB) otherwise.
+if ./lumi synth --help 2>&1 | grep -q -- '--dtype'; then
+    DT=bf16 M7="$SYNTH_DIR/lumi-llama2-7b-bf16.gguf" SYNTH_DT="--dtype bf16" GB_TOK=13.48
+else
+    DT=f32 M7="$SYNTH_DIR/lumi-llama2-7b-f32.bin" SYNTH_DT="" GB_TOK=26.95
+fi
+say "7B shape in $DT: $M7"
+# shellcheck disable=SC2086
 [ -s "$M7" ] || step synth-7b 150 ./lumi synth --dim 4096 --hidden 11008 --layers 32 --heads 32 --kv-heads 32 \
-    --vocab 32000 --seq 1024 --seed 7 -o "$M7" || { say "synth failed: stop"; exit 2; }
-step bench-7b-gpu 150 ./lumi bench -m "$M7" --path backend=cuda,cache=fixed,prefill=batched \
-    --path backend=cublas,cache=fixed,prefill=batched -p 512 -n 128 -r 2 -o "$OUT/bench"
+    --vocab 32000 --seq 1024 --seed 7 $SYNTH_DT -o "$M7" || { say "synth failed: stop"; exit 2; }
+GPU_PATHS=(--path backend=cuda,cache=fixed,prefill=batched)
+[ "$DT" = f32 ] && GPU_PATHS+=(--path backend=cublas,cache=fixed,prefill=batched)
+step bench-7b-gpu 150 ./lumi bench -m "$M7" "${GPU_PATHS[@]}" -p 512 -n 128 -r 2 -o "$OUT/bench"
 step bench-7b-cpu 120 ./lumi bench -m "$M7" --path backend=cpu,cache=fixed,prefill=batched -p 64 -n 8 -r 1 \
     -o "$OUT/bench"
 say "bench-7b-gpu's 'of peak' is against the GPU's own read bandwidth and FMA peak (its 'device of' lines);"
-say "26.95 GB of f32 weights are read per decoded token; the H200's nominal HBM3e bandwidth is 4800 GB/s"
+say "$GB_TOK GB of $DT weights are read per decoded token; the H200's nominal HBM3e bandwidth is 4800 GB/s"
 [ "$SYNTH_DIR" = /dev/shm ] && rm -f "$M7"
 say "done in $SECONDS s"
