@@ -71,12 +71,14 @@ NVCC ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvc
 ifneq ($(NVCC),)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 NVCC_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
-$(BUILD)/paths/backend/cuda.o: CFLAGS += -DLUMI_HAVE_CUDA -I$(CUDA_HOME)/include
+$(BUILD)/paths/backend/cuda.o: CFLAGS += -DLUMI_HAVE_CUDA -I$(CUDA_HOME)/include -DLUMI_CUDA_LIBDIR='"$(CUDA_HOME)/lib64"'
 $(BUILD)/paths/backend/cuda_kernels.o: paths/backend/cuda_kernels.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) -O2 --fmad=false $(NVCC_ARCH) -c -o $@ $<
 lumi $(BUILD)/run_tests: $(BUILD)/paths/backend/cuda_kernels.o
-LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+# the static runtime, and cuBLAS dlopen()ed by backend cublas only: every
+# lumi command would otherwise load 500 MB of libcublasLt at start-up
+LDLIBS += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
 else
 $(info note: nvcc not found (PATH, /usr/local/cuda/bin): backends cuda and cublas are left out)
 endif

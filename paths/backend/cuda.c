@@ -48,6 +48,7 @@ const LumiBackendOps lumi_backend_cublas = {.name = "cublas", .doc = DOC_CUBLAS,
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <dlfcn.h>
 
 /* cuda_kernels.cu */
 void lumi_cuda_rmsnorm(float *out, const float *x, const float *w, int n, int dim, float eps);
@@ -69,11 +70,23 @@ struct LumiBuf {
     size_t bytes;
 };
 
+/* cuBLAS, loaded when a cublas session starts: linked in, its 500 MB
+ * libcublasLt would be mapped and relocated by every lumi command. */
+typedef struct {
+    void *lib;
+    cublasHandle_t h;
+    cublasStatus_t (*create)(cublasHandle_t *);
+    cublasStatus_t (*destroy)(cublasHandle_t);
+    cublasStatus_t (*set_math_mode)(cublasHandle_t, cublasMath_t);
+    cublasStatus_t (*sgemm)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const float *,
+                            const float *, int, const float *, int, const float *, float *, int);
+} Blas;
+
 typedef struct {
     const LumiModel *m;
     int dev_index;
     char dev_name[256];
-    cublasHandle_t blas; /* cublas only */
+    Blas blas;           /* cublas only */
     LumiWeights w;       /* data: LumiBuf * */
     LumiLayer *layers;
     LumiBuf **wbufs;
@@ -193,7 +206,8 @@ static void cu_free(void *ctx) {
     cudaDeviceSynchronize();
     for (int i = 0; i < c->n_wbufs; i++) buf_free(c->wbufs[i]);
     buf_free(c->cos), buf_free(c->sin), buf_free(c->scratch);
-    if (c->blas) cublasDestroy(c->blas);
+    if (c->blas.h) c->blas.destroy(c->blas.h);
+    if (c->blas.lib) dlclose(c->blas.lib);
     free(c->wbufs), free(c->layers), free(c);
 }
 
@@ -204,6 +218,28 @@ static int device_index(const LumiBackendOpts *o, int *out, LumiErr *e) {
     else if (env && *env && lumi_parse_int(env, 0, 1 << 20, &n) != 0)
         return lumi_err(e, "LUMI_CUDA_DEVICE='%s': expected a device number >= 0", env);
     *out = (int)n;
+    return 0;
+}
+
+#ifndef LUMI_CUDA_LIBDIR
+#define LUMI_CUDA_LIBDIR "/usr/local/cuda/lib64"
+#endif
+
+static int blas_open(Blas *b, int dev, LumiErr *e) {
+    const char *names[] = {LUMI_CUDA_LIBDIR "/libcublas.so.13", "libcublas.so.13", "libcublas.so"};
+    for (int i = 0; i < 3 && !b->lib; i++) b->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!b->lib) return lumi_err(e, "backend cublas: cannot load libcublas: %s", dlerror());
+    *(void **)&b->create = dlsym(b->lib, "cublasCreate_v2");
+    *(void **)&b->destroy = dlsym(b->lib, "cublasDestroy_v2");
+    *(void **)&b->set_math_mode = dlsym(b->lib, "cublasSetMathMode");
+    *(void **)&b->sgemm = dlsym(b->lib, "cublasSgemm_v2");
+    if (!b->create || !b->destroy || !b->set_math_mode || !b->sgemm)
+        return lumi_err(e, "backend cublas: libcublas lacks cublasCreate_v2, cublasSgemm_v2 or cublasSetMathMode");
+    if (b->create(&b->h) != CUBLAS_STATUS_SUCCESS) {
+        b->h = NULL;
+        return lumi_err(e, "backend cublas: cublasCreate failed on device %d", dev);
+    }
+    b->set_math_mode(b->h, CUBLAS_DEFAULT_MATH); /* no TF32 tensor ops */
     return 0;
 }
 
@@ -223,11 +259,7 @@ static int init_common(void **ctx, const LumiModel *m, const LumiWeights *w, con
     if ((rc = cudaSetDevice(want)) != cudaSuccess || (rc = cudaGetDeviceProperties(&prop, want)) != cudaSuccess)
         return cu_free(c), lumi_err(e, "backend cuda: cannot open device %d: %s", want, cudaGetErrorString(rc));
     snprintf(c->dev_name, sizeof c->dev_name, "%s", prop.name);
-    if (cublas) {
-        if (cublasCreate(&c->blas) != CUBLAS_STATUS_SUCCESS)
-            return cu_free(c), lumi_err(e, "backend cublas: cublasCreate failed on device %d", want);
-        cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH); /* no TF32 tensor ops */
-    }
+    if (cublas && blas_open(&c->blas, want, e) != 0) return cu_free(c), -1;
     size_t rope_bytes = (size_t)m->rope.seq_len * (size_t)m->rope.half * sizeof(float);
     size_t per_query = (size_t)m->cfg.n_heads * (size_t)m->cfg.seq_len, rows = ((size_t)16 << 20) / per_query;
     c->att_rows = rows < 1 ? 1 : rows > (size_t)m->cfg.seq_len ? m->cfg.seq_len : (int)rows;
@@ -285,7 +317,7 @@ static void cublas_matmul(void *ctx, LumiRef out, int os, LumiRef x, const LumiM
     Cu *c = ctx;
     const float one = 1.0f, zero = 0.0f;
     if (n <= 0) return;
-    if (cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, w->rows, n, w->cols, &one, mat(w), w->cols, at(x), w->cols, &zero,
+    if (c->blas.sgemm(c->blas.h, CUBLAS_OP_T, CUBLAS_OP_N, w->rows, n, w->cols, &one, mat(w), w->cols, at(x), w->cols, &zero,
                     at(out), os) != CUBLAS_STATUS_SUCCESS)
         ck(c, cudaErrorUnknown, "cublasSgemm");
     if (b && b->data) lumi_cuda_bias(at(out), os, mat(b), w->rows, n);
