@@ -266,7 +266,7 @@ static const char *const AXES[] = {"backend", "cache", "prefill", "threads", NUL
 
 int lumi_config_path(const LumiYamlDoc *d, const LumiYamlNode *n, const char *what, int explicit_entry,
                      LumiPathEntry *out, LumiErr *e) {
-    static const char *const ekeys[] = {"backend", "cache", "prefill", "threads", "canary", "tolerance", NULL};
+    static const char *const ekeys[] = {"backend", "cache", "prefill", "threads", "canary", "tolerance", "device", NULL};
     memset(out, 0, sizeof *out);
     lumi_path_default(&out->spec);
     if (lumi_yaml_expect(d, n, LUMI_Y_MAP, what, e) != 0) return -1;
@@ -277,6 +277,8 @@ int lumi_config_path(const LumiYamlDoc *d, const LumiYamlNode *n, const char *wh
         snprintf(w, sizeof w, "%s.%s", what, AXES[i]);
         if (v && set_axis(d, v, w, &out->spec, AXES[i], e) != 0) return -1;
     }
+    const LumiYamlNode *dv = explicit_entry ? lumi_yaml_get(n, "device") : NULL; /* device backends */
+    if (dv && set_axis(d, dv, "device", &out->spec, "device", e) != 0) return -1;
     const LumiYamlNode *c = lumi_yaml_get(n, "canary");
     if (c) {
         static const char *const ckeys[] = {"position", "epsilon", NULL};

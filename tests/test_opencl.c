@@ -178,6 +178,29 @@ START_TEST(opencl_f16_weights) {
 }
 END_TEST
 
+/* The device key reaches the backend from YAML (an extra: entry) too. */
+START_TEST(opencl_device_key_in_yaml) {
+    LumiModel m;
+    th_load(DEFAULT_MODEL, &m);
+    int absent = th_no_device(&m, "opencl", __func__);
+    lumi_model_free(&m);
+    if (absent) return;
+    const char *cfg = th_path("eq_dev.yaml");
+    FILE *f = fopen(cfg, "w");
+    ck_assert(f != NULL);
+    fprintf(f, "name: eq_dev\nkind: equivalence\nmodel: models/kjv1M.bin\noutput: %s\nprompts:\n  - {ids: [1, 5]}\n"
+               "steps: 1\npaths:\n  backend: [ref]\n  extra:\n    - {backend: opencl, device: 0}\n"
+               "    - {backend: opencl, device: 77, cache: none}\n",
+            th_tmpdir());
+    fclose(f);
+    char cmd[600], *out = NULL;
+    snprintf(cmd, sizeof cmd, "./lumi check %s 2>&1", cfg);
+    int rc = th_run(cmd, &out);
+    ck_assert_msg(rc != 0 && strstr(out, "device=0 ") && strstr(out, "no device 77"), "rc %d: %s", rc, out);
+    free(out);
+}
+END_TEST
+
 /* lumi bench's device figures: measured on the device, positive, finite. */
 START_TEST(opencl_peak_figures) {
     LumiModel m;
@@ -234,6 +257,7 @@ Suite *suite_opencl(void) {
     tcase_add_test(tc, opencl_bad_input);
     tcase_add_test(tc, equivalence_skips_absent_device);
     tcase_add_test(tc, opencl_peak_figures);
+    tcase_add_test(tc, opencl_device_key_in_yaml);
     tcase_add_test(tc, opencl_bf16_weights);
     tcase_add_test(tc, opencl_f16_weights);
     suite_add_tcase(s, tc);
