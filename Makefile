@@ -60,6 +60,43 @@ $(BUILD)/cli/cmd_chat.o: CFLAGS += -DLUMI_HAVE_LIBEDIT $(shell pkg-config --cfla
 lumi: LDLIBS += $(EDIT_LIBS)
 endif
 
+# Backend opencl links the OpenCL ICD loader when pkg-config finds it
+# (ocl-icd-opencl-dev + opencl-headers; Debian's pocl-opencl-icd runs it on
+# the CPU). The kernels (OpenCL C) are embedded as a string literal made
+# from paths/backend/opencl_kernels.cl. Without it the backend is listed and
+# says how to get it.
+OPENCL_LIBS := $(shell pkg-config --libs OpenCL 2>/dev/null)
+ifneq ($(OPENCL_LIBS),)
+$(BUILD)/paths/backend/opencl.o: CFLAGS += -DLUMI_HAVE_OPENCL -I$(BUILD)/paths/backend $(shell pkg-config --cflags OpenCL)
+$(BUILD)/paths/backend/opencl.o: $(BUILD)/paths/backend/opencl_kernels.inc
+$(BUILD)/paths/backend/opencl_kernels.inc: paths/backend/opencl_kernels.cl
+	@mkdir -p $(dir $@)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
+LDLIBS += $(OPENCL_LIBS)
+else
+$(info note: OpenCL not found by pkg-config: backend opencl is left out (install ocl-icd-opencl-dev opencl-headers))
+endif
+
+# Backends cuda and cublas: built when nvcc is on PATH or in /usr/local/cuda
+# (NVCC=... to choose); the kernels go through nvcc, the rest is C against
+# the runtime and cuBLAS headers. Without nvcc both are listed and say how
+# to get them. NVCC_ARCH: the GPUs to build for (sm_80 A100, sm_90 H100/H200).
+NVCC ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+ifneq ($(NVCC),)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+NVCC_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
+$(BUILD)/paths/backend/cuda.o: CFLAGS += -DLUMI_HAVE_CUDA -I$(CUDA_HOME)/include -DLUMI_CUDA_LIBDIR='"$(CUDA_HOME)/lib64"'
+$(BUILD)/paths/backend/cuda_kernels.o: paths/backend/cuda_kernels.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -O2 --fmad=false $(NVCC_ARCH) -c -o $@ $<
+lumi $(BUILD)/run_tests: $(BUILD)/paths/backend/cuda_kernels.o
+# the static runtime, and cuBLAS dlopen()ed by backend cublas only: every
+# lumi command would otherwise load 500 MB of libcublasLt at start-up
+LDLIBS += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
+else
+$(info note: nvcc not found (PATH, /usr/local/cuda/bin): backends cuda and cublas are left out)
+endif
+
 $(BUILD)/run_tests: $(LIB_OBJ) $(TEST_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS)
 

@@ -44,6 +44,7 @@ typedef enum { LUMI_OP_EMBED = 0, LUMI_OP_MATMUL } LumiOp;
 typedef struct {
     int threads;      /* 0: all cores */
     int force_scalar; /* SIMD backends: use the portable fallback */
+    int device;       /* device backends: index; -1: LUMI_<BACKEND>_DEVICE or the first */
 } LumiBackendOpts;
 
 typedef struct LumiBackendOps {
@@ -80,6 +81,11 @@ typedef struct LumiBackendOps {
     void (*swiglu)(void *ctx, LumiRef h1, LumiRef h3, size_t len);
     /* x += y */
     void (*add)(void *ctx, LumiRef x, LumiRef y, size_t len);
+
+    /* Optional (device backends; NULL elsewhere): the device's streaming
+     * read bandwidth (GB/s) and f32 FMA peak (GFLOP/s), measured now, so
+     * lumi bench takes a device path's fractions against the device. */
+    int (*peak)(void *ctx, double *read_gbs, double *fma_gflops, LumiErr *e);
 } LumiBackendOps;
 
 #endif

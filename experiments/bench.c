@@ -31,6 +31,7 @@ typedef struct {
     double prefill_flops;  /* for the whole n_prompt prompt */
     char isa[16];
     int threads;
+    double dev_gbs, dev_gflops; /* a device backend's own figures (peak()); 0: none */
 } Result;
 
 typedef struct {
@@ -129,6 +130,8 @@ static void measure(const LumiBenchPlan *p, const LumiBenchModel *bm, const Lumi
     r->threads = spec->threads > 0 ? spec->threads : lumi_cpu_count();
     const LumiCpuKernels *k = lumi_cpu_select(0, NULL);
     snprintf(r->isa, sizeof r->isa, "%s", strcmp(spec->backend, "cpu") ? "-" : k ? k->name : "?");
+    /* a device path is judged against its device, not the host */
+    if (s.be->peak && s.be->peak(s.bectx, &r->dev_gbs, &r->dev_gflops, &e) != 0) goto fail;
     r->ok = 1;
     goto done;
 fail:
@@ -237,6 +240,8 @@ static void json_row(FILE *f, const LumiBenchPlan *p, const LumiMachine *mc, con
                 w->r.rss_mb, w->r.weight_bytes);
         if (mc)
             fprintf(f, ", \"read_gbs_around\": %.3f, \"fma_gflops_around\": %.3f", w->local_gbs, w->local_gflops);
+        if (w->r.dev_gbs > 0)
+            fprintf(f, ", \"device_read_gbs\": %.3f, \"device_fma_gflops\": %.3f", w->r.dev_gbs, w->r.dev_gflops);
         fprintf(f, ", \"pp\": {\"tokens\": %d, \"median\": %.3f, \"min\": %.3f, \"max\": %.3f, \"flops\": %.0f, "
                    "\"fraction_of_fma_peak\": %.4f, \"reps\": [",
                 p->n_prompt, w->pp.med, w->pp.lo, w->pp.hi, w->r.prefill_flops, w->pp_frac);
@@ -342,6 +347,10 @@ static void print_table(const LumiBenchPlan *p, const LumiMachine *mc, const Row
         printf("| %-8s | %-44s | tg%-4d | %9.2f | %-19s | %8s | %8.0f |\n", w->model->name, w->path, p->n_gen,
                w->tg.med, mm, fr, w->r.rss_mb);
     }
+    for (int i = 0; i < n; i++)
+        if (rows[i].r.ok && rows[i].r.dev_gbs > 0)
+            printf("device of %s: read bandwidth %.1f GB/s, FMA peak %.1f GFLOP/s (its 'of peak' is against these)\n",
+                   rows[i].path, rows[i].r.dev_gbs, rows[i].r.dev_gflops);
 }
 
 /* On a shared machine (a VM, other jobs) either figure can change by half
@@ -419,8 +428,10 @@ int lumi_bench_run_dir(const LumiBenchPlan *p, char *dir_out, size_t dir_n) {
         for (int i = 0; i < n; i++) {
             Row *w = &rows[i];
             if (!w->r.ok) continue;
-            w->tg_frac = w->r.weight_bytes * w->tg.med / (w->local_gbs * 1e9);
-            w->pp_frac = w->r.prefill_flops / p->n_prompt * w->pp.med / (w->local_gflops * 1e9);
+            double gbs = w->r.dev_gbs > 0 ? w->r.dev_gbs : w->local_gbs;
+            double gflops = w->r.dev_gflops > 0 ? w->r.dev_gflops : w->local_gflops;
+            w->tg_frac = w->r.weight_bytes * w->tg.med / (gbs * 1e9);
+            w->pp_frac = w->r.prefill_flops / p->n_prompt * w->pp.med / (gflops * 1e9);
         }
     mc.loadavg = load[0];
     const LumiMachine *mcp = p->skip_machine ? NULL : &mc;

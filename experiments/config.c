@@ -266,7 +266,7 @@ static const char *const AXES[] = {"backend", "cache", "prefill", "threads", NUL
 
 int lumi_config_path(const LumiYamlDoc *d, const LumiYamlNode *n, const char *what, int explicit_entry,
                      LumiPathEntry *out, LumiErr *e) {
-    static const char *const ekeys[] = {"backend", "cache", "prefill", "threads", "canary", "tolerance", NULL};
+    static const char *const ekeys[] = {"backend", "cache", "prefill", "threads", "canary", "tolerance", "device", NULL};
     memset(out, 0, sizeof *out);
     lumi_path_default(&out->spec);
     if (lumi_yaml_expect(d, n, LUMI_Y_MAP, what, e) != 0) return -1;
@@ -277,6 +277,8 @@ int lumi_config_path(const LumiYamlDoc *d, const LumiYamlNode *n, const char *wh
         snprintf(w, sizeof w, "%s.%s", what, AXES[i]);
         if (v && set_axis(d, v, w, &out->spec, AXES[i], e) != 0) return -1;
     }
+    const LumiYamlNode *dv = explicit_entry ? lumi_yaml_get(n, "device") : NULL; /* device backends */
+    if (dv && set_axis(d, dv, "device", &out->spec, "device", e) != 0) return -1;
     const LumiYamlNode *c = lumi_yaml_get(n, "canary");
     if (c) {
         static const char *const ckeys[] = {"position", "epsilon", NULL};
@@ -449,13 +451,14 @@ int lumi_config_paths(const LumiYamlDoc *d, const LumiYamlNode *n, LumiPathEntry
 
 /* ---- the equivalence kind ---- */
 
-static const char *const EQUIV_KEYS[] = {"paths", "reference", "tolerance", "goldens", NULL};
+static const char *const EQUIV_KEYS[] = {"paths", "reference", "tolerance", "goldens", "require", NULL};
 
 int lumi_config_equivalence(const LumiYamlDoc *d, LumiEquivConfig *c, LumiErr *e) {
     memset(c, 0, sizeof *c);
     if (lumi_config_check_keys(d, EQUIV_KEYS, e) != 0) return -1;
     if (lumi_config_common(d, &c->common, 0, e) != 0) goto fail;
     if (lumi_config_paths(d, lumi_yaml_get(d->root, "paths"), &c->paths, &c->n_paths, e) != 0) goto fail;
+    if (lumi_yaml_bool(d, d->root, "require", 0, &c->require, e) != 0) goto fail;
     const LumiYamlNode *r = lumi_yaml_get(d->root, "reference");
     if (r) {
         if (lumi_config_path(d, r, "reference", 0, &c->reference, e) != 0) goto fail;

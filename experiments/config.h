@@ -116,6 +116,7 @@ typedef struct {
     } per_backend[8];
     int n_per_backend;
     int *anchor;             /* [n_paths]: see lumi_equiv_anchor */
+    int require;             /* require: true - a path whose device backend has no device fails */
     int has_golden_tol;      /* tolerance.golden given */
     LumiTolerance golden;    /* golden verify; default: same/cross backend as recorded */
     const char *goldens;     /* folder, default goldens/<name> */

@@ -141,6 +141,32 @@ static int append_error(Ctx *x, int p, const LumiPathEntry *pe, const char *msg,
     return append(x, &sb, e);
 }
 
+/* A device backend that cannot run here (no device, no driver, or a build
+ * without its toolkit) says so in words these match; its paths are then
+ * skipped with that reason instead of failed, unless `require: true`. */
+static int device_absent(const Ctx *x, const char *msg) {
+    static const char *const marks[] = {"no CUDA device", "no OpenCL platform", "no OpenCL device", "built without"};
+    for (size_t i = 0; !x->cfg.require && i < sizeof marks / sizeof marks[0]; i++)
+        if (strstr(msg, marks[i])) return 1;
+    return 0;
+}
+
+static int append_skip(Ctx *x, int p, const LumiPathEntry *pe, const char *msg, LumiErr *e) {
+    LumiStrBuf sb;
+    lumi_sb_open(&sb);
+    case_head(sb.f, x, p, pe->label, "path");
+    fprintf(sb.f, ",\"verdict\":\"skip\",\"error\":");
+    lumi_json_cstr(sb.f, msg);
+    fprintf(sb.f, "}");
+    fprintf(stderr, "lumi: %s on prompt '%s': skipped: %s\n", pe->label, x->cfg.common.prompts[p].name, msg);
+    return append(x, &sb, e);
+}
+
+/* A path that could not run: skipped when its device is absent, else an error. */
+static int append_failed(Ctx *x, int p, const LumiPathEntry *pe, const char *msg, LumiErr *e) {
+    return device_absent(x, msg) ? append_skip(x, p, pe, msg, e) : append_error(x, p, pe, msg, e);
+}
+
 static void json_violation(FILE *f, const LumiCaseMetrics *cm, const char *against) {
     fprintf(f, ",\"violation\":{\"position\":%d,\"metric\":\"%s\",\"against\":\"%s\",\"value\":", cm->first_bad,
             cm->bad.metric, against);
@@ -274,13 +300,13 @@ static int run_paths(Ctx *x, int p, const LumiTrace *ref, LumiErr *e) {
         if (a >= 0 && !kept[a].logits && path_trace(x, p, a, ref, &kept[a], &ce) != 0) {
             char msg[1100];
             snprintf(msg, sizeof msg, "anchor %s: %.800s", x->cfg.paths[a].label, ce.msg);
-            rc = append_error(x, p, pe, msg, e);
+            rc = append_failed(x, p, pe, msg, e);
             continue;
         }
         LumiTrace own, *t = &own;
         if (is_anchor[k] && kept[k].logits) t = &kept[k];
         else if (path_trace(x, p, k, ref, is_anchor[k] ? &kept[k] : &own, &ce) != 0) {
-            rc = append_error(x, p, pe, ce.msg, e);
+            rc = append_failed(x, p, pe, ce.msg, e);
             continue;
         } else if (is_anchor[k]) t = &kept[k];
         rc = run_case(x, p, k, ref, t, a >= 0 ? &kept[a] : NULL, e);
@@ -319,7 +345,7 @@ static int run_prompt(Ctx *x, int p, LumiErr *e) {
 typedef struct {
     LumiCaseMetrics m;
     double seconds;
-    int n_cases, n_errors, tokens_same;
+    int n_cases, n_errors, n_skipped, tokens_same;
     int has_anchor, an_positions, an_bitwise; /* vs the backend's anchor */
     char bad_prompt[64];
     char bad_metric[16];
@@ -330,6 +356,11 @@ typedef struct {
 static void row_add(Row *r, const LumiYamlNode *c) {
     r->n_cases++;
     r->seconds += lumi_case_num(c, "seconds", 0);
+    if (!strcmp(lumi_case_str(c, "verdict", ""), "skip")) {
+        r->n_skipped++;
+        if (!r->error) r->error = lumi_case_str(c, "error", "?");
+        return;
+    }
     if (!strcmp(lumi_case_str(c, "verdict", ""), "error")) {
         r->n_errors++;
         if (!r->error) r->error = lumi_case_str(c, "error", "?");
@@ -365,6 +396,7 @@ static void row_add(Row *r, const LumiYamlNode *c) {
 
 static const char *verdict(const Row *r, int n_prompts) {
     if (r->n_errors) return "ERROR";
+    if (r->n_skipped) return "SKIP";
     if (r->n_cases < n_prompts) return "INCOMPLETE";
     return r->m.first_bad >= 0 ? "FAIL" : "PASS";
 }
@@ -383,9 +415,11 @@ static void print_row(FILE *f, const char *label, const Row *r, int n_prompts, i
     snprintf(t1, sizeof t1, "%d/%d", r->m.n_top1, r->m.n_positions);
     snprintf(bw, sizeof bw, "%d/%d", r->m.n_bitwise, r->m.n_positions);
     if (r->has_anchor) snprintf(an, sizeof an, "%d/%d", r->an_bitwise, r->an_positions);
+    if (r->n_skipped && !r->m.n_positions) /* nothing ran: no figures */
+        strcpy(a, "-"), strcpy(s, "-"), strcpy(k, "-"), strcpy(t1, "-"), strcpy(bw, "-");
     fprintf(f, "%-*s %-9s %-9s %-9s %-9s %-9s %-9s %-6s %s", width, label, a, s, k, t1, bw, an,
             r->tokens_same ? "same" : "differ", verdict(r, n_prompts));
-    if (r->n_errors) fprintf(f, "  %s", r->error);
+    if (r->n_errors || r->n_skipped) fprintf(f, "  %s", r->error);
     else if (r->m.first_bad >= 0) {
         char why[128];
         lumi_violation_format(&r->m.bad, why, sizeof why);
@@ -444,7 +478,7 @@ static int build_table(Ctx *x, const LumiCaseLog *log, LumiErr *e) {
     for (int k = 0; k < n; k++) {
         print_row(txt.f, x->cfg.paths[k].label, &rows[k], x->cfg.common.n_prompts, width);
         csv_row(csv.f, &x->cfg, &x->cfg.paths[k], &rows[k]);
-        if (strcmp(verdict(&rows[k], x->cfg.common.n_prompts), "PASS") != 0) fails++;
+        if (strcmp(verdict(&rows[k], x->cfg.common.n_prompts), "PASS") != 0 && !rows[k].n_skipped) fails++;
     }
     lumi_sb_close(&txt);
     lumi_sb_close(&csv);

@@ -54,8 +54,13 @@ int lumi_path_set(LumiPathSpec *p, const char *axis, const char *value, LumiErr 
     } else if (strcmp(axis, "turns") == 0) {
         if (!lumi_turns_find(value) || strlen(value) >= sizeof p->turns) return bad_value(axis, value, e);
         strcpy(p->turns, value);
+    } else if (strcmp(axis, "device") == 0) {
+        long n;
+        if (lumi_parse_int(value, 0, 1024, &n) != 0) return lumi_err(e, "device '%s': expected 0..1024", value);
+        p->device = (int)n;
+        p->has_device = 1;
     } else {
-        return lumi_err(e, "unknown path axis '%s' (valid: backend, cache, prefill, threads, turns)", axis);
+        return lumi_err(e, "unknown path axis '%s' (valid: backend, cache, prefill, threads, turns, device)", axis);
     }
     return 0;
 }
@@ -85,5 +90,9 @@ void lumi_path_format(const LumiPathSpec *p, char *buf, size_t n) {
     if (p->turns[0] && k > 0 && (size_t)k < n) {
         size_t l = strlen(buf);
         snprintf(buf + l, n - l, ",turns=%s", p->turns);
+    }
+    if (p->has_device && k > 0 && (size_t)k < n) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, n - l, ",device=%d", p->device);
     }
 }

@@ -14,6 +14,8 @@ typedef struct {
     int chunk;        /* chunked:N */
     int threads;      /* backend threads, 0 = all cores */
     char turns[16];   /* chat: keep | rebuild (paths/turns); "" = not chosen, printed only when set */
+    int has_device;   /* device=N given (device backends: opencl, cuda, cublas) */
+    int device;
 } LumiPathSpec;
 
 void lumi_path_default(LumiPathSpec *p); /* backend=ref,cache=fixed,prefill=batched */

@@ -13,10 +13,13 @@
 extern const LumiBackendOps lumi_backend_ref;
 extern const LumiBackendOps lumi_backend_cpu;
 extern const LumiBackendOps lumi_backend_blas;
+extern const LumiBackendOps lumi_backend_opencl;
+extern const LumiBackendOps lumi_backend_cuda, lumi_backend_cublas;
 extern const LumiCacheOps lumi_cache_none, lumi_cache_growing, lumi_cache_fixed;
 extern const LumiPrefillOps lumi_prefill_token, lumi_prefill_batched, lumi_prefill_chunked;
 
-static const LumiBackendOps *const BACKENDS[] = {&lumi_backend_ref, &lumi_backend_cpu, &lumi_backend_blas};
+static const LumiBackendOps *const BACKENDS[] = {&lumi_backend_ref, &lumi_backend_cpu, &lumi_backend_blas,
+                                                    &lumi_backend_opencl, &lumi_backend_cuda, &lumi_backend_cublas};
 static const LumiCacheOps *const CACHES[] = {&lumi_cache_none, &lumi_cache_growing, &lumi_cache_fixed};
 static const LumiPrefillOps *const PREFILLS[] = {&lumi_prefill_token, &lumi_prefill_batched, &lumi_prefill_chunked};
 extern const LumiTurnsOps lumi_turns_keep, lumi_turns_rebuild;
@@ -66,7 +69,7 @@ void lumi_registry_names(const char *axis, char *buf, size_t n) {
     else if (strcmp(axis, "turns") == 0)
         for (size_t i = 0; i < COUNT(TURNS); i++) join(buf, n, TURNS[i]->name);
     else
-        snprintf(buf, n, "backend, cache, prefill, threads, turns");
+        snprintf(buf, n, "backend, cache, prefill, threads, turns, device");
 }
 
 void lumi_registry_print(FILE *f) {

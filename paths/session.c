@@ -83,7 +83,7 @@ int lumi_session_open(LumiSession *s, const LumiModel *m, const LumiPathSpec *p,
         s->be = NULL;
         return -1;
     }
-    LumiBackendOpts bo = {p->threads, 0};
+    LumiBackendOpts bo = {p->threads, 0, p->has_device ? p->device : -1};
     if (s->be->init(&s->bectx, m, &m->w, &bo, e) != 0) {
         s->be = NULL;
         return -1;

@@ -23,6 +23,8 @@ Suite *suite_backend(void);
 Suite *suite_shard(void);
 Suite *suite_chat(void);
 Suite *suite_checkpoints(void);
+Suite *suite_opencl(void);
+Suite *suite_cuda(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
@@ -44,6 +46,8 @@ static Suite *(*const SUITES[])(void) = {
     suite_shard,
     suite_chat,
     suite_checkpoints,
+    suite_opencl,
+    suite_cuda,
 };
 
 int main(void) {

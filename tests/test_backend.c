@@ -166,7 +166,7 @@ static float *run_two_calls(const LumiBackendOps *be, const LumiModel *m, const 
     const LumiConfig *c = &m->cfg;
     void *ctx;
     LumiErr e;
-    LumiBackendOpts o = {1, 0};
+    LumiBackendOpts o = {1, 0, -1};
     ck_assert_msg(be->init(&ctx, m, &m->w, &o, &e) == 0, "%s", e.msg);
     ck_assert_msg(lumi_model_rope_reserve(m, T, &e) == 0, "%s", e.msg); /* the session does this per call */
     LumiBuf *b[7], *kb[64], *vb[64];
@@ -215,7 +215,7 @@ START_TEST(handles_catch_out_of_bounds) {
     LumiErr e;
     ck_assert_msg(lumi_model_load(th_synth("handles2.bin", 16, 32, 1, 2, 2, 20, 8, 0, 4), &m, &e) == 0, "%s", e.msg);
     void *ctx;
-    LumiBackendOpts o = {1, 0};
+    LumiBackendOpts o = {1, 0, -1};
     ck_assert(HANDLES.init(&ctx, &m, &m.w, &o, &e) == 0);
     LumiBuf *a = HANDLES.alloc(ctx, 32, &e), *b = HANDLES.alloc(ctx, 32, &e);
     HANDLES.add(ctx, lumi_ref(a), lumi_ref(b), 32);

@@ -182,7 +182,7 @@ START_TEST(ops_match_ref_odd_heads_gqa) {
     const LumiConfig *c = &m.cfg;
     const LumiBackendOps *be[2] = {&lumi_backend_cpu, &lumi_backend_ref};
     void *ctx[2];
-    LumiBackendOpts o = {2, 0};
+    LumiBackendOpts o = {2, 0, -1};
     LumiErr e;
     for (int i = 0; i < 2; i++) ck_assert_msg(be[i]->init(&ctx[i], &m, &m.w, &o, &e) == 0, "%s", e.msg);
     ck_assert_msg(lumi_model_rope_reserve(&m, 8, &e) == 0, "%s", e.msg); /* forward does this per call */
