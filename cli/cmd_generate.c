@@ -100,7 +100,9 @@ int cmd_generate(int argc, char **argv) {
         cli_error("%s", e.msg);
         goto out_model;
     }
-    if (lumi_session_open(&s, &m, &o.path, &e) != 0) {
+    /* sized by this run (prompt + steps), not by the context a file claims */
+    long want_pos = (long)n_prompt + steps;
+    if (lumi_session_open_for(&s, &m, &o.path, want_pos < m.cfg.seq_len ? (int)want_pos : 0, &e) != 0) {
         cli_error("%s", e.msg);
         goto out_sampler;
     }

@@ -39,7 +39,7 @@ int cmd_logits(int argc, char **argv) {
     LumiErr e;
     LumiSession s;
     float *logits = lumi_xmalloc((size_t)n * (size_t)m.cfg.vocab_size * sizeof(float));
-    if (lumi_session_open(&s, &m, &o.path, &e) != 0) {
+    if (lumi_session_open_for(&s, &m, &o.path, n, &e) != 0) { /* sized by the prompt, not the claimed context */
         cli_error("%s", e.msg);
         goto out;
     }

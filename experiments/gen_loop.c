@@ -67,7 +67,7 @@ int lumi_generate(LumiSession *s, const int *prompt, int n_prompt, LumiSampler *
     if (n_prompt > 0 && lumi_session_feed(s, prompt, n_prompt, o->logits, e) != 0) return -1;
     double t1 = lumi_now();
     r->prefill_s = t1 - t0;
-    int room = s->model->cfg.seq_len - s->n_past; /* decode feeds that still fit */
+    int room = s->max_positions - s->n_past; /* decode feeds that still fit */
     int rc = 0;
     while (r->n_tokens < o->max_new) {
         int next = lumi_sample(smp, s->last);

@@ -27,7 +27,7 @@ static int cap_for(int have, int want, int limit) {
 static int ensure_rows(LumiSession *s, int rows, int logit_rows, LumiErr *e) {
     const LumiConfig *c = &s->model->cfg;
     if (rows > s->cap_rows) {
-        size_t cap = (size_t)cap_for(s->cap_rows, rows, c->seq_len);
+        size_t cap = (size_t)cap_for(s->cap_rows, rows, s->max_positions);
         LumiBuf **dim_bufs[] = {&s->x, &s->xb, &s->xb2, &s->q}, **hid_bufs[] = {&s->hb, &s->hb2};
         s->cap_rows = 0; /* until every buffer has its new size */
         for (int i = 0; i < 4; i++)
@@ -37,7 +37,7 @@ static int ensure_rows(LumiSession *s, int rows, int logit_rows, LumiErr *e) {
         s->cap_rows = (int)cap;
     }
     if (logit_rows > s->cap_logit_rows) {
-        size_t cap = (size_t)cap_for(s->cap_logit_rows, logit_rows, c->seq_len);
+        size_t cap = (size_t)cap_for(s->cap_logit_rows, logit_rows, s->max_positions);
         s->cap_logit_rows = 0;
         if (grow(s, &s->logits, cap * (size_t)c->vocab_size, e) != 0) return -1;
         s->cap_logit_rows = (int)cap;
@@ -68,8 +68,13 @@ int lumi_backend_check_weights(const LumiBackendOps *be, const LumiModel *m, con
 }
 
 int lumi_session_open(LumiSession *s, const LumiModel *m, const LumiPathSpec *p, LumiErr *e) {
+    return lumi_session_open_for(s, m, p, 0, e);
+}
+
+int lumi_session_open_for(LumiSession *s, const LumiModel *m, const LumiPathSpec *p, int max_positions, LumiErr *e) {
     memset(s, 0, sizeof *s);
     s->model = m;
+    s->max_positions = max_positions > 0 && max_positions < m->cfg.seq_len ? max_positions : m->cfg.seq_len;
     s->spec = *p;
     s->be = lumi_backend_find(p->backend);
     s->prefill = lumi_prefill_find(p->prefill);
@@ -89,8 +94,8 @@ int lumi_session_open(LumiSession *s, const LumiModel *m, const LumiPathSpec *p,
         return -1;
     }
     s->cache = (LumiCache){.ops = cops, .be = s->be, .bectx = s->bectx, .n_layers = m->cfg.n_layers,
-                           .kv_dim = m->cfg.kv_dim, .max_positions = m->cfg.seq_len};
-    s->history = lumi_xmalloc((size_t)m->cfg.seq_len * sizeof(int));
+                           .kv_dim = m->cfg.kv_dim, .max_positions = s->max_positions};
+    s->history = lumi_xmalloc((size_t)s->max_positions * sizeof(int));
     s->last = lumi_xcalloc((size_t)m->cfg.vocab_size, sizeof(float));
     if (cops->init(&s->cache, e) != 0 || ensure_rows(s, 1, 1, e) != 0) {
         lumi_session_close(s);
@@ -124,9 +129,13 @@ static void forward(LumiSession *s, const int *tokens, int n, int pos0, int logi
 int lumi_session_feed(LumiSession *s, const int *tokens, int n, float *out, LumiErr *e) {
     const LumiConfig *c = &s->model->cfg;
     if (n <= 0) return lumi_err(e, "nothing to feed");
-    if (n > c->seq_len - s->n_past)
+    if (n > s->max_positions - s->n_past) {
+        if (s->max_positions < c->seq_len)
+            return lumi_err(e, "%d tokens after %d exceed the %d positions this run was opened for (context %d of %s)",
+                            n, s->n_past, s->max_positions, c->seq_len, s->model->path);
         return lumi_err(e, "%d tokens after %d exceed the context length %d of %s", n, s->n_past, c->seq_len,
                         s->model->path);
+    }
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= c->vocab_size)
             return lumi_err(e, "token id %d at index %d is outside the vocabulary [0, %d)", tokens[i], i, c->vocab_size);

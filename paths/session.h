@@ -19,7 +19,8 @@ typedef struct {
     void *bectx;
     const LumiPrefillOps *prefill;
     LumiCache cache;
-    int *history;  /* [seq_len] tokens fed so far */
+    int max_positions; /* the most positions this session may hold (<= seq_len) */
+    int *history;  /* [max_positions] tokens fed so far */
     int n_past;
     /* activations in backend memory, room for cap_rows tokens */
     int cap_rows, cap_logit_rows;
@@ -29,6 +30,10 @@ typedef struct {
 } LumiSession;
 
 int lumi_session_open(LumiSession *s, const LumiModel *m, const LumiPathSpec *p, LumiErr *e);
+/* The same for a run that reaches at most max_positions positions (0: the
+ * model's context): what the session allocates (a fixed cache, history,
+ * activations) is sized by that, not by a context the file may claim. */
+int lumi_session_open_for(LumiSession *s, const LumiModel *m, const LumiPathSpec *p, int max_positions, LumiErr *e);
 void lumi_session_close(LumiSession *s);
 /* Forget the sequence; keeps allocations. */
 void lumi_session_reset(LumiSession *s);

@@ -156,6 +156,17 @@ START_TEST(huge_context_costs_nothing_until_used) {
     int rc = th_run(cmd, &out);
     ck_assert_msg(rc == 0 && strstr(out, "seq_len:           1048576"), "rc %d: %s", rc, out);
     free(out);
+    /* and running it on the default path (cache=fixed) allocates by the run
+     * (prompt + steps), not by the 2^20 positions the header claims (8 GB of
+     * cache per layer here) */
+    snprintf(cmd, sizeof cmd, "%s./lumi logits -m %s --ids 1,2,3 -o %s 2>&1", th_ulimit_1g(), p, th_path("huge.npy"));
+    rc = th_run(cmd, &out);
+    ck_assert_msg(rc == 0, "logits rc %d: %s", rc, out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s./lumi generate -m %s --ids 1,2,3 -n 4 -t 0 --json 2>&1", th_ulimit_1g(), p);
+    rc = th_run(cmd, &out);
+    ck_assert_msg(rc == 0 && strstr(out, "\"stop\":\"steps\""), "generate rc %d: %s", rc, out);
+    free(out);
     LumiModel m;
     LumiErr e;
     ck_assert_msg(lumi_model_load(p, &m, &e) == 0, "%s", e.msg);
