@@ -3,13 +3,41 @@
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -MMD -MP
+# Flags the build needs whatever CFLAGS the user passes: kept in their own
+# variable so `make CFLAGS=...` adds to them instead of replacing them.
+# Per-object additions (ISA flags, feature macros) go in OBJ_CFLAGS.
+LUMI_CFLAGS := -std=c11 -Wall -Wextra -D_GNU_SOURCE -MMD -MP
+ALL_CFLAGS   = $(LUMI_CFLAGS) $(CFLAGS) $(OBJ_CFLAGS) $(SAN_FLAGS)
 LDLIBS  += -lyaml -lz -lm -lpthread
+
+# First contact: before building for `make run`/`make test` (or plain
+# `make`), tools/deps.sh checks the Debian packages and installs what is
+# missing when root, or stops with the exact `sudo apt-get install` line.
+# It runs at parse time so the pkg-config probes below see what it installed.
+# LUMI_NO_DEPS=1 skips it.
+ifeq ($(LUMI_NO_DEPS),)
+ifneq ($(filter-out clean fuzz fuzz-run,$(or $(MAKECMDGOALS),all)),)
+DEPS_RC := $(shell tools/deps.sh ensure >&2; echo $$?)
+ifneq ($(DEPS_RC),0)
+$(error missing packages (see above); LUMI_NO_DEPS=1 skips this check)
+endif
+endif
+endif
+
+# SANITIZE=1: clang with AddressSanitizer + UBSan, any report fatal, in its
+# own build folder so it never mixes with the normal objects.
+ifneq ($(SANITIZE),)
+CC        := clang
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS   += $(SAN_FLAGS)
+BUILD     := build-san
+else
+BUILD     := build
+endif
 
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
 
-BUILD   := build
 LIB_SRC := $(wildcard engine/*.c paths/*.c paths/*/*.c experiments/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC:= $(wildcard tests/*.c)
@@ -20,39 +48,55 @@ TEST_OBJ:= $(TEST_SRC:%.c=$(BUILD)/%.o)
 .PHONY: all test run clean
 all: lumi
 
-lumi: $(LIB_OBJ) $(CLI_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+# The sanitized binary stays in its build folder; the tests find it through
+# LUMI_BIN (tests/helpers.c).
+LUMI_BIN := $(if $(SANITIZE),$(BUILD)/lumi,lumi)
+ifneq ($(SANITIZE),)
+lumi: $(LUMI_BIN)
+endif
+$(LUMI_BIN): $(LIB_OBJ) $(CLI_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # Only the SIMD kernel files get vector ISA flags, so ./lumi runs on any
 # x86-64; paths/backend/cpu.c picks the table the CPU supports at run time.
 ifneq ($(filter x86_64 amd64,$(shell uname -m)),)
-$(BUILD)/paths/backend/cpu_kernels_avx512.o: CFLAGS += -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma
-$(BUILD)/paths/backend/cpu_kernels_avx2.o: CFLAGS += -mavx2 -mfma
+$(BUILD)/paths/backend/cpu_kernels_avx512.o: OBJ_CFLAGS += -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma
+$(BUILD)/paths/backend/cpu_kernels_avx2.o: OBJ_CFLAGS += -mavx2 -mfma
 endif
+
+# Optional libraries: $(call optional_lib,PKG) is pkg-config's --libs for PKG
+# (empty when absent) and records them with its --cflags in $(BUILD)/config/PKG, rewritten only
+# when they change; objects that test for the library depend on that file, so
+# installing (or removing) it takes effect on the next `make`, no `make clean`.
+optional_lib = $(shell v="$$(pkg-config --cflags --libs $(1) 2>/dev/null)"; \
+    mkdir -p $(BUILD)/config; f=$(BUILD)/config/$(1); \
+    [ -f $$f ] && [ "$$(cat $$f)" = "$$v" ] || echo "$$v" > $$f; \
+    [ -n "$$v" ] && pkg-config --libs $(1))
 
 # Backend blas links OpenBLAS when pkg-config finds it (libopenblas-dev);
 # without it the backend is still listed and says how to get it.
-BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null)
+BLAS_LIBS := $(call optional_lib,openblas)
+$(BUILD)/paths/backend/blas.o: $(BUILD)/config/openblas
 ifneq ($(BLAS_LIBS),)
-$(BUILD)/paths/backend/blas.o: CFLAGS += -DLUMI_HAVE_OPENBLAS $(shell pkg-config --cflags openblas)
+$(BUILD)/paths/backend/blas.o: OBJ_CFLAGS += -DLUMI_HAVE_OPENBLAS $(shell pkg-config --cflags openblas)
 LDLIBS += $(BLAS_LIBS)
 endif
 
 $(BUILD)/run_tests: $(LIB_OBJ) $(TEST_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS)
 
 # Tests run from the repository root: they read models/ and ../shared/models
-# and call ./lumi for the command-line checks.
-test: lumi $(BUILD)/run_tests
-	./$(BUILD)/run_tests
+# and call ./lumi (LUMI_BIN) for the command-line checks.
+test: $(LUMI_BIN) $(BUILD)/run_tests
+	LUMI_BIN=./$(LUMI_BIN) ./$(BUILD)/run_tests
 
 run: lumi
 	./lumi run configs/quickstart.yaml
@@ -63,11 +107,11 @@ LUMI_COMMIT := $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && { git 
 $(BUILD)/commit.txt: FORCE
 	@mkdir -p $(BUILD); [ "$$(cat $@ 2>/dev/null)" = "$(LUMI_COMMIT)" ] || echo "$(LUMI_COMMIT)" > $@
 $(BUILD)/experiments/runinfo.o: $(BUILD)/commit.txt
-$(BUILD)/experiments/runinfo.o: CFLAGS += -DLUMI_COMMIT='"$(LUMI_COMMIT)"'
+$(BUILD)/experiments/runinfo.o: OBJ_CFLAGS += -DLUMI_COMMIT='"$(LUMI_COMMIT)"'
 .PHONY: FORCE
 FORCE:
 
 clean:
-	rm -rf $(BUILD) lumi
+	rm -rf build build-san build-fuzz lumi
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
