@@ -31,6 +31,9 @@ CC        := clang
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS   += $(SAN_FLAGS)
 BUILD     := build-san
+SAN_LOGS  := $(CURDIR)/$(BUILD)/reports
+SAN_ENV   := ASAN_OPTIONS=exitcode=99:detect_leaks=1:log_path=$(SAN_LOGS)/asan \
+             UBSAN_OPTIONS=exitcode=99:halt_on_error=1:print_stacktrace=1:log_path=$(SAN_LOGS)/ubsan
 else
 BUILD     := build
 endif
@@ -96,7 +99,16 @@ $(BUILD)/run_tests: $(LIB_OBJ) $(TEST_OBJ)
 # Tests run from the repository root: they read models/ and ../shared/models
 # and call ./lumi (LUMI_BIN) for the command-line checks.
 test: $(LUMI_BIN) $(BUILD)/run_tests
+ifeq ($(SANITIZE),)
 	LUMI_BIN=./$(LUMI_BIN) ./$(BUILD)/run_tests
+else
+	@# every report also goes to a file, so one from a ./lumi whose exit status
+	@# a test does not see (a pipeline, 2>/dev/null) still fails the run
+	@rm -rf $(SAN_LOGS); mkdir -p $(SAN_LOGS)
+	$(SAN_ENV) LUMI_BIN=./$(LUMI_BIN) ./$(BUILD)/run_tests
+	@if [ -n "$$(ls -A $(SAN_LOGS))" ]; then cat $(SAN_LOGS)/*; \
+	    echo "sanitizer reports above (also in $(SAN_LOGS)/)" >&2; exit 1; fi
+endif
 
 run: lumi
 	./lumi run configs/quickstart.yaml

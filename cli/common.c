@@ -74,12 +74,12 @@ int cli_load(const LumiPromptOpts *o, LumiModel *m, LumiTokenizer *t, int *have_
         return -1;
     }
     if (lumi_model_load(o->model, m, &e) != 0) {
-        cli_error("%s", e.msg);
+        cli_error("-m: %s", e.msg);
         return -1;
     }
     if (o->tokenizer) {
         if (lumi_tokenizer_load(o->tokenizer, t, &e) != 0) {
-            cli_error("%s", e.msg);
+            cli_error("-z: %s", e.msg);
             lumi_model_free(m);
             return -1;
         }
@@ -87,6 +87,14 @@ int cli_load(const LumiPromptOpts *o, LumiModel *m, LumiTokenizer *t, int *have_
         if (t->vocab_size > m->cfg.vocab_size)
             fprintf(stderr, "lumi: warning: tokenizer %s has %d tokens, model %s only %d\n", o->tokenizer,
                     t->vocab_size, o->model, m->cfg.vocab_size);
+    }
+    /* bounded before tokenizing: no token is anywhere near this long, so a
+     * longer text cannot fit the context, and must not cost the time to
+     * find that out */
+    if (o->prompt && strlen(o->prompt) > (size_t)LUMI_PROMPT_BYTES_PER_POS * (size_t)m->cfg.seq_len) {
+        cli_error("-p: the prompt is %zu bytes, more than %d per position of the context length %d of %s",
+                  strlen(o->prompt), LUMI_PROMPT_BYTES_PER_POS, m->cfg.seq_len, o->model);
+        goto fail;
     }
     if (o->prompt) {
         lumi_encode(t, o->prompt, !o->no_bos, 0, ids, n);

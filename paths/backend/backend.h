@@ -46,6 +46,10 @@ typedef struct LumiBackendOps {
     void (*swiglu)(void *ctx, float *h1, const float *h3, size_t len);
     /* x += y */
     void (*add)(void *ctx, float *x, const float *y, size_t len);
+
+    /* NULL when usable; otherwise why this build cannot run it and how to get
+     * it (`lumi paths` marks the backend with it; init fails with it). */
+    const char *unavailable;
 } LumiBackendOps;
 
 /* The registry of backends (paths/registry.c). */
