@@ -14,10 +14,12 @@ LDLIBS  += -lyaml -lz -lm -lpthread
 # `make`), tools/deps.sh checks the Debian packages and installs what is
 # missing when root, or stops with the exact `sudo apt-get install` line.
 # It runs at parse time so the pkg-config probes below see what it installed.
-# LUMI_NO_DEPS=1 skips it.
+# Sanitizer and fuzzing builds also need clang (the CI list). LUMI_NO_DEPS=1
+# skips it.
+DEPS_LIST := $(if $(SANITIZE)$(filter fuzz fuzz-run,$(MAKECMDGOALS)),ensure-ci,ensure)
 ifeq ($(LUMI_NO_DEPS),)
-ifneq ($(filter-out clean fuzz fuzz-run,$(or $(MAKECMDGOALS),all)),)
-DEPS_RC := $(shell tools/deps.sh ensure >&2; echo $$?)
+ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),all)),)
+DEPS_RC := $(shell tools/deps.sh $(DEPS_LIST) >&2; echo $$?)
 ifneq ($(DEPS_RC),0)
 $(error missing packages (see above); LUMI_NO_DEPS=1 skips this check)
 endif
@@ -37,6 +39,7 @@ SAN_ENV   := ASAN_OPTIONS=exitcode=99:detect_leaks=1:log_path=$(SAN_LOGS)/asan \
 else
 BUILD     := build
 endif
+FUZZ_BUILD := build-fuzz
 
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
@@ -48,7 +51,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ:= $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test run clean
+.PHONY: all test run clean fuzz fuzz-run
 all: lumi
 
 # The sanitized binary stays in its build folder; the tests find it through
@@ -71,8 +74,9 @@ $(BUILD)/%.o: %.c
 # Only the SIMD kernel files get vector ISA flags, so ./lumi runs on any
 # x86-64; paths/backend/cpu.c picks the table the CPU supports at run time.
 ifneq ($(filter x86_64 amd64,$(shell uname -m)),)
-$(BUILD)/paths/backend/cpu_kernels_avx512.o: OBJ_CFLAGS += -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma
-$(BUILD)/paths/backend/cpu_kernels_avx2.o: OBJ_CFLAGS += -mavx2 -mfma
+$(BUILD)/paths/backend/cpu_kernels_avx512.o $(FUZZ_BUILD)/paths/backend/cpu_kernels_avx512.o: \
+    OBJ_CFLAGS += -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma
+$(BUILD)/paths/backend/cpu_kernels_avx2.o $(FUZZ_BUILD)/paths/backend/cpu_kernels_avx2.o: OBJ_CFLAGS += -mavx2 -mfma
 endif
 
 # Optional libraries: $(call optional_lib,PKG) is pkg-config's --libs for PKG
@@ -123,7 +127,37 @@ $(BUILD)/experiments/runinfo.o: OBJ_CFLAGS += -DLUMI_COMMIT='"$(LUMI_COMMIT)"'
 .PHONY: FORCE
 FORCE:
 
+# Fuzzing: every fuzz/fuzz_NAME.c is a libFuzzer target, built as
+# build-fuzz/fuzz_NAME and seeded from fuzz/corpus/NAME/ (a new target is
+# one file plus its seeds). The library is rebuilt with clang, coverage and
+# ASan+UBSan in build-fuzz/. `make fuzz-run SECONDS=N` runs each for N s;
+# what they find goes to build-fuzz/corpus/NAME/ (the committed seeds are
+# only read) and crashes to build-fuzz/crashes/.
+FUZZ_SRC   := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN   := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_OBJ   := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_SAN   := address,undefined
+FUZZ_FLAGS := -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all
+SECONDS    ?= 10
+fuzz: $(FUZZ_BIN)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(LUMI_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) $(OBJ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_OBJ)
+	clang $(LUMI_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+
+fuzz-run: fuzz
+	@for t in $(FUZZ_BIN); do n=$${t#$(FUZZ_BUILD)/fuzz_}; \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$n $(FUZZ_BUILD)/crashes; echo "== fuzz $$n: $(SECONDS) s"; \
+	    $$t -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	        -artifact_prefix=$(FUZZ_BUILD)/crashes/$$n- $(FUZZ_BUILD)/corpus/$$n fuzz/corpus/$$n 2>$(FUZZ_BUILD)/$$n.log \
+	        || { tail -60 $(FUZZ_BUILD)/$$n.log; echo "fuzz $$n: FAILED (log $(FUZZ_BUILD)/$$n.log)"; exit 1; }; \
+	    grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb" $(FUZZ_BUILD)/$$n.log | tr '\n' ' '; echo; \
+	done
+
 clean:
 	rm -rf build build-san build-fuzz lumi
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)
