@@ -45,15 +45,16 @@ EOF
 
 names() { "$1" | awk 'NF { print $1 }'; }
 
-installed() {
-    # build-essential is only a meta package: a working cc and make are what counts
-    if [ "$1" = build-essential ] && command -v cc >/dev/null 2>&1 && command -v make >/dev/null 2>&1; then
-        return 0
-    fi
-    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+# The packages of a list that are not installed, one dpkg-query for all.
+missing() {
+    # shellcheck disable=SC2046
+    ok=$(dpkg-query -W -f='${Package} ${Status}\n' $(names "$1") 2>/dev/null | awk '/ install ok installed$/ { print $1 }')
+    for p in $(names "$1"); do
+        # build-essential is only a meta package: a working cc and make are what counts
+        if [ "$p" = build-essential ] && command -v cc >/dev/null 2>&1 && command -v make >/dev/null 2>&1; then continue; fi
+        echo "$ok" | grep -qx "$p" || echo "$p"
+    done
 }
-
-missing() { for p in $(names "$1"); do installed "$p" || echo "$p"; done; }
 
 apt_install() {
     export DEBIAN_FRONTEND=noninteractive
