@@ -19,6 +19,7 @@ Suite *suite_sampler(void);
 Suite *suite_cpu(void);
 Suite *suite_bench(void);
 Suite *suite_build(void);
+Suite *suite_fuzz(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
@@ -34,6 +35,7 @@ static Suite *(*const SUITES[])(void) = {
     suite_cpu,
     suite_bench,
     suite_build,
+    suite_fuzz,
 };
 
 int main(void) {
