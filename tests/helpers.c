@@ -139,7 +139,7 @@ int th_skip_summary(int n_tests) {
     int n = 0, fatal = 0;
     char line[1024];
     while (fgets(line, sizeof line, f)) n++;
-    if (n) printf("Skipped: %d of %d tests (a skip is not a pass):\n", n, n_tests);
+    if (n) printf("Skipped: %d (in %d tests run; a skip is not a pass):\n", n, n_tests);
     rewind(f);
     while (fgets(line, sizeof line, f)) {
         char *needs = strchr(line, '\t'), *why = needs ? strchr(needs + 1, '\t') : NULL;
