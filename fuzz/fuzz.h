@@ -7,6 +7,7 @@
  * layout a private temporary folder. Nothing else differs from a real run. */
 #ifndef LUMI_FUZZ_H
 #define LUMI_FUZZ_H
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,14 +31,29 @@ static inline const char *fuzz_memfile(const uint8_t *data, size_t size) {
     return path;
 }
 
-/* A private temporary folder per process (created on first use). */
+/* A private temporary folder per process (created on first use), in
+ * memory (/dev/shm) where there is one: inputs are rewritten every run. */
+static char fuzz_dir_path[64];
+
+/* Removes the folder and its files when the fuzzer exits. */
+static void fuzz_dir_remove(void) {
+    DIR *d = opendir(fuzz_dir_path);
+    if (!d) return;
+    char p[400];
+    for (struct dirent *de; (de = readdir(d));)
+        if (de->d_name[0] != '.' && snprintf(p, sizeof p, "%s/%s", fuzz_dir_path, de->d_name) < (int)sizeof p) unlink(p);
+    closedir(d);
+    rmdir(fuzz_dir_path);
+}
+
 static inline const char *fuzz_dir(void) {
-    static char dir[64];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/lumi-fuzz-XXXXXX");
-        if (!mkdtemp(dir)) abort();
+    if (!fuzz_dir_path[0]) {
+        snprintf(fuzz_dir_path, sizeof fuzz_dir_path, "%s/lumi-fuzz-XXXXXX",
+                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+        if (!mkdtemp(fuzz_dir_path)) abort();
+        atexit(fuzz_dir_remove);
     }
-    return dir;
+    return fuzz_dir_path;
 }
 
 /* Writes dir/name with the given bytes; returns its path (static buffer). */
