@@ -12,8 +12,8 @@ static const char *USAGE =
     "       lumi bench --config configs/bench.yaml   (same as lumi run configs/bench.yaml)\n"
     "  -m MODEL      model file (repeatable: every model x every path)\n"
     "  --path SPEC   backend=..,cache=..,prefill=..,threads=N (repeatable; backend defaults to cpu)\n"
-    "  -p N          prompt tokens for the prefill test ppN (default 512)\n"
-    "  -n N          generated tokens for the decode test tgN (default 128)\n"
+    "  -p N          prompt tokens for the prefill test ppN (default 512, or the context if smaller)\n"
+    "  -n N          generated tokens for the decode test tgN (default 128, or what fits)\n"
     "  -r N          repetitions, reported as median and min-max (default 3)\n"
     "  --threads N   threads for every path (default: each path's own, 0 = all cores)\n"
     "  -o DIR        results go to DIR/<run id>/ (default results/bench)\n"
@@ -35,6 +35,7 @@ int cmd_bench(int argc, char **argv) {
     LumiBenchPlan p;
     lumi_bench_plan_default(&p);
     const char *config = NULL;
+    int prompt_set = 0, gen_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
@@ -54,8 +55,10 @@ int cmd_bench(int argc, char **argv) {
             if (lumi_path_parse(v, s, &e) != 0) return cli_error("--path: %s", e.msg), LUMI_EXIT_BAD;
         } else if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) {
             if (int_flag(argc, argv, &i, 1, 1 << 20, &p.n_prompt)) return LUMI_EXIT_BAD;
+            prompt_set = 1;
         } else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) {
             if (int_flag(argc, argv, &i, 1, 1 << 20, &p.n_gen)) return LUMI_EXIT_BAD;
+            gen_set = 1;
         } else if (!strcmp(a, "-r") || !strcmp(a, "--reps")) {
             if (int_flag(argc, argv, &i, 1, 64, &p.reps)) return LUMI_EXIT_BAD;
         } else if (!strcmp(a, "--threads")) {
@@ -90,5 +93,7 @@ int cmd_bench(int argc, char **argv) {
         snprintf(p.paths[0].backend, sizeof p.paths[0].backend, "cpu");
         p.n_paths = 1;
     }
+    LumiErr e;
+    if (lumi_bench_fit_defaults(&p, prompt_set, gen_set, &e) != 0) return cli_error("bench: -m: %s", e.msg), LUMI_EXIT_BAD;
     return lumi_bench_run(&p);
 }

@@ -48,13 +48,19 @@ static int full_sort_top_p(Cand *c, const float *l, int V, float top_p, LumiRng 
     return c[n - 1].id;
 }
 
+static const char *USAGE = "usage: lumi bench-sampler [-V VOCAB (32000)] [-n ITERATIONS (2000)]\n";
+
 int cmd_bench_sampler(int argc, char **argv) {
     long V = 32000, iters = 2000;
     for (int i = 1; i < argc; i++) {
         const char *v;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(USAGE, stdout);
+            return LUMI_EXIT_OK;
+        }
         if (!strcmp(argv[i], "-V") && (v = cli_value(argc, argv, &i)) && !lumi_parse_int(v, 2, 1 << 24, &V)) continue;
         if (!strcmp(argv[i], "-n") && (v = cli_value(argc, argv, &i)) && !lumi_parse_int(v, 1, 1 << 24, &iters)) continue;
-        fputs("usage: lumi bench-sampler [-V VOCAB (32000)] [-n ITERATIONS (2000)]\n", stderr);
+        fputs(USAGE, stderr);
         return LUMI_EXIT_BAD;
     }
     float *rows = lumi_xmalloc((size_t)ROWS * (size_t)V * sizeof(float));

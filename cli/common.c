@@ -85,11 +85,11 @@ int cli_load(const LumiPromptOpts *o, LumiModel *m, LumiTokenizer *t, int *have_
         return -1;
     }
     if (lumi_model_load(o->model, m, &e) != 0) {
-        cli_error("%s", e.msg);
+        cli_error("-m: %s", e.msg);
         return -1;
     }
     if (lumi_tokenizer_for_model(o->model, o->tokenizer, t, have_tok, &e) != 0) {
-        cli_error("%s", e.msg);
+        cli_error("%s%s", o->tokenizer ? "-z: " : "", e.msg);
         lumi_model_free(m);
         return -1;
     }
@@ -99,6 +99,14 @@ int cli_load(const LumiPromptOpts *o, LumiModel *m, LumiTokenizer *t, int *have_
         return -1;
     }
     if (*have_tok && cli_check_vocab(t, o->model, m->cfg.vocab_size) != 0) goto fail;
+    /* bounded before tokenizing: no token is anywhere near this long, so a
+     * longer text cannot fit the context, and must not cost the time to
+     * find that out */
+    if (o->prompt && strlen(o->prompt) > (size_t)LUMI_PROMPT_BYTES_PER_POS * (size_t)m->cfg.seq_len) {
+        cli_error("-p: the prompt is %zu bytes, more than %d per position of the context length %d of %s",
+                  strlen(o->prompt), LUMI_PROMPT_BYTES_PER_POS, m->cfg.seq_len, o->model);
+        goto fail;
+    }
     if (o->prompt) {
         lumi_encode_n(t, o->prompt, strlen(o->prompt), (o->no_bos ? 0 : LUMI_ENC_BOS) | (o->special ? LUMI_ENC_SPECIAL : 0),
                       ids, n);

@@ -86,6 +86,10 @@ typedef struct LumiBackendOps {
      * read bandwidth (GB/s) and f32 FMA peak (GFLOP/s), measured now, so
      * lumi bench takes a device path's fractions against the device. */
     int (*peak)(void *ctx, double *read_gbs, double *fma_gflops, LumiErr *e);
+
+    /* NULL when usable; otherwise why this build cannot run it and how to get
+     * it (`lumi paths` marks the backend with it; init fails with it). */
+    const char *unavailable;
 } LumiBackendOps;
 
 #endif

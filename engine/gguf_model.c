@@ -123,6 +123,14 @@ int lumi_gguf_load(const char *path, LumiModel *m, LumiErr *e) {
         goto out;
     }
 
+    /* the widening arena is sized by the metadata: bound it by the file
+     * first (every supported type takes at least a byte per weight), so a
+     * small file cannot claim gigabytes (found by fuzz/fuzz_gguf.c) */
+    if (lumi_param_count(c) > g.map.size) {
+        lumi_err(e, "%s: the metadata implies %zu weights but the file has only %zu bytes", path, lumi_param_count(c),
+                 g.map.size);
+        goto out;
+    }
     Ld ld = {&g, NULL, 0, lumi_param_count(c), LUMI_F32, e};
     ld.arena = m->owned = lumi_xmalloc(ld.cap * sizeof(float));
     int d = c->dim, hd = c->hidden_dim, kv = c->kv_dim, V = c->vocab_size, ok = 1;

@@ -132,7 +132,7 @@ int lumi_write_atomic(const char *path, const void *data, size_t len, LumiErr *e
     snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        lumi_err(e, "%s: cannot write: %s", tmp, strerror(errno));
+        lumi_err(e, "%s: cannot write: %s", path, strerror(errno)); /* the user's name, not the temp file's */
         free(tmp);
         return -1;
     }
@@ -209,11 +209,14 @@ int lumi_parse_ids(const char *s, int **ids, int *n, LumiErr *e) {
     int cap = 16, k = 0;
     int *a = lumi_xmalloc(sizeof(int) * (size_t)cap);
     const char *p = s;
-    while (*p) {
+    for (;;) {
         char *end;
         errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 0 || v > INT_MAX) {
+        while (*p == ' ') p++;
+        /* a digit must start every id: strtol alone would take "+1", and an
+         * empty item (a trailing or doubled comma) must not end the list */
+        long v = *p >= '0' && *p <= '9' ? strtol(p, &end, 10) : -1;
+        if (v < 0 || errno || v > INT_MAX) {
             free(a);
             return lumi_err(e, "--ids: '%s' is not a comma-separated list of token ids", s);
         }
@@ -221,15 +224,12 @@ int lumi_parse_ids(const char *s, int **ids, int *n, LumiErr *e) {
         a[k++] = (int)v;
         p = end;
         while (*p == ' ') p++;
-        if (*p == ',') p++;
-        else if (*p) {
+        if (!*p) break;
+        if (*p != ',') {
             free(a);
             return lumi_err(e, "--ids: unexpected '%c' in '%s'", *p, s);
         }
-    }
-    if (k == 0) {
-        free(a);
-        return lumi_err(e, "--ids: empty id list");
+        p++;
     }
     *ids = a;
     *n = k;

@@ -49,6 +49,9 @@ int lumi_parse_int(const char *s, long lo, long hi, long *out);
 int lumi_parse_float(const char *s, double *out);
 int lumi_parse_u64(const char *s, uint64_t *out);
 /* "1,2,3" -> malloc'd int array. */
+/* Prompts longer than this many bytes per context position are refused
+ * before tokenizing (they cannot fit: no token is that long). */
+#define LUMI_PROMPT_BYTES_PER_POS 64
 int lumi_parse_ids(const char *s, int **ids, int *n, LumiErr *e);
 
 /* xorshift64* PRNG: tiny, seedable, identical on every machine. */

@@ -40,6 +40,12 @@ int lumi_bench_run_dir(const LumiBenchPlan *p, char *dir_out, size_t dir_n);
 /* Reads a `kind: bench` YAML document into a plan, synthesizing the models
  * it describes into its cache folder on first use. */
 int lumi_bench_from_yaml(const LumiYamlDoc *d, LumiBenchPlan *p, LumiErr *e);
+/* Loads every model of the plan (an error names the file). The default
+ * sizes (pp512, tg128) are for real models: those the user did not set
+ * (prompt_set/gen_set 0) shrink to fit the smallest context among the
+ * models, saying so on stderr. Sizes the user set stay, and lumi_bench_run
+ * refuses them when they do not fit. */
+int lumi_bench_fit_defaults(LumiBenchPlan *p, int prompt_set, int gen_set, LumiErr *e);
 
 /* Machine micro-benchmarks (experiments/bench_machine.c), on `threads`
  * threads (0: all cores), with the best SIMD kernels this CPU has. */

@@ -73,6 +73,37 @@ static int read_model(const LumiYamlDoc *d, const LumiYamlNode *n, const char *c
     return read_synth(d, syn, cache, m, e);
 }
 
+int lumi_bench_fit_defaults(LumiBenchPlan *p, int prompt_set, int gen_set, LumiErr *e) {
+    int seq = 0, at = 0;
+    for (int i = 0; i < p->n_models; i++) {
+        LumiModel m;
+        if (lumi_model_load(p->models[i].file, &m, e) != 0) return -1;
+        if (!seq || m.cfg.seq_len < seq) seq = m.cfg.seq_len, at = i;
+        lumi_model_free(&m);
+    }
+    if (!seq) return 0;
+    const char *f = p->models[at].file;
+    if (!prompt_set && p->n_prompt > seq) {
+        fprintf(stderr, "lumi: bench: prompt size defaults to %d, the context length of %s (not %d)\n", seq, f,
+                p->n_prompt);
+        p->n_prompt = seq;
+    }
+    if (!gen_set && p->n_gen + 1 > seq) { /* decode starts after a BOS */
+        fprintf(stderr, "lumi: bench: generated tokens default to %d, the context length of %s less the BOS (not %d)\n",
+                seq - 1, f, p->n_gen);
+        p->n_gen = seq - 1;
+    }
+    return 0;
+}
+
+static int fit_defaults(const LumiYamlDoc *d, LumiBenchPlan *p, LumiErr *e) {
+    LumiErr fe;
+    if (lumi_bench_fit_defaults(p, lumi_yaml_get(d->root, "n_prompt") != NULL, lumi_yaml_get(d->root, "n_gen") != NULL,
+                                &fe) != 0)
+        return lumi_yaml_err(d, lumi_yaml_get(d->root, "models"), e, "models: %s", fe.msg);
+    return 0;
+}
+
 int lumi_bench_from_yaml(const LumiYamlDoc *d, LumiBenchPlan *p, LumiErr *e) {
     static const char *const KEYS[] = {"kind", "n_prompt", "n_gen", "reps", "threads", "out", "cache_dir", "machine",
                                        "models", "paths", NULL};
@@ -107,14 +138,14 @@ int lumi_bench_from_yaml(const LumiYamlDoc *d, LumiBenchPlan *p, LumiErr *e) {
         lumi_path_default(&p->paths[0]);
         snprintf(p->paths[0].backend, sizeof p->paths[0].backend, "cpu");
         p->n_paths = 1;
-        return 0;
+        return fit_defaults(d, p, e);
     }
     if (lumi_yaml_expect(d, paths, LUMI_Y_SEQ, "paths", e) != 0) return -1;
     if (paths->n < 1 || paths->n > (int)(sizeof p->paths / sizeof p->paths[0]))
         return lumi_yaml_err(d, paths, e, "paths: expected 1..%d entries", (int)(sizeof p->paths / sizeof p->paths[0]));
     for (int i = 0; i < paths->n; i++)
         if (read_path(d, paths->items[i], &p->paths[p->n_paths++], e) != 0) return -1;
-    return 0;
+    return fit_defaults(d, p, e);
 }
 
 /* ---- the kind: run folder, cases, shards, merge ---- */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "../engine/json.h"
@@ -142,10 +143,12 @@ typedef struct {
     LumiExpInputs in;
     int have_cfg, have_in;
     char manifest[600];
+    const char *config_path;
 } Golden;
 
 static int open_golden(const LumiYamlDoc *doc, Golden *g, LumiErr *e) {
     memset(g, 0, sizeof *g);
+    g->config_path = doc->path;
     if (strcmp(lumi_case_str(doc->root, "kind", ""), "equivalence") != 0)
         return lumi_err(e, "%s: goldens need an equivalence config (kind: equivalence)", doc->path);
     if (lumi_config_equivalence(doc, &g->cfg, e) != 0) return -1;
@@ -196,12 +199,21 @@ static int record_provenance(const LumiYamlDoc *doc, const Golden *g, LumiErr *e
     return rc;
 }
 
-int lumi_golden_record(const LumiYamlDoc *doc) {
+int lumi_golden_record(const LumiYamlDoc *doc, int force) {
     Golden g;
     LumiErr e;
     int rc = 2;
     LumiStrBuf sb = {0};
-    if (open_golden(doc, &g, &e) != 0 || lumi_mkdirs(g.cfg.goldens, &e) != 0) goto out;
+    char sampler[256];
+    if (open_golden(doc, &g, &e) != 0) goto out;
+    /* goldens are what later runs are judged by: replacing them is a choice */
+    if (!force && access(g.manifest, F_OK) == 0) {
+        lumi_err(&e, "%s exists: goldens are not overwritten without --force (lumi golden record --force %s)",
+                 g.manifest, doc->path);
+        goto out;
+    }
+    if (lumi_mkdirs(g.cfg.goldens, &e) != 0) goto out;
+    lumi_sampler_describe(&g.cfg.common.sampler, sampler, sizeof sampler);
     lumi_sb_open(&sb);
     FILE *f = sb.f;
     fprintf(f, "{\n  \"format\": \"lumi-golden-v1\",\n  \"name\": ");
@@ -213,6 +225,11 @@ int lumi_golden_record(const LumiYamlDoc *doc) {
     lumi_json_cstr(f, g.cfg.reference.label);
     fprintf(f, ",\n  \"backend\": ");
     lumi_json_cstr(f, g.cfg.reference.spec.backend);
+    /* what decides the recorded tokens besides the prompt, so verify can tell
+     * a changed config from drift */
+    fprintf(f, ",\n  \"sampler\": ");
+    lumi_json_cstr(f, sampler);
+    fprintf(f, ",\n  \"stop_at_eos\": %s", g.cfg.common.stop_at_eos ? "true" : "false");
     fprintf(f, ",\n  \"prompts\": [");
     for (int p = 0; p < g.cfg.common.n_prompts; p++) {
         LumiTrace t;
@@ -228,8 +245,8 @@ int lumi_golden_record(const LumiYamlDoc *doc) {
             lumi_json_cstr(f, name);
             fprintf(f, ", \"file\": ");
             lumi_json_cstr(f, file);
-            fprintf(f, ", \"rows\": %d, \"cols\": %d, \"crc32\": \"%08x\",\n     \"prompt_ids\": ", t.n_pos,
-                    g.in.model.cfg.vocab_size, (unsigned)crc);
+            fprintf(f, ", \"rows\": %d, \"cols\": %d, \"steps\": %d, \"crc32\": \"%08x\",\n     \"prompt_ids\": ",
+                    t.n_pos, g.in.model.cfg.vocab_size, g.in.n_gen[p], (unsigned)crc);
             lumi_json_ints(f, g.in.ids[p], g.in.n_ids[p]);
             fprintf(f, ",\n     \"tokens\": ");
             lumi_json_ints(f, t.tokens, t.n_tokens);
@@ -287,8 +304,8 @@ static int ints_of(const LumiYamlDoc *m, const LumiYamlNode *n, const char *key,
     return 0;
 }
 
-/* Loads and checks the golden of prompt p (exit-2 problems only). */
-static int load_expected(const Golden *g, const LumiYamlDoc *m, int p, Expected *x, LumiErr *e) {
+/* The manifest entry of prompt p into x->entry. */
+static int find_entry(const Golden *g, const LumiYamlDoc *m, int p, Expected *x, LumiErr *e) {
     const char *name = g->cfg.common.prompts[p].name;
     const LumiYamlNode *list = lumi_yaml_get(m->root, "prompts");
     if (lumi_yaml_expect(m, list, LUMI_Y_SEQ, "prompts", e) != 0) return -1;
@@ -298,6 +315,56 @@ static int load_expected(const Golden *g, const LumiYamlDoc *m, int p, Expected 
     if (!x->entry)
         return lumi_err(e, "%s: no golden for prompt '%s' (record them: lumi golden record %s)", m->path, name,
                         g->cfg.common.name);
+    return 0;
+}
+
+/* Compares what the config asks of prompt p with what the goldens were
+ * recorded with: a changed prompt, step count, sampler or EOS rule makes
+ * the recomputation differ without any drift, and is said as such (exit 2).
+ * Manifests from before "steps" was recorded: the step count is inferred
+ * from the tokens when no early stop can explain a difference. */
+static int config_diff(const Golden *g, const LumiYamlDoc *m, int p, const Expected *x, LumiErr *e) {
+    const char *name = g->cfg.common.prompts[p].name;
+    char what[300] = "";
+    int *ids = NULL, n_ids = 0, *tok = NULL, n_tok = 0, gen = g->in.n_gen[p];
+    if (ints_of(m, x->entry, "prompt_ids", &ids, &n_ids, e) != 0 || ints_of(m, x->entry, "tokens", &tok, &n_tok, e) != 0) {
+        free(ids);
+        free(tok);
+        return -1;
+    }
+    long steps = -1;
+    if (lumi_yaml_get(x->entry, "steps") && lumi_yaml_int(m, x->entry, "steps", 1, 0, 1 << 24, &steps, e) != 0) {
+        free(ids);
+        free(tok);
+        return -1;
+    }
+    char sampler[256];
+    lumi_sampler_describe(&g->cfg.common.sampler, sampler, sizeof sampler);
+    const char *rec_sampler = lumi_case_str(m->root, "sampler", NULL);
+    const char *rec_eos = lumi_case_str(m->root, "stop_at_eos", NULL);
+    int early_stop = n_tok > 0 && (tok[n_tok - 1] == 1 || tok[n_tok - 1] == 2);
+    if (n_ids != g->in.n_ids[p] || memcmp(ids, g->in.ids[p], sizeof(int) * (size_t)n_ids) != 0)
+        snprintf(what, sizeof what, "prompt '%s' is %d tokens [%d, ...], recorded %d tokens [%d, ...]", name,
+                 g->in.n_ids[p], g->in.ids[p][0], n_ids, n_ids ? ids[0] : -1);
+    else if (steps >= 0 && steps != gen)
+        snprintf(what, sizeof what, "prompt '%s' generates %d steps, recorded %ld", name, gen, steps);
+    else if (steps < 0 && (n_tok > gen || (n_tok < gen && !early_stop)))
+        snprintf(what, sizeof what, "prompt '%s' generates %d steps, the goldens hold %d tokens", name, gen, n_tok);
+    else if (rec_sampler && strcmp(rec_sampler, sampler) != 0)
+        snprintf(what, sizeof what, "sampler '%s', recorded '%s'", sampler, rec_sampler);
+    else if (rec_eos && strcmp(rec_eos, g->cfg.common.stop_at_eos ? "true" : "false") != 0)
+        snprintf(what, sizeof what, "stop_at_eos %s, recorded %s", g->cfg.common.stop_at_eos ? "true" : "false", rec_eos);
+    free(ids);
+    free(tok);
+    if (!what[0]) return 0;
+    return lumi_err(e, "%s: the config differs from the goldens' (%s): %s; not a drift (re-record: lumi golden record "
+                    "--force %s)",
+                    g->cfg.goldens, m->path, what, g->config_path);
+}
+
+/* Loads and checks the golden of prompt p (exit-2 problems only). */
+static int load_expected(const Golden *g, const LumiYamlDoc *m, int p, Expected *x, LumiErr *e) {
+    const char *name = g->cfg.common.prompts[p].name;
     const char *file = NULL;
     long rows = 0, cols = 0;
     uint32_t crc = 0;
@@ -378,7 +445,9 @@ int lumi_golden_verify(const LumiYamlDoc *doc) {
     np = g.cfg.common.n_prompts;
     x = lumi_xcalloc((size_t)np, sizeof *x);
     for (int p = 0; p < np; p++)
-        if (load_expected(&g, &m, p, &x[p], &e) != 0) goto out;
+        if (find_entry(&g, &m, p, &x[p], &e) != 0 || config_diff(&g, &m, p, &x[p], &e) != 0 ||
+            load_expected(&g, &m, p, &x[p], &e) != 0)
+            goto out;
     /* same backend as recorded: the same-backend tolerance (bitwise by default) */
     const char *rec_backend = lumi_case_str(m.root, "backend", "");
     const LumiTolerance *tol = &g.cfg.cross_backend;

@@ -12,7 +12,8 @@
 #include "yaml.h"
 
 /* Exit codes: 0 ok, 1 drift (verify), 2 bad input or damaged goldens. */
-int lumi_golden_record(const LumiYamlDoc *doc);
+/* record refuses to replace existing goldens unless force is set. */
+int lumi_golden_record(const LumiYamlDoc *doc, int force);
 int lumi_golden_verify(const LumiYamlDoc *doc);
 
 /* gzip'd .npy of float32 [rows, cols], written atomically; *crc is the

@@ -44,6 +44,13 @@ int lumi_synth_materialize(const LumiSynthSpec *s, const char *dir, char *buf, s
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", buf, (long)getpid());
     if (lumi_synth_write(s, tmp, e) != 0) {
         unlink(tmp);
+        /* name the file the user will look for, not the temp file */
+        size_t tl = strlen(tmp);
+        if (!strncmp(e->msg, tmp, tl)) {
+            char rest[sizeof e->msg];
+            snprintf(rest, sizeof rest, "%s", e->msg + tl);
+            lumi_err(e, "%s%s", buf, rest);
+        }
         return -1;
     }
     if (rename(tmp, buf) != 0) {
@@ -78,6 +85,18 @@ static int load_prompt(const LumiYamlDoc *d, const LumiExpCommon *c, int i, Lumi
         in->n_ids[i] = p->n_ids;
     } else {
         char *text = NULL;
+        size_t limit = (size_t)LUMI_PROMPT_BYTES_PER_POS * (size_t)mc->seq_len;
+        struct stat st; /* bounded before reading or tokenizing (see LUMI_PROMPT_BYTES_PER_POS) */
+        if (p->file && stat(p->file, &st) == 0 && !S_ISREG(st.st_mode))
+            return lumi_yaml_err(d, p->node, e, "prompt '%s': %s is not a regular file", p->name, p->file);
+        if (p->file && stat(p->file, &st) == 0 && (size_t)st.st_size > limit)
+            return lumi_yaml_err(d, p->node, e, "prompt '%s': %s is %lld bytes, more than %d per position of the "
+                                 "context length %d of %s", p->name, p->file, (long long)st.st_size,
+                                 LUMI_PROMPT_BYTES_PER_POS, mc->seq_len, in->model_path);
+        if (!p->file && strlen(p->text) > limit)
+            return lumi_yaml_err(d, p->node, e, "prompt '%s' is %zu bytes, more than %d per position of the "
+                                 "context length %d of %s", p->name, strlen(p->text), LUMI_PROMPT_BYTES_PER_POS,
+                                 mc->seq_len, in->model_path);
         if (p->file) {
             LumiErr fe;
             if (lumi_read_file(p->file, &text, NULL, &fe) != 0)

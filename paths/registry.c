@@ -74,7 +74,10 @@ void lumi_registry_names(const char *axis, char *buf, size_t n) {
 
 void lumi_registry_print(FILE *f) {
     fprintf(f, "backend:\n");
-    for (size_t i = 0; i < COUNT(BACKENDS); i++) fprintf(f, "  %-10s %s\n", BACKENDS[i]->name, BACKENDS[i]->doc);
+    for (size_t i = 0; i < COUNT(BACKENDS); i++) {
+        fprintf(f, "  %-10s %s\n", BACKENDS[i]->name, BACKENDS[i]->doc);
+        if (BACKENDS[i]->unavailable) fprintf(f, "  %-10s UNAVAILABLE: %s\n", "", BACKENDS[i]->unavailable);
+    }
     fprintf(f, "cache:\n");
     for (size_t i = 0; i < COUNT(CACHES); i++) fprintf(f, "  %-10s %s\n", CACHES[i]->name, CACHES[i]->doc);
     fprintf(f, "prefill:\n");

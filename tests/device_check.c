@@ -39,7 +39,7 @@ int th_no_device(const LumiModel *m, const char *backend, const char *test) {
     }
     ck_assert_msg(strstr(e.msg, "built without") || strstr(e.msg, "no OpenCL") || strstr(e.msg, "no CUDA device"),
                   "unexpected: %s", e.msg);
-    printf("SKIP %s: %s\n", test, e.msg);
+    th_skip(test, "a device", "%s", e.msg);
     return 1;
 }
 
@@ -172,7 +172,7 @@ void th_check_half(const char *backend, LumiDType t, const char *test) {
     th_load(path, &f32), th_load(path, &half), th_load(path, &wide);
 #ifndef __FLT16_MAX__
     if (t == LUMI_F16) {
-        printf("SKIP %s: this compiler has no _Float16 to make f16 weights with\n", test);
+        th_skip(test, "_Float16", "this compiler has no _Float16 to make f16 weights with");
         return;
     }
 #endif

@@ -1,6 +1,7 @@
 /* helpers.c: see helpers.h. */
 #include "helpers.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +43,29 @@ const char *th_synth(const char *name, int dim, int hidden, int layers, int head
     return p;
 }
 
+/* cmd with every "./lumi " at a word start replaced by bin + " ", malloc'd. */
+static char *with_bin(const char *cmd, const char *bin) {
+    static const char KEY[] = "./lumi ";
+    size_t klen = sizeof KEY - 1, n = 0, cap = strlen(cmd) + 1;
+    for (const char *p = cmd; (p = strstr(p, KEY)); p += klen) cap += strlen(bin) + 1;
+    char *r = lumi_xmalloc(cap);
+    for (const char *p = cmd; *p;) {
+        if (!strncmp(p, KEY, klen) && (p == cmd || p[-1] == ' ' || p[-1] == '(' || p[-1] == ';')) {
+            n += (size_t)sprintf(r + n, "%s ", bin);
+            p += klen;
+        } else {
+            r[n++] = *p++;
+        }
+    }
+    r[n] = 0;
+    return r;
+}
+
 int th_run(const char *cmd, char **out) {
-    FILE *f = popen(cmd, "r");
+    const char *bin = getenv("LUMI_BIN");
+    char *full = with_bin(cmd, bin && *bin ? bin : "./lumi");
+    FILE *f = popen(full, "r");
+    free(full);
     if (!f) return -1;
     size_t cap = 4096, n = 0;
     char *buf = lumi_xmalloc(cap);
@@ -94,4 +116,57 @@ const char *th_ulimit_1g(void) {
 #else
     return "ulimit -v 1000000; ";
 #endif
+}
+
+/* Skips are recorded one line each ("test\tneeds\treason") in a file the
+ * runner names before Check forks the tests, so children can append. */
+static char skip_log[64];
+
+void th_skip_log_open(void) {
+    strcpy(skip_log, "/tmp/lumi-skips-XXXXXX");
+    int fd = mkstemp(skip_log);
+    if (fd < 0) abort();
+    close(fd);
+}
+
+void th_skip(const char *test, const char *needs, const char *fmt, ...) {
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    size_t tl = strlen(test); /* Check names the test function name_fn */
+    if (tl > 3 && !strcmp(test + tl - 3, "_fn")) tl -= 3;
+    printf("SKIP %.*s: %s\n", (int)tl, test, why);
+    fflush(stdout);
+    FILE *f = skip_log[0] ? fopen(skip_log, "a") : NULL;
+    if (!f) return;
+    fprintf(f, "%.*s\t%s\t%s\n", (int)tl, test, needs, why);
+    fclose(f);
+}
+
+static int is_shared(const char *needs) { return !strncmp(needs, SHARED_MODELS "/", strlen(SHARED_MODELS) + 1); }
+
+int th_skip_summary(int n_tests) {
+    FILE *f = skip_log[0] ? fopen(skip_log, "r") : NULL;
+    if (!f) return 0;
+    const char *ci = getenv("CI");
+    int strict = ci && !strcmp(ci, "true") && th_exists(SHARED_MODELS);
+    int n = 0, fatal = 0;
+    char line[1024];
+    while (fgets(line, sizeof line, f)) n++;
+    if (n) printf("Skipped: %d (in %d tests run; a skip is not a pass):\n", n, n_tests);
+    rewind(f);
+    while (fgets(line, sizeof line, f)) {
+        char *needs = strchr(line, '\t'), *why = needs ? strchr(needs + 1, '\t') : NULL;
+        if (!why) continue;
+        *needs++ = 0, *why++ = 0;
+        int bad = strict && is_shared(needs);
+        fatal |= bad;
+        printf("  %s: %s", line, why);
+        if (bad) printf("  ^ FAIL: CI=true and %s is present, so shared-model tests must run\n", SHARED_MODELS);
+    }
+    fclose(f);
+    remove(skip_log);
+    return fatal;
 }

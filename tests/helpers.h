@@ -11,14 +11,29 @@
 #define DEFAULT_MODEL "models/kjv1M.bin"
 #define DEFAULT_TOKENIZER "models/kjv512.bin"
 
-/* Prints "SKIP <test>: reason" and returns from the test when path is absent. */
-#define SKIP_UNLESS_FILE(path)                                                              \
-    do {                                                                                    \
-        if (!th_exists(path)) {                                                             \
-            printf("SKIP %s: %s not found (shared models are absent here)\n", __func__, path); \
-            return;                                                                         \
-        }                                                                                   \
+/* A skip is not a pass: TH_SKIP prints "SKIP <test>: reason", records it for
+ * the runner's summary (tests/main.c counts and lists skips) and returns from
+ * the test. `needs` names what is missing; a skip whose `needs` lies under
+ * SHARED_MODELS fails the run in CI when that folder is present. */
+#define TH_SKIP(needs, ...)                      \
+    do {                                         \
+        th_skip(__func__, needs, __VA_ARGS__);   \
+        return;                                  \
     } while (0)
+
+/* Skips the test when path is absent. */
+#define SKIP_UNLESS_FILE(path)                                  \
+    do {                                                        \
+        if (!th_exists(path)) TH_SKIP(path, "%s not found", path); \
+    } while (0)
+
+/* Records and prints one skip (use TH_SKIP, which also returns). */
+void th_skip(const char *test, const char *needs, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The runner's side: where skips are recorded (set before tests fork), and
+ * the summary. th_skip_summary prints the count and every skip; it returns
+ * nonzero when a skip must fail the run (see TH_SKIP). */
+void th_skip_log_open(void);
+int th_skip_summary(int n_tests);
 
 int th_exists(const char *path);
 /* A fresh temporary folder for one test (under /tmp), created on demand. */
@@ -29,7 +44,8 @@ const char *th_path(const char *name);
 const char *th_synth(const char *name, int dim, int hidden, int layers, int heads, int kv_heads, int vocab, int seq,
                      int unshared, uint64_t seed);
 /* Runs a shell command; returns its exit status (or -1). Output captured into
- * *out (malloc'd) when out != NULL. */
+ * *out (malloc'd) when out != NULL. Every "./lumi " in cmd runs $LUMI_BIN
+ * instead when that is set (the sanitizer build keeps its binary apart). */
 int th_run(const char *cmd, char **out);
 /* Logits of every position of tok[0..T) on the default path, malloc'd [T, vocab]. */
 float *th_logits(const LumiModel *m, const int *tok, int T);

@@ -171,8 +171,7 @@ END_TEST
  * is registered (issue 4). */
 START_TEST(cross_backend_anchor) {
     if (!lumi_backend_find("cpu")) {
-        printf("SKIP %s: no 'cpu' backend registered in this build\n", __func__);
-        return;
+        TH_SKIP("backend cpu", "no 'cpu' backend registered in this build");
     }
     const char *cfg = config("h_cross.yaml", "h_cross",
                              "{synth: {dim: 32, hidden: 48, layers: 2, heads: 4, kv_heads: 2, vocab: 64, seq: 32, "

@@ -620,7 +620,7 @@ START_TEST(study_outputs_parse) {
             ck_assert_msg(th_run(cmd, NULL) == 0, "%s.png missing or not a PNG", PNG[i]);
         }
     } else {
-        printf("SKIP study PNG check: gnuplot not installed\n");
+        th_skip(__func__, "gnuplot-nox", "study PNG check: gnuplot not installed");
     }
     /* generation-time and teacher-forced log-probs agree bit for bit on ref */
     snprintf(cmd, sizeof cmd, "grep -c '\"score_gap\":0[,}]' %s/samples.jsonl", dir);

@@ -128,7 +128,7 @@ static void check_mix(const LumiTokenizer *t, const char *name, char *fields) {
 
 START_TEST(peer_vectors) {
     if (!have_l3 || !have_qw) {
-        printf("SKIP %s: shared tokenizers not found\n", __func__);
+        th_skip(__func__, SHARED_MODELS "/", "shared tokenizers not found");
         return;
     }
     FILE *f = fopen(VECTORS, "r");
@@ -177,7 +177,7 @@ END_TEST
 /* The tiktoken file's specials are Llama 3's, as tokenizer.json lists them. */
 START_TEST(llama3_specials_agree) {
     if (!have_l3) {
-        printf("SKIP %s: %s not found\n", __func__, L3_DIR);
+        th_skip(__func__, L3_DIR, "%s not found", L3_DIR);
         return;
     }
     ck_assert_int_eq(l3tik.vocab_size, 128256);
@@ -206,7 +206,7 @@ END_TEST
  * decoding gives the bytes back for both vocabularies. */
 START_TEST(random_bytes_roundtrip) {
     if (!have_l3 || !have_qw) {
-        printf("SKIP %s: shared tokenizers not found\n", __func__);
+        th_skip(__func__, SHARED_MODELS "/", "shared tokenizers not found");
         return;
     }
     LumiRng r;
@@ -250,7 +250,7 @@ END_TEST
 /* Special tokens are text unless asked for. */
 START_TEST(specials_only_when_asked) {
     if (!have_l3 || !have_qw) {
-        printf("SKIP %s: shared tokenizers not found\n", __func__);
+        th_skip(__func__, SHARED_MODELS "/", "shared tokenizers not found");
         return;
     }
     const char *s = "a<|eot_id|>b<|im_end|>";

@@ -276,7 +276,7 @@ START_TEST(mutated_files) {
     lumi_rng_seed(&r, 13);
     for (size_t s = 0; s < sizeof srcs / sizeof srcs[0]; s++) {
         if (!th_exists(srcs[s])) {
-            printf("SKIP %s: %s not found\n", __func__, srcs[s]);
+            th_skip(__func__, srcs[s], "%s not found", srcs[s]);
             continue;
         }
         for (int i = 0; i < iters; i++) mutate_file(srcs[s], "mut.bin", &r);

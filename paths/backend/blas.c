@@ -14,7 +14,7 @@
 #include <cblas.h>
 #endif
 
-extern const LumiBackendOps lumi_backend_cpu;
+extern const LumiBackendOps lumi_backend_cpu, lumi_backend_blas;
 #define CPU lumi_backend_cpu
 
 static int blas_supports(LumiOp op, LumiDType t) {
@@ -25,7 +25,7 @@ static int blas_supports(LumiOp op, LumiDType t) {
 static int blas_init(void **ctx, const LumiModel *m, const LumiWeights *w, const LumiBackendOpts *o, LumiErr *e) {
 #ifndef LUMI_HAVE_OPENBLAS
     (void)ctx, (void)m, (void)w, (void)o;
-    return lumi_err(e, "backend blas: this lumi was built without OpenBLAS (install libopenblas-dev and rebuild)");
+    return lumi_err(e, "backend blas: %s", lumi_backend_blas.unavailable);
 #else
     if (CPU.init(ctx, m, w, o, e) != 0) return -1;
     /* OpenBLAS keeps one process-wide thread count; the last session wins */
@@ -80,6 +80,9 @@ const LumiBackendOps lumi_backend_blas = {
     .embed = blas_embed,
     .rmsnorm = blas_rmsnorm,
     .matmul = blas_matmul,
+#ifndef LUMI_HAVE_OPENBLAS
+    .unavailable = "this lumi was built without OpenBLAS (install libopenblas-dev and rebuild)",
+#endif
     .rope = blas_rope,
     .attention = blas_attention,
     .swiglu = blas_swiglu,
