@@ -33,7 +33,7 @@ static const Command COMMANDS[] = {
 static void usage(FILE *f) {
     fprintf(f, "usage: lumi COMMAND [options]   (lumi COMMAND --help for its options)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
-        fprintf(f, "  %-14s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+        fprintf(f, "  %-16s %s\n", COMMANDS[i].name, COMMANDS[i].help);
     fprintf(f, "\nexit status: 0 ok, 1 a check failed, 2 bad input\n");
 }
 
