@@ -29,6 +29,7 @@ Suite *suite_opencl(void);
 Suite *suite_cuda(void);
 Suite *suite_build(void);
 Suite *suite_fuzz(void);
+Suite *suite_stop_tokens(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
@@ -54,6 +55,7 @@ static Suite *(*const SUITES[])(void) = {
     suite_cuda,
     suite_build,
     suite_fuzz,
+    suite_stop_tokens,
 };
 
 int main(void) {

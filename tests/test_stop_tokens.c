@@ -1,0 +1,96 @@
+/* test_stop_tokens.c: a synthesized model with the Llama 3 and one with the
+ * Qwen vocabulary, each in a Hugging Face folder with the real tokenizer
+ * files beside it, generate through `lumi generate` (which finds the
+ * tokenizer by itself) and stop at the model's own end token.
+ *
+ * The weights are built so that greedy decoding picks one chosen token:
+ * every embedding row is all ones and the blocks add nothing (wo = w2 = 0),
+ * so the final normed state is all ones, and only the chosen token's
+ * classifier row is non-zero. Choosing an end token must stop at once with
+ * "stop":"eos"; choosing an ordinary token must run all steps, so the
+ * check can fail. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/hf_write.h"
+#include "../engine/synth.h"
+#include "helpers.h"
+
+/* Writes the model that always picks `winner` to th_path(name) with the
+ * tokenizer files of tok_dir beside it; returns the folder. */
+static const char *picker(const char *name, int vocab, int winner, const char *tok_dir) {
+    LumiSynthSpec s = {16, 32, 1, 2, 2, vocab, 64, 1, 7};
+    LumiModel m;
+    LumiErr e;
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%s.bin", name);
+    ck_assert_msg(lumi_synth_model(&s, NULL, th_path(tmp), &m, &e) == 0, "%s", e.msg);
+    size_t d = (size_t)m.cfg.dim, V = (size_t)vocab;
+    float *ones = malloc(V * d * sizeof(float)), *cls = calloc(V * d, sizeof(float));
+    float *zero = calloc((size_t)m.cfg.hidden_dim * d, sizeof(float));
+    for (size_t i = 0; i < V * d; i++) ones[i] = 1.0f;
+    for (size_t i = 0; i < d; i++) cls[(size_t)winner * d + i] = 1.0f;
+    m.w.tok_emb.data = ones;
+    m.w.rms_final.data = ones;
+    m.w.cls.data = cls;
+    for (int l = 0; l < m.cfg.n_layers; l++) m.w.layers[l].wo.data = zero, m.w.layers[l].w2.data = zero;
+    const char *dir = th_path(name);
+    LumiHfWriteOpts o = {LUMI_HF_LLAMA, LUMI_F32, 1};
+    ck_assert_msg(lumi_hf_write(&m, dir, &o, &e) == 0, "%s", e.msg);
+    lumi_model_free(&m);
+    free(ones), free(cls), free(zero);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp %s/tokenizer.json %s/tokenizer_config.json %s/", tok_dir, tok_dir, dir);
+    ck_assert_int_eq(th_run(cmd, NULL), 0);
+    return dir;
+}
+
+/* lumi generate's JSON for 6 greedy steps after "Hello". */
+static char *generate(const char *dir) {
+    char cmd[1200], *out;
+    snprintf(cmd, sizeof cmd, "./lumi generate -m %s -p Hello -n 6 -t 0 --json 2>/dev/null", dir);
+    ck_assert_int_eq(th_run(cmd, &out), 0);
+    return out;
+}
+
+static void stops_at(const char *tok_dir, int vocab, const int *ends, int n_ends, int ordinary, const char *test) {
+    char need[300];
+    snprintf(need, sizeof need, "%s/tokenizer.json", tok_dir);
+    if (!th_exists(need)) {
+        th_skip(test, need, "%s not found", need);
+        return;
+    }
+    for (int i = 0; i < n_ends; i++) {
+        char *out = generate(picker("stop_end", vocab, ends[i], tok_dir));
+        ck_assert_msg(strstr(out, "\"ids\":[]") && strstr(out, "\"stop\":\"eos\""), "end token %d: %s", ends[i], out);
+        free(out);
+    }
+    char *out = generate(picker("stop_plain", vocab, ordinary, tok_dir)), want[64];
+    snprintf(want, sizeof want, "\"ids\":[%d,%d,%d,%d,%d,%d]", ordinary, ordinary, ordinary, ordinary, ordinary, ordinary);
+    ck_assert_msg(strstr(out, want) && strstr(out, "\"stop\":\"steps\""), "ordinary token %d: %s", ordinary, out);
+    free(out);
+}
+
+START_TEST(llama3_vocabulary_stops_at_its_end_tokens) {
+    int ends[] = {128009 /* <|eot_id|> */, 128001 /* <|end_of_text|> */};
+    stops_at(SHARED_MODELS "/llama3-tokenizer", 128256, ends, 2, 9906, __func__);
+}
+END_TEST
+
+START_TEST(qwen_vocabulary_stops_at_its_end_tokens) {
+    /* Qwen pads its 151669 tokens to 151936 classifier rows */
+    int ends[] = {151645 /* <|im_end|> */, 151643 /* <|endoftext|> */};
+    stops_at(SHARED_MODELS "/qwen3-tokenizer", 151936, ends, 2, 9707, __func__);
+}
+END_TEST
+
+Suite *suite_stop_tokens(void) {
+    Suite *s = suite_create("stop_tokens");
+    TCase *tc = tcase_create("generate");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, llama3_vocabulary_stops_at_its_end_tokens);
+    tcase_add_test(tc, qwen_vocabulary_stops_at_its_end_tokens);
+    suite_add_tcase(s, tc);
+    return s;
+}
