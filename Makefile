@@ -105,10 +105,11 @@ endif
 
 # lumi chat edits lines with libedit (BSD licence; libedit-dev) when
 # pkg-config finds it; without it the prompt is a plain line read.
-EDIT_LIBS := $(shell pkg-config --libs libedit 2>/dev/null)
+EDIT_LIBS := $(call optional_lib,libedit)
+$(BUILD)/cli/cmd_chat.o: $(BUILD)/config/libedit
 ifneq ($(EDIT_LIBS),)
-$(BUILD)/cli/cmd_chat.o: CFLAGS += -DLUMI_HAVE_LIBEDIT $(shell pkg-config --cflags libedit)
-lumi: LDLIBS += $(EDIT_LIBS)
+$(BUILD)/cli/cmd_chat.o: OBJ_CFLAGS += -DLUMI_HAVE_LIBEDIT $(shell pkg-config --cflags libedit)
+LDLIBS += $(EDIT_LIBS)
 endif
 
 # Backend opencl links the OpenCL ICD loader when pkg-config finds it
@@ -116,9 +117,10 @@ endif
 # the CPU). The kernels (OpenCL C) are embedded as a string literal made
 # from paths/backend/opencl_kernels.cl. Without it the backend is listed and
 # says how to get it.
-OPENCL_LIBS := $(shell pkg-config --libs OpenCL 2>/dev/null)
+OPENCL_LIBS := $(call optional_lib,OpenCL)
+$(BUILD)/paths/backend/opencl.o: $(BUILD)/config/OpenCL
 ifneq ($(OPENCL_LIBS),)
-$(BUILD)/paths/backend/opencl.o: CFLAGS += -DLUMI_HAVE_OPENCL -I$(BUILD)/paths/backend $(shell pkg-config --cflags OpenCL)
+$(BUILD)/paths/backend/opencl.o: OBJ_CFLAGS += -DLUMI_HAVE_OPENCL -I$(BUILD)/paths/backend $(shell pkg-config --cflags OpenCL)
 $(BUILD)/paths/backend/opencl.o: $(BUILD)/paths/backend/opencl_kernels.inc
 $(BUILD)/paths/backend/opencl_kernels.inc: paths/backend/opencl_kernels.cl
 	@mkdir -p $(dir $@)
@@ -136,11 +138,11 @@ NVCC ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvc
 ifneq ($(NVCC),)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 NVCC_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
-$(BUILD)/paths/backend/cuda.o: CFLAGS += -DLUMI_HAVE_CUDA -I$(CUDA_HOME)/include -DLUMI_CUDA_LIBDIR='"$(CUDA_HOME)/lib64"'
+$(BUILD)/paths/backend/cuda.o: OBJ_CFLAGS += -DLUMI_HAVE_CUDA -I$(CUDA_HOME)/include -DLUMI_CUDA_LIBDIR='"$(CUDA_HOME)/lib64"'
 $(BUILD)/paths/backend/cuda_kernels.o: paths/backend/cuda_kernels.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) -O2 --fmad=false $(NVCC_ARCH) -c -o $@ $<
-lumi $(BUILD)/run_tests: $(BUILD)/paths/backend/cuda_kernels.o
+$(LUMI_BIN) $(BUILD)/run_tests: $(BUILD)/paths/backend/cuda_kernels.o
 # the static runtime, and cuBLAS dlopen()ed by backend cublas only: every
 # lumi command would otherwise load 500 MB of libcublasLt at start-up
 LDLIBS += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
