@@ -76,6 +76,7 @@ typedef struct {
     LumiMap map;         /* read-only mapping the weights point into */
     LumiDType file_dtype;/* as stored in the file (weights may be widened) */
     void *owned;         /* heap copy of widened (bf16/f16 -> f32) or misaligned tensors */
+    struct LumiWeightCache *wcache; /* the weights= tables built from w (engine/weights.h) */
 } LumiModel;
 
 /* Checks the hyperparameters; names `what` (usually the file) in the error. */

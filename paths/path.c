@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../engine/backend.h"
+#include "../engine/weights.h"
 #include "cache/cache.h"
 #include "prefill/prefill.h"
 
@@ -50,8 +51,12 @@ int lumi_path_set(LumiPathSpec *p, const char *axis, const char *value, LumiErr 
         long n;
         if (lumi_parse_int(value, 0, 1024, &n) != 0) return lumi_err(e, "threads '%s': expected 0..1024", value);
         p->threads = (int)n;
+    } else if (strcmp(axis, "weights") == 0) {
+        if (lumi_weights_parse(value) == -2)
+            return lumi_err(e, "unknown weights '%s' (valid: file, f32, bf16, f16, q8_0)", value);
+        snprintf(p->weights, sizeof p->weights, "%s", strcmp(value, "file") ? value : "");
     } else {
-        return lumi_err(e, "unknown path axis '%s' (valid: backend, cache, prefill, threads)", axis);
+        return lumi_err(e, "unknown path axis '%s' (valid: backend, cache, prefill, threads, weights)", axis);
     }
     return 0;
 }
@@ -77,5 +82,6 @@ void lumi_path_format(const LumiPathSpec *p, char *buf, size_t n) {
     if (p->chunk > 0) snprintf(pre, sizeof pre, "%s:%d", p->prefill, p->chunk);
     else snprintf(pre, sizeof pre, "%s", p->prefill);
     int k = snprintf(buf, n, "backend=%s,cache=%s,prefill=%s", p->backend, p->cache, pre);
-    if (p->threads > 0 && k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, ",threads=%d", p->threads);
+    if (p->threads > 0 && k > 0 && (size_t)k < n) k += snprintf(buf + k, n - (size_t)k, ",threads=%d", p->threads);
+    if (p->weights[0] && k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, ",weights=%s", p->weights);
 }

@@ -1,4 +1,4 @@
-/* path.h: a path is one choice per axis (backend, cache, prefill), written
+/* path.h: a path is one choice per axis (backend, cache, prefill, weights), written
  * "backend=ref,cache=fixed,prefill=chunked:8" on the command line and as a
  * mapping in YAML. Unknown axes and values are errors that list the valid
  * choices. */
@@ -13,6 +13,9 @@ typedef struct {
     char prefill[32]; /* strategy name without its argument */
     int chunk;        /* chunked:N */
     int threads;      /* backend threads, 0 = all cores */
+    char weights[8];  /* dtype of the matrices: "" (= "file", each tensor as
+                       * stored), "f32", "bf16", "f16", "q8_0" (engine/weights.h) */
+    int allow_swap;   /* not an axis: run weights larger than memory anyway */
 } LumiPathSpec;
 
 void lumi_path_default(LumiPathSpec *p); /* backend=ref,cache=fixed,prefill=batched */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../engine/dtype.h"
 #include "host.h"
 #include "cpu_kernels.h"
 #include "cpu_threads.h"
@@ -38,7 +39,8 @@ const LumiCpuKernels *lumi_cpu_kernels(const char *isa) {
     int has512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
                  __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                  __builtin_cpu_supports("fma");
-    int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    /* f16c: the f16 and q8_0 weights are widened with vcvtph2ps */
+    int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 #else
     int has512 = 0, has2 = 0;
 #endif
@@ -56,9 +58,12 @@ const LumiCpuKernels *lumi_cpu_select(int force_scalar, const char **isa_out) {
     return lumi_cpu_kernels(isa);
 }
 
+/* Every weight dtype: bf16/f16/q8_0 rows are widened exactly in registers
+ * and enter the same dot16 as f32 (cpu_kernels.h), so each dtype is batch
+ * invariant and all tables agree, as for f32. */
 static int cpu_supports(LumiOp op, LumiDType t) {
     (void)op;
-    return t == LUMI_F32;
+    return t == LUMI_F32 || t == LUMI_BF16 || t == LUMI_F16 || t == LUMI_Q8_0;
 }
 
 static int cpu_init(void **ctx, const LumiModel *m, const LumiWeights *w, const LumiBackendOpts *o, LumiErr *e) {
@@ -116,9 +121,10 @@ static void par_for(Cpu *c, size_t n, size_t work_per_item, RangeFn fn, void *ar
 static void cpu_embed(void *ctx, LumiRef xr, const LumiMat *emb, const int *tokens, int n) {
     (void)ctx;
     float *x = lumi_host(xr);
-    const float *w = emb->data;
-    for (int t = 0; t < n; t++)
-        memcpy(x + (size_t)t * emb->cols, w + (size_t)tokens[t] * emb->cols, (size_t)emb->cols * sizeof(float));
+    size_t rb = lumi_row_bytes(emb->type, emb->cols);
+    for (int t = 0; t < n; t++) /* exact widening: the same row for every table */
+        lumi_widen(emb->type, (const char *)emb->data + (size_t)tokens[t] * rb, (size_t)emb->cols,
+                   x + (size_t)t * emb->cols);
 }
 
 typedef struct {
@@ -161,7 +167,10 @@ typedef struct {
     const LumiCpuKernels *k;
     float *out;
     int os;
-    const float *x, *W, *bias;
+    const float *x;
+    const void *W;
+    const float *bias;
+    LumiDType type;
     int cols, rows, n;
     int slab;                /* groups per slab */
     _Atomic uint64_t *range; /* [threads]: front | back << 32, in groups */
@@ -188,7 +197,7 @@ static int take(_Atomic uint64_t *r, int slab, int from_back, uint32_t *g0, uint
 
 static void mat_rows(const MatJob *j, uint32_t g0, uint32_t g1) {
     int r0 = (int)g0 * 4, r1 = (int)g1 * 4 < j->rows ? (int)g1 * 4 : j->rows;
-    j->k->matmul(j->out, j->os, j->x, j->W, j->bias, j->cols, 0, j->n, r0, r1);
+    j->k->matmul_dt(j->type, j->out, j->os, j->x, j->W, j->bias, j->cols, 0, j->n, r0, r1);
 }
 
 static void mat_part(void *arg, int tid, int nt) {
@@ -205,8 +214,8 @@ static void mat_part(void *arg, int tid, int nt) {
 static void cpu_matmul(void *ctx, LumiRef out, int out_stride, LumiRef x, const LumiMat *w, const LumiMat *bias, int n) {
     Cpu *c = ctx;
     int nt = lumi_pool_size(c->pool), groups = (w->rows + 3) / 4;
-    MatJob j = {c->k,      lumi_host(out), out_stride, lumi_host(x), w->data, bias ? bias->data : NULL,
-                w->cols,   w->rows,        n,          groups,       c->range};
+    MatJob j = {c->k,    lumi_host(out), out_stride, lumi_host(x), w->data, bias ? bias->data : NULL,
+                w->type, w->cols,        w->rows,    n,            groups,  c->range};
     if ((size_t)w->rows * (size_t)w->cols * (size_t)n < MIN_PARALLEL_MACS || nt == 1) {
         atomic_store(&c->range[0], pack(0, (uint32_t)groups));
         mat_part(&j, 0, 1);

@@ -12,10 +12,24 @@
  *
  * AVX-512 holds the 16 lanes in one register, AVX2 in two, the C fallback in
  * an array with fmaf(). Matmul tiles (several rows x several tokens) only
- * change which dot16 products are in flight together, never their order. */
+ * change which dot16 products are in flight together, never their order.
+ *
+ * Weights in bf16, f16 and q8_0 (matmul_dt): each weight is first widened
+ * to the f32 value it stores, exactly (bf16/f16 are subsets of f32; a q8_0
+ * weight d * q has at most 11 + 7 significant bits), and then enters the
+ * same dot16 as an f32 weight would. So a table's result for a weight of
+ * any dtype is bitwise its f32 result on the widened weight, in every
+ * table, and the activations are never rounded to a narrower type. Why not
+ * AVX512_BF16 vdpbf16ps or VNNI vpdpbusd: both need the activations in
+ * bf16 / int8 too (and vdpbf16ps rounds its pair sums in its own way),
+ * which would move every path's logits further from the f32 ones and make
+ * the C table emulate those roundings; widening costs a shift or a convert
+ * per 16 weights, which decode (bound by memory) hides. */
 #ifndef LUMI_CPU_KERNELS_H
 #define LUMI_CPU_KERNELS_H
 #include <stddef.h>
+
+#include "../../engine/model.h"
 
 #define LUMI_CPU_LANES 16
 
@@ -26,6 +40,10 @@ typedef struct {
     void (*matmul)(float *out, int os, const float *x, const float *W, const float *bias, int cols, int t0, int t1,
                    int r0, int r1);
     float (*dot)(const float *a, const float *b, int n); /* dot16 */
+    /* matmul with W rows of dtype t, row r at W + r * lumi_row_bytes(t, cols)
+     * (cols % 32 == 0 for q8_0): dot16(widen(W[r, :]), x[t, :], cols). */
+    void (*matmul_dt)(LumiDType t, float *out, int os, const float *x, const void *W, const float *bias, int cols,
+                      int t0, int t1, int r0, int r1);
     /* o[i] = fma(p, v[i], o[i]) for i < n (elementwise, so order-free) */
     void (*axpy)(float *o, float p, const float *v, int n);
     /* Attention: out[s] = dot16(q, k + s*stride, len) for s < n (several

@@ -6,6 +6,10 @@
 
 #if defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__FMA__)
 #include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../../engine/dtype.h"
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -123,6 +127,140 @@ static void matmul(float *out, int os, const float *x, const float *W, const flo
     }
 }
 
+/* ---- weights in bf16, f16, q8_0: widened exactly in registers ---- */
+
+/* 16 weights of a row from element k (a multiple of 16), zeros where m is
+ * off: bf16 is the high half of an f32, f16 converts exactly (vcvtph2ps),
+ * a q8_0 weight is d * q, exact in f32, d broadcast from its block. */
+INLINE __m512 wload(const int DT, const unsigned char *row, int k, __mmask16 m) {
+    if (DT == LUMI_BF16) {
+        __m256i h = _mm256_maskz_loadu_epi16(m, row + 2 * (size_t)k);
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    if (DT == LUMI_F16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + 2 * (size_t)k));
+    const unsigned char *blk = row + (size_t)(k / LUMI_Q8_BLOCK) * LUMI_Q8_BLOCK_BYTES;
+    uint16_t h;
+    memcpy(&h, blk, 2);
+    __m512 d = _mm512_cvtph_ps(_mm256_set1_epi16((short)h));
+    __m128i q = _mm_loadu_si128((const __m128i *)(const void *)(blk + 2 + k % LUMI_Q8_BLOCK));
+    return _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)));
+}
+
+/* As tile(), weights of dtype DT, rows rb bytes apart. */
+INLINE void wtile(const int DT, const int R, const int T, float *out, int os, const float *x, const unsigned char *W,
+                  size_t rb, const float *bias, int cols) {
+    __m512 acc[4][6];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 6
+        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int k = 0; k < cols; k += 16) {
+        __mmask16 m = cols - k >= 16 ? (__mmask16)0xFFFF : tail_mask(cols - k);
+        __m512 w[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) w[r] = wload(DT, W + (size_t)r * rb, k, m);
+#pragma GCC unroll 6
+        for (int t = 0; t < T; t++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)t * cols + k);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) acc[r][t] = _mm512_fmadd_ps(w[r], xv, acc[r][t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 6
+        for (int t = 0; t < T; t++) {
+            float s = hsum(acc[r][t]);
+            if (bias) s += bias[r];
+            out[(size_t)t * os + r] = s;
+        }
+}
+
+/* Decode: one row at a time, one chain (see matmul). q8_0 takes a block
+ * (two chunks) per step so its scale is converted once. */
+INLINE float wdot(const int DT, const unsigned char *row, const float *x, int cols) {
+    __m512 acc = _mm512_setzero_ps();
+    if (DT == LUMI_Q8_0) {
+#pragma GCC unroll 2
+        for (int k = 0; k < cols; k += 32) {
+            const unsigned char *blk = row + (size_t)(k / 32) * LUMI_Q8_BLOCK_BYTES;
+            uint16_t h;
+            memcpy(&h, blk, 2);
+            __m512 d = _mm512_cvtph_ps(_mm256_set1_epi16((short)h));
+            __m128i q0 = _mm_loadu_si128((const __m128i *)(const void *)(blk + 2));
+            __m128i q1 = _mm_loadu_si128((const __m128i *)(const void *)(blk + 18));
+            __m512 w0 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q0)));
+            __m512 w1 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q1)));
+            acc = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + k), acc);
+            acc = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + k + 16), acc);
+        }
+        return hsum(acc);
+    }
+    int k = 0;
+#pragma GCC unroll 4
+    for (; k + 16 <= cols; k += 16) acc = _mm512_fmadd_ps(wload(DT, row, k, 0xFFFF), _mm512_loadu_ps(x + k), acc);
+    if (k < cols) {
+        __mmask16 m = tail_mask(cols - k);
+        acc = _mm512_fmadd_ps(wload(DT, row, k, m), _mm512_maskz_loadu_ps(m, x + k), acc);
+    }
+    return hsum(acc);
+}
+
+typedef void (*WTileFn)(float *, int, const float *, const unsigned char *, size_t, const float *, int);
+#define WTILE(D, R, T)                                                                                          \
+    static void wtile_##D##_##R##_##T(float *o, int os, const float *x, const unsigned char *W, size_t rb,       \
+                                      const float *b, int cols) {                                              \
+        wtile(LUMI_##D, R, T, o, os, x, W, rb, b, cols);                                                      \
+    }
+#define WTILES(D)                                                                                               \
+    WTILE(D, 4, 1) WTILE(D, 4, 2) WTILE(D, 4, 3) WTILE(D, 4, 4) WTILE(D, 4, 5) WTILE(D, 4, 6)                  \
+    WTILE(D, 1, 1) WTILE(D, 1, 2) WTILE(D, 1, 3) WTILE(D, 1, 4) WTILE(D, 1, 5) WTILE(D, 1, 6)                  \
+    static const WTileFn WT4_##D[7] = {NULL, wtile_##D##_4_1, wtile_##D##_4_2, wtile_##D##_4_3,                \
+                                       wtile_##D##_4_4, wtile_##D##_4_5, wtile_##D##_4_6};                     \
+    static const WTileFn WT1_##D[7] = {NULL, wtile_##D##_1_1, wtile_##D##_1_2, wtile_##D##_1_3,                \
+                                       wtile_##D##_1_4, wtile_##D##_1_5, wtile_##D##_1_6};                     \
+    static float wdot_##D(const unsigned char *row, const float *x, int cols) { return wdot(LUMI_##D, row, x, cols); }
+WTILES(BF16)
+WTILES(F16)
+WTILES(Q8_0)
+
+static void matmul_dt(LumiDType dt, float *out, int os, const float *x, const void *Wv, const float *bias, int cols,
+                      int t0, int t1, int r0, int r1) {
+    if (dt == LUMI_F32) {
+        matmul(out, os, x, Wv, bias, cols, t0, t1, r0, r1);
+        return;
+    }
+    const WTileFn *t4 = dt == LUMI_BF16 ? WT4_BF16 : dt == LUMI_F16 ? WT4_F16 : WT4_Q8_0;
+    const WTileFn *t1s = dt == LUMI_BF16 ? WT1_BF16 : dt == LUMI_F16 ? WT1_F16 : WT1_Q8_0;
+    float (*dotf)(const unsigned char *, const float *, int) =
+        dt == LUMI_BF16 ? wdot_BF16 : dt == LUMI_F16 ? wdot_F16 : wdot_Q8_0;
+    const unsigned char *W = Wv;
+    size_t rb = lumi_row_bytes(dt, cols);
+    if (t1 - t0 == 1) {
+        for (int r = r0; r < r1; r++) {
+            float s = dotf(W + (size_t)r * rb, x + (size_t)t0 * cols, cols);
+            out[(size_t)t0 * os + r] = bias ? s + bias[r] : s;
+        }
+        return;
+    }
+    for (int tb = t0; tb < t1; tb += TB) {
+        int te = tb + TB < t1 ? tb + TB : t1;
+        int r = r0;
+        for (; r + 4 <= r1; r += 4)
+            for (int t = tb; t < te; t += 6) {
+                int T = te - t < 6 ? te - t : 6;
+                t4[T](out + (size_t)t * os + r, os, x + (size_t)t * cols, W + (size_t)r * rb, rb,
+                      bias ? bias + r : NULL, cols);
+            }
+        for (; r < r1; r++)
+            for (int t = tb; t < te; t += 6) {
+                int T = te - t < 6 ? te - t : 6;
+                t1s[T](out + (size_t)t * os + r, os, x + (size_t)t * cols, W + (size_t)r * rb, rb,
+                       bias ? bias + r : NULL, cols);
+            }
+    }
+}
+
 static void axpy(float *o, float p, const float *v, int n) {
     __m512 pv = _mm512_set1_ps(p);
     int i = 0;
@@ -224,7 +362,7 @@ static double fma_burn(long iters, double *flops) {
     return hsum(s);
 }
 
-static const LumiCpuKernels K = {"avx512", matmul, dot, axpy, dots, axpys, read_sum, fma_burn};
+static const LumiCpuKernels K = {"avx512", matmul, dot, matmul_dt, axpy, dots, axpys, read_sum, fma_burn};
 const LumiCpuKernels *lumi_cpu_kernels_avx512(void) { return &K; }
 #else
 const LumiCpuKernels *lumi_cpu_kernels_avx512(void) { return NULL; }

@@ -4,7 +4,10 @@
  * SIMD tables must match bitwise, and a fallback that is still batch
  * invariant. */
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
+#include "../../engine/dtype.h"
 #include "cpu_kernels.h"
 
 enum { L = LUMI_CPU_LANES };
@@ -34,6 +37,45 @@ static void matmul(float *out, int os, const float *x, const float *W, const flo
             float s = dot(W + (size_t)r * cols, x + (size_t)t * cols, cols);
             if (bias) s += bias[r];
             out[(size_t)t * os + r] = s;
+        }
+}
+
+/* w[l] = element k + l of the row, widened exactly; zeros past cols. */
+static void widen16(LumiDType t, const unsigned char *row, int k, int cols, float *w) {
+    int n = cols - k < L ? cols - k : L;
+    if (t == LUMI_Q8_0) { /* k is a multiple of 16, cols of 32: one block */
+        const unsigned char *blk = row + (size_t)(k / LUMI_Q8_BLOCK) * LUMI_Q8_BLOCK_BYTES;
+        uint16_t h;
+        memcpy(&h, blk, 2);
+        float d = lumi_f16_to_f32(h);
+        for (int l = 0; l < n; l++) w[l] = d * (float)(int8_t)blk[2 + k % LUMI_Q8_BLOCK + l];
+    } else {
+        lumi_widen(t, row + lumi_row_bytes(t, k), (size_t)n, w);
+    }
+    for (int l = n; l < L; l++) w[l] = 0.0f;
+}
+
+static float wdot(LumiDType t, const unsigned char *row, const float *x, int n) {
+    float acc[L] = {0}, w[L];
+    for (int k = 0; k < n; k += L) {
+        widen16(t, row, k, n, w);
+        for (int l = 0; l < L; l++) acc[l] = fmaf(w[l], k + l < n ? x[k + l] : 0.0f, acc[l]);
+    }
+    return hsum(acc);
+}
+
+static void matmul_dt(LumiDType t, float *out, int os, const float *x, const void *W, const float *bias, int cols,
+                      int t0, int t1, int r0, int r1) {
+    if (t == LUMI_F32) {
+        matmul(out, os, x, W, bias, cols, t0, t1, r0, r1);
+        return;
+    }
+    size_t rb = lumi_row_bytes(t, cols);
+    for (int tt = t0; tt < t1; tt++)
+        for (int r = r0; r < r1; r++) {
+            float s = wdot(t, (const unsigned char *)W + (size_t)r * rb, x + (size_t)tt * cols, cols);
+            if (bias) s += bias[r];
+            out[(size_t)tt * os + r] = s;
         }
 }
 
@@ -68,5 +110,5 @@ static double fma_burn(long iters, double *flops) {
     return (double)a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
 }
 
-static const LumiCpuKernels K = {"scalar", matmul, dot, axpy, dots, axpys, read_sum, fma_burn};
+static const LumiCpuKernels K = {"scalar", matmul, dot, matmul_dt, axpy, dots, axpys, read_sum, fma_burn};
 const LumiCpuKernels *lumi_cpu_kernels_scalar(void) { return &K; }
