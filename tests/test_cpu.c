@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/dtype.h"
 #include "../paths/session.h"
 #include "../paths/backend/cpu_kernels.h"
 #include "helpers.h"
@@ -145,6 +146,77 @@ START_TEST(kernels_matmul_match_twin) {
         }
         free(W), free(x), free(bias), free(got), free(want);
     }
+}
+END_TEST
+
+/* matmul_dt for bf16, f16 and q8_0: each table equals the twin dot16 over
+ * the weights widened by lumi_widen (exact), bitwise, on shapes that are
+ * not multiples of the tiles (rows not a multiple of 4, n = 1..7 and 50,
+ * cols not a multiple of 16/64; q8_0 needs cols % 32 == 0); sentinels
+ * outside the sub-block catch stray writes. */
+START_TEST(kernels_matmul_dtypes_match_twin) {
+    int nt = n_tables();
+    LumiRng r;
+    lumi_rng_seed(&r, 77);
+    const LumiDType types[] = {LUMI_BF16, LUMI_F16, LUMI_Q8_0};
+    const int cols_any[] = {1, 7, 16, 17, 33, 47, 100, 129}, cols_q8[] = {32, 64, 96, 160, 288, 32, 64, 96};
+    const int rows[] = {1, 3, 5, 7, 13, 4, 9, 2}, ns[] = {1, 2, 3, 4, 5, 6, 7, 50};
+    for (int ti = 0; ti < 3; ti++)
+        for (int si = 0; si < 8; si++) {
+            LumiDType ty = types[ti];
+            int R = rows[si], C = ty == LUMI_Q8_0 ? cols_q8[si] : cols_any[si], N = ns[si], os = R + 2;
+            size_t rb = lumi_row_bytes(ty, C);
+            float *src = malloc((size_t)R * C * 4), *Wf = malloc((size_t)R * C * 4), *x = malloc((size_t)N * C * 4);
+            float *bias = malloc((size_t)R * 4), *got = malloc((size_t)N * os * 4), *want = malloc((size_t)N * os * 4);
+            unsigned char *W = malloc(rb * R);
+            fill(src, (size_t)R * C, &r), fill(x, (size_t)N * C, &r), fill(bias, (size_t)R, &r);
+            for (int i = 0; i < R; i++) lumi_narrow(ty, src + (size_t)i * C, (size_t)C, W + rb * i);
+            for (int i = 0; i < R; i++) lumi_widen(ty, W + rb * i, (size_t)C, Wf + (size_t)i * C);
+            int t0 = N > 2 ? 1 : 0, r0 = R > 2 ? 1 : 0, r1 = R > 3 ? R - 1 : R;
+            for (int with_bias = 0; with_bias < 2; with_bias++) {
+                for (size_t i = 0; i < (size_t)N * os; i++) want[i] = -12345.0f;
+                for (int t = t0; t < N; t++)
+                    for (int o = r0; o < r1; o++) {
+                        float v = twin_dot16(Wf + (size_t)o * C, x + (size_t)t * C, C);
+                        want[(size_t)t * os + o] = with_bias ? v + bias[o] : v;
+                        double exact = 0, mag = 0;
+                        for (int k = 0; k < C; k++)
+                            exact += (double)Wf[(size_t)o * C + k] * x[(size_t)t * C + k],
+                                mag += fabs((double)Wf[(size_t)o * C + k] * x[(size_t)t * C + k]);
+                        ck_assert(fabs(v - exact) <= 1e-6 * mag + 1e-30);
+                    }
+                for (int k = 0; k < nt; k++) {
+                    for (size_t i = 0; i < (size_t)N * os; i++) got[i] = -12345.0f;
+                    tables[k]->matmul_dt(ty, got, os, x, W, with_bias ? bias : NULL, C, t0, N, r0, r1);
+                    ck_assert_msg(memcmp(got, want, (size_t)N * os * 4) == 0, "%s matmul_dt %s %dx%d n=%d bias=%d differs",
+                                  tables[k]->name, lumi_dtype_name(ty), R, C, N, with_bias);
+                }
+            }
+            free(src), free(Wf), free(x), free(bias), free(got), free(want), free(W);
+        }
+}
+END_TEST
+
+/* The dtype kernels are sharp too: rounding the activations to bf16 (what
+ * vdpbf16ps would do) changes the result, so the comparison above would
+ * catch a table that did. */
+START_TEST(perturbed_bf16_activations_differ) {
+    LumiRng r;
+    lumi_rng_seed(&r, 8);
+    enum { C = 96 };
+    float w[C], x[C], xr[C];
+    uint16_t wb[C], xb[C];
+    int differ = 0;
+    for (int trial = 0; trial < 20; trial++) {
+        fill(w, C, &r), fill(x, C, &r);
+        lumi_narrow(LUMI_BF16, w, C, wb);
+        lumi_narrow(LUMI_BF16, x, C, xb), lumi_widen(LUMI_BF16, xb, C, xr);
+        float a, b;
+        lumi_cpu_kernels(NULL)->matmul_dt(LUMI_BF16, &a, 1, x, wb, NULL, C, 0, 1, 0, 1);
+        lumi_cpu_kernels(NULL)->matmul_dt(LUMI_BF16, &b, 1, xr, wb, NULL, C, 0, 1, 0, 1);
+        differ += memcmp(&a, &b, 4) != 0;
+    }
+    ck_assert_msg(differ > 0, "bf16-rounded activations never changed a result: the bitwise checks prove nothing");
 }
 END_TEST
 
@@ -414,6 +486,8 @@ Suite *suite_cpu(void) {
     tcase_add_test(k, kernels_matmul_match_twin);
     tcase_add_test(k, kernels_attention_helpers_match_twins);
     tcase_add_test(k, perturbed_order_differs);
+    tcase_add_test(k, kernels_matmul_dtypes_match_twin);
+    tcase_add_test(k, perturbed_bf16_activations_differ);
     tcase_add_test(k, ops_match_ref_odd_heads_gqa);
     suite_add_tcase(s, k);
     TCase *h = tcase_create("harness");
