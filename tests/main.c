@@ -17,6 +17,7 @@ Suite *suite_sampler(void);
 Suite *suite_cpu(void);
 Suite *suite_bench(void);
 Suite *suite_backend(void);
+Suite *suite_precision(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
@@ -32,6 +33,7 @@ static Suite *(*const SUITES[])(void) = {
     suite_cpu,
     suite_bench,
     suite_backend,
+    suite_precision,
 };
 
 int main(void) {
