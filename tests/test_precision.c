@@ -313,6 +313,76 @@ START_TEST(refusals_name_file_tensor_reason) {
 }
 END_TEST
 
+/* ---- llama2.c int8 export (version 2) ---- */
+
+static int8_t gen_q(int tensor, size_t i) { return (int8_t)((int)((i * 37 + (size_t)tensor * 11) % 255) - 127); }
+static float gen_s(int tensor, size_t g) { return 0.001f * (float)(1 + (g + (size_t)tensor) % 7); }
+
+/* Writes a v2 file: dim 64, hidden 96, 2 layers, 4 heads, 2 kv heads,
+ * vocab 40, seq 16, shared classifier, group size gs; tensor k's values
+ * are gen_q(k, i) * gen_s(k, i / gs). */
+static void write_v2(const char *path, int gs, int truncate) {
+    FILE *f = fopen(path, "wb");
+    ck_assert(f != NULL);
+    unsigned char hdr[256] = {0};
+    uint32_t magic = 0x616b3432u;
+    int32_t v[9] = {2, 64, 96, 2, 4, 2, 40, 16, 0};
+    memcpy(hdr, &magic, 4), memcpy(hdr + 4, v, 32);
+    hdr[36] = 1;
+    memcpy(hdr + 37, &gs, 4);
+    fwrite(hdr, 256, 1, f);
+    for (int i = 0; i < 2 * 2 * 64 + 64; i++) {
+        float one = 1.0f + 0.01f * (float)(i % 5);
+        fwrite(&one, 4, 1, f);
+    }
+    size_t sizes[1 + 7 * 2];
+    int n = 0;
+    sizes[n++] = 40 * 64;
+    size_t per[7] = {64 * 64, 32 * 64, 32 * 64, 64 * 64, 96 * 64, 64 * 96, 96 * 64};
+    for (int k = 0; k < 7; k++)
+        for (int l = 0; l < 2; l++) sizes[n++] = per[k];
+    for (int k = 0; k < n - truncate; k++) {
+        for (size_t i = 0; i < sizes[k]; i++) {
+            int8_t q = gen_q(k, i);
+            fwrite(&q, 1, 1, f);
+        }
+        for (size_t g = 0; g < sizes[k] / (size_t)gs; g++) {
+            float sc = gen_s(k, g);
+            fwrite(&sc, 4, 1, f);
+        }
+    }
+    fclose(f);
+}
+
+START_TEST(llama2c_int8_export) {
+    const char *path = th_path("p_v2.bin");
+    write_v2(path, 32, 0);
+    LumiModel m;
+    load(path, &m);
+    ck_assert_str_eq(m.format, "llama2c-v2-q8");
+    ck_assert_int_eq(m.file_dtype, LUMI_Q8_0);
+    ck_assert_int_eq(m.cfg.n_kv_heads, 2);
+    /* tensor 0 is the embedding, then wq of layers 0 and 1 (k = 1, 2), ...;
+     * w2 of layer 1 is k = 1 + 5 * 2 + 1 = 12 */
+    const float *emb = m.w.tok_emb.data, *w2 = m.w.layers[1].w2.data;
+    for (size_t i = 0; i < 40 * 64; i++) ck_assert(emb[i] == (float)gen_q(0, i) * gen_s(0, i / 32));
+    for (size_t i = 0; i < 64 * 96; i++) ck_assert(w2[i] == (float)gen_q(12, i) * gen_s(12, i / 32));
+    ck_assert(m.w.cls.data == m.w.tok_emb.data);
+    int tok[5] = {1, 2, 3, 39, 0};
+    float *a = run(&m, "backend=cpu", "file", 1, tok, 5, NULL), *b = run(&m, "backend=ref", "q8_0", 0, tok, 5, NULL);
+    ck_assert(isfinite(a[0]) && isfinite(b[5 * 40 - 1]));
+    free(a), free(b);
+    lumi_model_free(&m);
+    LumiErr e;
+    write_v2(path, 32, 1);
+    ck_assert_int_eq(lumi_model_load(path, &m, &e), -1);
+    ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "truncated"), "%s", e.msg);
+    write_v2(path, 48, 0); /* 48 does not divide 64 */
+    ck_assert_int_eq(lumi_model_load(path, &m, &e), -1);
+    ck_assert_msg(strstr(e.msg, "group_size 48"), "%s", e.msg);
+}
+END_TEST
+
 Suite *suite_precision(void) {
     Suite *s = suite_create("precision");
     TCase *c = tcase_create("convert");
@@ -320,6 +390,7 @@ Suite *suite_precision(void) {
     tcase_add_test(c, q8_0_quantizes_like_gguf);
     tcase_add_test(c, tables_cached_aligned_in_place);
     tcase_add_test(c, refusals_name_file_tensor_reason);
+    tcase_add_test(c, llama2c_int8_export);
     suite_add_tcase(s, c);
     TCase *h = tcase_create("harness");
     tcase_set_timeout(h, 120);
