@@ -15,6 +15,7 @@
 
 #include "../engine/dtype.h"
 #include "../engine/weights.h"
+#include "../experiments/metrics.h"
 #include "../paths/backend/cpu_kernels.h"
 #include "../paths/session.h"
 #include "helpers.h"
@@ -383,6 +384,76 @@ START_TEST(llama2c_int8_export) {
 }
 END_TEST
 
+/* ---- distribution statistics and the shipped configs ---- */
+
+START_TEST(kl_stats_nearest_rank) {
+    double kl[200];
+    for (int i = 0; i < 200; i++) kl[i] = (double)(199 - i); /* 0..199, shuffled order */
+    LumiKlStats st;
+    lumi_kl_stats(kl, 200, 150, &st);
+    ck_assert_int_eq(st.n, 200);
+    ck_assert(st.kl_mean == 99.5);
+    ck_assert(st.kl_p99 == 197.0); /* rank ceil(0.99 * 200) = 198, value 197 */
+    ck_assert(st.kl_max == 199.0 && st.top1_rate == 0.75);
+    double one[1] = {NAN};
+    lumi_kl_stats(one, 1, 1, &st);
+    ck_assert(isinf(st.kl_mean) && isinf(st.kl_p99));
+    LumiTolerance t = {.max_abs = -1, .max_rel = -1, .nmse = -1, .kl = -1, .kl_mean = -1, .kl_p99 = -1, .top1_rate = -1};
+    LumiKlStats s = {100, 1e-4, 5e-4, 1e-3, 0.96};
+    LumiViolation v;
+    ck_assert_int_eq(lumi_tolerance_check_dist(&t, &s, &v), 0);
+    t.kl_p99 = 4e-4;
+    ck_assert_int_eq(lumi_tolerance_check_dist(&t, &s, &v), -1);
+    ck_assert_str_eq(v.metric, "kl_p99");
+    t.kl_p99 = -1, t.top1_rate = 0.97;
+    ck_assert_int_eq(lumi_tolerance_check_dist(&t, &s, &v), -1);
+    char buf[128];
+    lumi_violation_format(&v, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "top1_rate 0.96 < 0.97"), "%s", buf);
+}
+END_TEST
+
+/* Runs a shipped config with its output in the test folder; returns the
+ * exit status and the output. */
+static int check_config(const char *cfg, char **out) {
+    char *text;
+    size_t len;
+    LumiErr e;
+    ck_assert_msg(lumi_read_file(cfg, &text, &len, &e) == 0, "%s", e.msg);
+    const char *copy = th_path(strrchr(cfg, '/') + 1);
+    FILE *f = fopen(copy, "w");
+    ck_assert(f != NULL);
+    fprintf(f, "%s\noutput: %s\n", text, th_tmpdir());
+    fclose(f);
+    free(text);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "./lumi check %s 2>&1", copy);
+    return th_run(cmd, out);
+}
+
+static int count(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++) n++;
+    return n;
+}
+
+/* Every dtype passes its distribution limits; the canary fails them. */
+START_TEST(shipped_precision_configs) {
+    SKIP_UNLESS_FILE(DEFAULT_MODEL);
+    char *out;
+    ck_assert_int_eq(check_config("configs/precision.yaml", &out), 1);
+    ck_assert_int_eq(count(out, " PASS"), 5);
+    ck_assert_msg(strstr(out, "FAIL backend=ref,cache=fixed,prefill=batched,weights=bf16 canary@6: over all 180 "
+                              "positions: kl_p99"),
+                  "%s", out);
+    free(out);
+    ck_assert_int_eq(check_config("configs/precision-gqa.yaml", &out), 1);
+    ck_assert_int_eq(count(out, " PASS"), 4);
+    ck_assert_msg(strstr(out, "FAIL backend=ref,cache=fixed,prefill=batched,weights=q8_0 canary@6: over all"), "%s", out);
+    free(out);
+}
+END_TEST
+
 Suite *suite_precision(void) {
     Suite *s = suite_create("precision");
     TCase *c = tcase_create("convert");
@@ -391,11 +462,13 @@ Suite *suite_precision(void) {
     tcase_add_test(c, tables_cached_aligned_in_place);
     tcase_add_test(c, refusals_name_file_tensor_reason);
     tcase_add_test(c, llama2c_int8_export);
+    tcase_add_test(c, kl_stats_nearest_rank);
     suite_add_tcase(s, c);
     TCase *h = tcase_create("harness");
     tcase_set_timeout(h, 120);
     tcase_add_test(h, invariance_per_dtype);
     tcase_add_test(h, perturbed_matmul_breaks_invariance_per_dtype);
+    tcase_add_test(h, shipped_precision_configs);
     suite_add_tcase(s, h);
     return s;
 }
