@@ -34,6 +34,9 @@ int cli_prompt_opt(LumiPromptOpts *o, int argc, char **argv, int *i) {
     else if (!strcmp(a, "--no-bos")) {
         o->no_bos = 1;
         return 1;
+    } else if (!strcmp(a, "--allow-swap")) { /* weights larger than memory: run anyway */
+        o->path.allow_swap = 1;
+        return 1;
     } else if (!strcmp(a, "--path")) {
         const char *v = cli_value(argc, argv, i);
         LumiErr e;

@@ -454,6 +454,40 @@ START_TEST(shipped_precision_configs) {
 }
 END_TEST
 
+/* lumi perplexity: the same path as its own base is at KL 0 with full
+ * top-1 agreement and equal perplexity; another dtype is not at KL 0. */
+START_TEST(perplexity_cli) {
+    SKIP_UNLESS_FILE(DEFAULT_MODEL);
+    char *out;
+    ck_assert_int_eq(th_run("./lumi perplexity --help", &out), 0);
+    ck_assert(strstr(out, "--kl-base") != NULL);
+    free(out);
+    const char *base = "./lumi perplexity -m " DEFAULT_MODEL " -z " DEFAULT_TOKENIZER " -f configs/prompts/genesis1.txt";
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s --ctx 64 --path backend=cpu --kl-base backend=cpu --json", base);
+    ck_assert_int_eq(th_run(cmd, &out), 0);
+    ck_assert_msg(strstr(out, "\"windows\":2,") && strstr(out, "\"scored\":62,") && strstr(out, "\"kl_mean\":0,") &&
+                      strstr(out, "\"top1_rate\":1}"),
+                  "%s", out);
+    double p1, p2;
+    char *a = strstr(out, "\"ppl\":"), *b = a ? strstr(a + 1, "\"ppl\":") : NULL;
+    ck_assert(a && b && sscanf(a + 6, "%lf", &p1) == 1 && sscanf(b + 6, "%lf", &p2) == 1);
+    ck_assert(p1 == p2 && p1 > 1 && p1 < 512);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s --ctx 64 --path backend=cpu,weights=bf16 --kl-base backend=cpu --json", base);
+    ck_assert_int_eq(th_run(cmd, &out), 0);
+    ck_assert_msg(!strstr(out, "\"kl_mean\":0,") && strstr(out, "\"kl_mean\":"), "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s --ctx 1 2>&1", base);
+    ck_assert_int_eq(th_run(cmd, &out), 2);
+    free(out);
+    ck_assert_int_eq(th_run("./lumi perplexity -m " DEFAULT_MODEL " -z " DEFAULT_TOKENIZER " -f /nonexistent 2>&1", &out),
+                     2);
+    ck_assert_msg(strstr(out, "/nonexistent"), "%s", out);
+    free(out);
+}
+END_TEST
+
 Suite *suite_precision(void) {
     Suite *s = suite_create("precision");
     TCase *c = tcase_create("convert");
@@ -469,6 +503,7 @@ Suite *suite_precision(void) {
     tcase_add_test(h, invariance_per_dtype);
     tcase_add_test(h, perturbed_matmul_breaks_invariance_per_dtype);
     tcase_add_test(h, shipped_precision_configs);
+    tcase_add_test(h, perplexity_cli);
     suite_add_tcase(s, h);
     return s;
 }
