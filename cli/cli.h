@@ -23,6 +23,7 @@ int cmd_study(int argc, char **argv);
 int cmd_bench_sampler(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 /* Options shared by the commands that run a model on a prompt. */
 typedef struct {

@@ -23,6 +23,7 @@ static const Command COMMANDS[] = {
     {"study", cmd_study, "run a sampler study config (kind: study; lumi run does the same)"},
     {"bench-sampler", cmd_bench_sampler, "time each sampler stage on a 32000-token vocabulary"},
     {"bench", cmd_bench, "prefill/decode tok/s per path vs measured bandwidth and FMA peak"},
+    {"convert", cmd_convert, "write a model as GGUF with its matrices in f32, f16, bf16 or q8_0"},
     {"perplexity", cmd_perplexity, "perplexity of a text file; --kl-base: KL statistics against another path"},
 };
 

@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "../engine/dtype.h"
+#include "../engine/gguf_write.h"
+#include "../engine/tokenizer.h"
 #include "../engine/weights.h"
 #include "../experiments/metrics.h"
 #include "../paths/backend/cpu_kernels.h"
@@ -488,6 +490,73 @@ START_TEST(perplexity_cli) {
 }
 END_TEST
 
+/* ---- writing GGUF ---- */
+
+/* A file lumi writes loads back bitwise: each dtype's GGUF gives exactly
+ * the logits of the source on weights=that dtype, holds those bytes, and
+ * carries the tokenizer. */
+START_TEST(gguf_written_loads_back_bitwise) {
+    LumiModel src, back;
+    LumiErr e;
+    LumiTokenizer tok, tok2;
+    load(th_synth("p_w.bin", 64, 96, 2, 4, 2, 512, 32, 1, 9), &src);
+    ck_assert_msg(lumi_tokenizer_load(DEFAULT_TOKENIZER, &tok, &e) == 0, "%s", e.msg);
+    int T = 9, *tk = tokens(&src, T);
+    size_t N = (size_t)T * src.cfg.vocab_size;
+    for (int d = LUMI_F32; d <= LUMI_Q8_0; d++) {
+        const char *out = th_path("p_w.gguf");
+        ck_assert_msg(lumi_gguf_write_model(out, &src, &tok, (LumiDType)d, &e) == 0, "%s", e.msg);
+        load(out, &back);
+        ck_assert_str_eq(back.format, "gguf");
+        ck_assert_int_eq(back.file_dtype, d);
+        ck_assert_int_eq(back.cfg.n_kv_heads, 2);
+        ck_assert(!back.cfg.shared_classifier);
+        const LumiWeights *w;
+        ck_assert(lumi_weights_get(&src, d, &w, NULL, &e) == 0);
+        const LumiMat *a = &w->layers[1].w2, *b = &back.w.layers[1].w2;
+        ck_assert_int_eq(b->type, d);
+        ck_assert(memcmp(a->data, b->data, lumi_row_bytes(a->type, a->cols) * (size_t)a->rows) == 0);
+        ck_assert_msg((uintptr_t)b->data % 64 == 0, "tensor data not 64-byte aligned in the file");
+        float *x = run(&src, "backend=cpu", lumi_dtype_name((LumiDType)d), 2, tk, T, NULL);
+        float *y = run(&back, "backend=cpu", "file", 2, tk, T, NULL);
+        ck_assert_msg(memcmp(x, y, N * 4) == 0, "%s: the written file's logits differ", lumi_dtype_name((LumiDType)d));
+        free(x), free(y);
+        ck_assert_msg(lumi_tokenizer_load(out, &tok2, &e) == 0, "%s", e.msg);
+        int *i1, *i2, n1, n2;
+        lumi_encode(&tok, "In the beginning God created", 1, 0, &i1, &n1);
+        lumi_encode(&tok2, "In the beginning God created", 1, 0, &i2, &n2);
+        ck_assert(n1 == n2 && memcmp(i1, i2, (size_t)n1 * sizeof(int)) == 0);
+        free(i1), free(i2);
+        lumi_tokenizer_free(&tok2);
+        lumi_model_free(&back);
+    }
+    free(tk);
+    lumi_tokenizer_free(&tok);
+    lumi_model_free(&src);
+}
+END_TEST
+
+START_TEST(convert_refusals) {
+    SKIP_UNLESS_FILE(DEFAULT_MODEL);
+    char cmd[512], *out;
+    ck_assert_int_eq(th_run("./lumi convert --help", &out), 0);
+    free(out);
+    snprintf(cmd, sizeof cmd, "./lumi convert " DEFAULT_MODEL " %s --dtype q8_0 2>&1", th_path("p_c.gguf"));
+    ck_assert_int_eq(th_run(cmd, &out), 2);
+    ck_assert_msg(strstr(out, DEFAULT_MODEL) && strstr(out, "layers.0.w2") && strstr(out, "344 columns"), "%s", out);
+    free(out);
+    ck_assert(!th_exists(th_path("p_c.gguf")));
+    snprintf(cmd, sizeof cmd, "./lumi convert " DEFAULT_MODEL " %s --dtype q4_0 2>&1", th_path("p_c.gguf"));
+    ck_assert_int_eq(th_run(cmd, &out), 2);
+    free(out);
+    snprintf(cmd, sizeof cmd, "./lumi convert " DEFAULT_MODEL " %s --dtype f16 2>&1 && ./lumi inspect %s",
+             th_path("p_c.gguf"), th_path("p_c.gguf"));
+    ck_assert_int_eq(th_run(cmd, &out), 0);
+    ck_assert_msg(strstr(out, "f16"), "%s", out);
+    free(out);
+}
+END_TEST
+
 Suite *suite_precision(void) {
     Suite *s = suite_create("precision");
     TCase *c = tcase_create("convert");
@@ -504,6 +573,8 @@ Suite *suite_precision(void) {
     tcase_add_test(h, perturbed_matmul_breaks_invariance_per_dtype);
     tcase_add_test(h, shipped_precision_configs);
     tcase_add_test(h, perplexity_cli);
+    tcase_add_test(h, gguf_written_loads_back_bitwise);
+    tcase_add_test(h, convert_refusals);
     suite_add_tcase(s, h);
     return s;
 }
