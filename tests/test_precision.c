@@ -15,6 +15,7 @@
 
 #include "../engine/dtype.h"
 #include "../engine/gguf_write.h"
+#include "../engine/synth_gguf.h"
 #include "../engine/tokenizer.h"
 #include "../engine/weights.h"
 #include "../experiments/metrics.h"
@@ -536,6 +537,37 @@ START_TEST(gguf_written_loads_back_bitwise) {
 }
 END_TEST
 
+/* synth straight to GGUF draws the same values as synth + convert. */
+START_TEST(synth_gguf_equals_convert) {
+    LumiSynthSpec sp = {64, 96, 2, 4, 2, 97, 32, 1, 11};
+    LumiErr e;
+    const char *bin = th_path("p_s.bin"), *a = th_path("p_sa.gguf"), *b = th_path("p_sb.gguf");
+    ck_assert(lumi_synth_write(&sp, bin, &e) == 0);
+    LumiModel m, ma, mb;
+    load(bin, &m);
+    int T = 7, *tk = tokens(&m, T);
+    for (int d = LUMI_F32; d <= LUMI_Q8_0; d++) {
+        ck_assert_msg(lumi_gguf_write_model(a, &m, NULL, (LumiDType)d, &e) == 0, "%s", e.msg);
+        ck_assert_msg(lumi_synth_write_gguf(&sp, (LumiDType)d, b, &e) == 0, "%s", e.msg);
+        load(a, &ma), load(b, &mb);
+        const LumiMat *x[3] = {&ma.w.tok_emb, &ma.w.layers[1].w2, &ma.w.cls}, *y[3] = {&mb.w.tok_emb, &mb.w.layers[1].w2, &mb.w.cls};
+        for (int i = 0; i < 3; i++)
+            ck_assert_msg(memcmp(x[i]->data, y[i]->data, lumi_row_bytes(x[i]->type, x[i]->cols) * (size_t)x[i]->rows) == 0,
+                          "%s tensor %d differs", lumi_dtype_name((LumiDType)d), i);
+        ck_assert(memcmp(ma.w.layers[1].rms_ffn.data, mb.w.layers[1].rms_ffn.data, 64 * 4) == 0);
+        float *la = run(&ma, "backend=cpu", "file", 1, tk, T, NULL), *lb = run(&mb, "backend=cpu", "file", 1, tk, T, NULL);
+        ck_assert(memcmp(la, lb, (size_t)T * 97 * 4) == 0);
+        free(la), free(lb);
+        lumi_model_free(&ma), lumi_model_free(&mb);
+    }
+    sp.hidden_dim = 100;
+    ck_assert_int_eq(lumi_synth_write_gguf(&sp, LUMI_Q8_0, b, &e), -1);
+    ck_assert_msg(strstr(e.msg, "100"), "%s", e.msg);
+    free(tk);
+    lumi_model_free(&m);
+}
+END_TEST
+
 START_TEST(convert_refusals) {
     SKIP_UNLESS_FILE(DEFAULT_MODEL);
     char cmd[512], *out;
@@ -575,6 +607,7 @@ Suite *suite_precision(void) {
     tcase_add_test(h, perplexity_cli);
     tcase_add_test(h, gguf_written_loads_back_bitwise);
     tcase_add_test(h, convert_refusals);
+    tcase_add_test(h, synth_gguf_equals_convert);
     suite_add_tcase(s, h);
     return s;
 }
