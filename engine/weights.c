@@ -242,3 +242,14 @@ int lumi_weights_check_fit(const LumiModel *m, int dtype, LumiErr *e) {
                     m->path, lumi_weights_name(dtype), total / 1e9, copied / 1e9, mt / 1e9, ma / 1e9,
                     k ? "would fit: weights=" : "no weights= dtype fits", alt);
 }
+
+size_t lumi_weights_bytes_per_token(const LumiWeights *w, const LumiConfig *c) {
+    size_t b = mat_bytes(w->cls.type, &w->cls) + lumi_row_bytes(w->tok_emb.type, w->tok_emb.cols);
+    b += (size_t)c->dim * 4 * (1 + 2 * (size_t)c->n_layers);
+    for (int l = 0; l < c->n_layers; l++) {
+        const LumiLayer *L = &w->layers[l];
+        const LumiMat *m[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w1, &L->w2, &L->w3};
+        for (int i = 0; i < 7; i++) b += mat_bytes(m[i]->type, m[i]);
+    }
+    return b;
+}

@@ -49,6 +49,10 @@ void lumi_weights_plan(const LumiModel *m, int dtype, size_t *total, size_t *cop
  * exceed what is available (MemAvailable). */
 int lumi_weights_check_fit(const LumiModel *m, int dtype, LumiErr *e);
 
+/* Bytes a decoded token reads from table w: every matrix but the token
+ * embedding (one row of it), and the norm weights. */
+size_t lumi_weights_bytes_per_token(const LumiWeights *w, const LumiConfig *c);
+
 /* "file" (LUMI_WEIGHTS_FILE) or a dtype name; -2 if unknown. */
 int lumi_weights_parse(const char *s);
 const char *lumi_weights_name(int dtype);

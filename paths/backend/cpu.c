@@ -30,6 +30,8 @@ typedef struct {
     LumiPool *pool;
     float *scores; /* [threads, seq_len] attention scratch, one row per thread */
     _Atomic uint64_t *range; /* [threads] matmul work ranges (see mat_part) */
+    float *wscratch;         /* [threads][LUMI_CPU_SLAB * max_cols]: widened weight rows (matmul_dt) */
+    size_t wscratch_floats;  /* per thread */
 } Cpu;
 
 const LumiCpuKernels *lumi_cpu_kernels(const char *isa) {
@@ -77,6 +79,10 @@ static int cpu_init(void **ctx, const LumiModel *m, const LumiWeights *w, const 
     c->pool = lumi_pool_new(o->threads);
     c->scores = lumi_aligned_alloc((size_t)lumi_pool_size(c->pool) * (size_t)m->cfg.seq_len * sizeof(float));
     c->range = lumi_xcalloc((size_t)lumi_pool_size(c->pool), sizeof *c->range);
+    const LumiConfig *cf = &m->cfg;
+    size_t max_cols = (size_t)(cf->hidden_dim > cf->dim ? cf->hidden_dim : cf->dim);
+    c->wscratch_floats = (LUMI_CPU_SLAB * max_cols + 15) / 16 * 16; /* keeps every thread's share 64-byte aligned */
+    c->wscratch = lumi_aligned_alloc((size_t)lumi_pool_size(c->pool) * c->wscratch_floats * sizeof(float));
     *ctx = c;
     return 0;
 }
@@ -87,6 +93,7 @@ static void cpu_free(void *ctx) {
     lumi_pool_free(c->pool);
     free(c->scores);
     free((void *)c->range);
+    free(c->wscratch);
     free(c);
 }
 
@@ -174,6 +181,8 @@ typedef struct {
     int cols, rows, n;
     int slab;                /* groups per slab */
     _Atomic uint64_t *range; /* [threads]: front | back << 32, in groups */
+    float *scratch;          /* [threads][scratch_floats] */
+    size_t scratch_floats;
 } MatJob;
 
 static uint64_t pack(uint32_t front, uint32_t back) { return (uint64_t)front | (uint64_t)back << 32; }
@@ -195,17 +204,18 @@ static int take(_Atomic uint64_t *r, int slab, int from_back, uint32_t *g0, uint
     }
 }
 
-static void mat_rows(const MatJob *j, uint32_t g0, uint32_t g1) {
+static void mat_rows(const MatJob *j, int tid, uint32_t g0, uint32_t g1) {
     int r0 = (int)g0 * 4, r1 = (int)g1 * 4 < j->rows ? (int)g1 * 4 : j->rows;
-    j->k->matmul_dt(j->type, j->out, j->os, j->x, j->W, j->bias, j->cols, 0, j->n, r0, r1);
+    j->k->matmul_dt(j->type, j->out, j->os, j->x, j->W, j->bias, j->cols, 0, j->n, r0, r1,
+                    j->scratch + (size_t)tid * j->scratch_floats);
 }
 
 static void mat_part(void *arg, int tid, int nt) {
     MatJob *j = arg;
     uint32_t g0, g1;
-    while (take(&j->range[tid], j->slab, 0, &g0, &g1)) mat_rows(j, g0, g1);
+    while (take(&j->range[tid], j->slab, 0, &g0, &g1)) mat_rows(j, tid, g0, g1);
     for (int v = 1; v < nt; v++)
-        while (take(&j->range[(tid + v) % nt], j->slab, 1, &g0, &g1)) mat_rows(j, g0, g1);
+        while (take(&j->range[(tid + v) % nt], j->slab, 1, &g0, &g1)) mat_rows(j, tid, g0, g1);
 }
 
 /* Below this many multiply-adds a job is cheaper than waking the pool. */
@@ -215,7 +225,8 @@ static void cpu_matmul(void *ctx, LumiRef out, int out_stride, LumiRef x, const 
     Cpu *c = ctx;
     int nt = lumi_pool_size(c->pool), groups = (w->rows + 3) / 4;
     MatJob j = {c->k,    lumi_host(out), out_stride, lumi_host(x), w->data, bias ? bias->data : NULL,
-                w->type, w->cols,        w->rows,    n,            groups,  c->range};
+                w->type, w->cols,        w->rows,    n,            groups,  c->range,
+                c->wscratch, c->wscratch_floats};
     if ((size_t)w->rows * (size_t)w->cols * (size_t)n < MIN_PARALLEL_MACS || nt == 1) {
         atomic_store(&c->range[0], pack(0, (uint32_t)groups));
         mat_part(&j, 0, 1);

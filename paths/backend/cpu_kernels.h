@@ -32,6 +32,7 @@
 #include "../../engine/model.h"
 
 #define LUMI_CPU_LANES 16
+#define LUMI_CPU_SLAB 16 /* weight rows widened at a time (matmul_dt scratch) */
 
 typedef struct {
     const char *name; /* "avx512", "avx2", "scalar" */
@@ -41,9 +42,13 @@ typedef struct {
                    int r0, int r1);
     float (*dot)(const float *a, const float *b, int n); /* dot16 */
     /* matmul with W rows of dtype t, row r at W + r * lumi_row_bytes(t, cols)
-     * (cols % 32 == 0 for q8_0): dot16(widen(W[r, :]), x[t, :], cols). */
+     * (cols % 32 == 0 for q8_0): dot16(widen(W[r, :]), x[t, :], cols).
+     * scratch (LUMI_CPU_SLAB * cols floats, 64-byte aligned, or NULL): with
+     * several tokens, LUMI_CPU_SLAB rows at a time are widened into it once
+     * and the f32 tiles sweep all tokens over them, so prefill pays the
+     * widening once per row, not once per row and token tile. */
     void (*matmul_dt)(LumiDType t, float *out, int os, const float *x, const void *W, const float *bias, int cols,
-                      int t0, int t1, int r0, int r1);
+                      int t0, int t1, int r0, int r1, float *scratch);
     /* o[i] = fma(p, v[i], o[i]) for i < n (elementwise, so order-free) */
     void (*axpy)(float *o, float p, const float *v, int n);
     /* Attention: out[s] = dot16(q, k + s*stride, len) for s < n (several

@@ -167,10 +167,36 @@ WTILES(BF16)
 WTILES(F16)
 WTILES(Q8_0)
 
+/* Rows [0, n) of W widened exactly into dst (rows cols floats apart). */
+static void widen_rows(LumiDType dt, const unsigned char *W, size_t rb, int n, int cols, float *dst) {
+    for (int r = 0; r < n; r++) {
+        const unsigned char *row = W + (size_t)r * rb;
+        float *d = dst + (size_t)r * cols;
+        for (int k = 0; k < cols; k += 8) {
+            int valid = cols - k;
+            __m256 w = dt == LUMI_BF16 ? wload8(LUMI_BF16, row, k, valid)
+                     : dt == LUMI_F16  ? wload8(LUMI_F16, row, k, valid)
+                                       : wload8(LUMI_Q8_0, row, k, valid);
+            if (valid >= 8) _mm256_storeu_ps(d + k, w);
+            else _mm256_maskstore_ps(d + k, mask8(valid), w);
+        }
+    }
+}
+
 static void matmul_dt(LumiDType dt, float *out, int os, const float *x, const void *Wv, const float *bias, int cols,
-                      int t0, int t1, int r0, int r1) {
+                      int t0, int t1, int r0, int r1, float *scratch) {
     if (dt == LUMI_F32) {
         matmul(out, os, x, Wv, bias, cols, t0, t1, r0, r1);
+        return;
+    }
+    if (scratch && t1 - t0 > 1) { /* prefill: widen a slab once, then the f32 kernel over it */
+        size_t rb = lumi_row_bytes(dt, cols);
+        for (int s0 = r0; s0 < r1; s0 += LUMI_CPU_SLAB) {
+            int s1 = s0 + LUMI_CPU_SLAB < r1 ? s0 + LUMI_CPU_SLAB : r1;
+            widen_rows(dt, (const unsigned char *)Wv + (size_t)s0 * rb, rb, s1 - s0, cols, scratch);
+            /* rows s0.. of the slab are rows 0.. of scratch: shift out and bias to match */
+            matmul(out + s0, os, x, scratch, bias ? bias + s0 : NULL, cols, t0, t1, 0, s1 - s0);
+        }
         return;
     }
     const WTileFn *t2 = dt == LUMI_BF16 ? WT2_BF16 : dt == LUMI_F16 ? WT2_F16 : WT2_Q8_0;

@@ -224,10 +224,48 @@ WTILES(BF16)
 WTILES(F16)
 WTILES(Q8_0)
 
+/* Rows [0, n) of W widened exactly into dst (rows cols floats apart). */
+static void widen_rows(LumiDType dt, const unsigned char *W, size_t rb, int n, int cols, float *dst) {
+    for (int r = 0; r < n; r++) {
+        const unsigned char *row = W + (size_t)r * rb;
+        float *d = dst + (size_t)r * cols;
+        for (int k = 0; k < cols; k += 16) {
+            __mmask16 m = cols - k >= 16 ? (__mmask16)0xFFFF : tail_mask(cols - k);
+            __m512 w = dt == LUMI_BF16 ? wload(LUMI_BF16, row, k, m)
+                     : dt == LUMI_F16  ? wload(LUMI_F16, row, k, m)
+                                       : wload(LUMI_Q8_0, row, k, m);
+            _mm512_mask_storeu_ps(d + k, m, w);
+        }
+    }
+}
+
 static void matmul_dt(LumiDType dt, float *out, int os, const float *x, const void *Wv, const float *bias, int cols,
-                      int t0, int t1, int r0, int r1) {
+                      int t0, int t1, int r0, int r1, float *scratch) {
     if (dt == LUMI_F32) {
         matmul(out, os, x, Wv, bias, cols, t0, t1, r0, r1);
+        return;
+    }
+    if (scratch && t1 - t0 > 1) { /* prefill: widen a slab once, then the f32 tiles */
+        size_t rb = lumi_row_bytes(dt, cols);
+        for (int s0 = r0; s0 < r1; s0 += LUMI_CPU_SLAB) {
+            int s1 = s0 + LUMI_CPU_SLAB < r1 ? s0 + LUMI_CPU_SLAB : r1;
+            widen_rows(dt, (const unsigned char *)Wv + (size_t)s0 * rb, rb, s1 - s0, cols, scratch);
+            for (int tb = t0; tb < t1; tb += TB) {
+                int te = tb + TB < t1 ? tb + TB : t1, r = s0;
+                for (; r + 4 <= s1; r += 4)
+                    for (int t = tb; t < te; t += 6) {
+                        int T = te - t < 6 ? te - t : 6;
+                        TILES4[T](out + (size_t)t * os + r, os, x + (size_t)t * cols, scratch + (size_t)(r - s0) * cols,
+                                  bias ? bias + r : NULL, cols);
+                    }
+                for (; r < s1; r++)
+                    for (int t = tb; t < te; t += 6) {
+                        int T = te - t < 6 ? te - t : 6;
+                        TILES1[T](out + (size_t)t * os + r, os, x + (size_t)t * cols, scratch + (size_t)(r - s0) * cols,
+                                  bias ? bias + r : NULL, cols);
+                    }
+            }
+        }
         return;
     }
     const WTileFn *t4 = dt == LUMI_BF16 ? WT4_BF16 : dt == LUMI_F16 ? WT4_F16 : WT4_Q8_0;

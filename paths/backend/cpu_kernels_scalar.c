@@ -65,7 +65,8 @@ static float wdot(LumiDType t, const unsigned char *row, const float *x, int n) 
 }
 
 static void matmul_dt(LumiDType t, float *out, int os, const float *x, const void *W, const float *bias, int cols,
-                      int t0, int t1, int r0, int r1) {
+                      int t0, int t1, int r0, int r1, float *scratch) {
+    (void)scratch; /* widens 16 weights at a time, on the fly */
     if (t == LUMI_F32) {
         matmul(out, os, x, W, bias, cols, t0, t1, r0, r1);
         return;
