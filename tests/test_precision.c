@@ -568,6 +568,37 @@ START_TEST(synth_gguf_equals_convert) {
 }
 END_TEST
 
+/* A Q8_0 GGUF with a NaN or infinite block scale, or truncated inside a
+ * block, is refused naming file and tensor. */
+START_TEST(gguf_q8_0_bad_scales_and_truncation) {
+    LumiModel src, m;
+    LumiErr e;
+    load(th_synth("p_q.bin", 64, 96, 1, 4, 4, 97, 32, 1, 12), &src);
+    const char *g = th_path("p_q.gguf");
+    ck_assert_msg(lumi_gguf_write_model(g, &src, NULL, LUMI_Q8_0, &e) == 0, "%s", e.msg);
+    lumi_model_free(&src);
+    load(g, &m);
+    long off = (long)((const char *)m.w.layers[0].wk.data - (const char *)m.map.data) + 3 * 34; /* block 3 */
+    long size = (long)m.map.size;
+    lumi_model_free(&m);
+    const uint16_t bad[2] = {0x7e00, 0xfc00}; /* NaN, -inf */
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(g, "r+b");
+        ck_assert(f && fseek(f, off, SEEK_SET) == 0 && fwrite(&bad[i], 2, 1, f) == 1);
+        fclose(f);
+        ck_assert_int_eq(lumi_model_load(g, &m, &e), -1);
+        ck_assert_msg(strstr(e.msg, g) && strstr(e.msg, "blk.0.attn_k.weight") && strstr(e.msg, "block 3") &&
+                          strstr(e.msg, i == 0 ? "NaN" : "infinite"),
+                      "%s", e.msg);
+    }
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "truncate -s %ld %s", size - 100, g); /* past the 64-byte padding, into the last blocks */
+    ck_assert_int_eq(th_run(cmd, NULL), 0);
+    ck_assert_int_eq(lumi_model_load(g, &m, &e), -1);
+    ck_assert_msg(strstr(e.msg, g) && strstr(e.msg, "outside the file"), "%s", e.msg);
+}
+END_TEST
+
 START_TEST(convert_refusals) {
     SKIP_UNLESS_FILE(DEFAULT_MODEL);
     char cmd[512], *out;
@@ -607,6 +638,7 @@ Suite *suite_precision(void) {
     tcase_add_test(h, perplexity_cli);
     tcase_add_test(h, gguf_written_loads_back_bitwise);
     tcase_add_test(h, convert_refusals);
+    tcase_add_test(h, gguf_q8_0_bad_scales_and_truncation);
     tcase_add_test(h, synth_gguf_equals_convert);
     suite_add_tcase(s, h);
     return s;

@@ -245,13 +245,16 @@ static void matmul_dt(LumiDType dt, float *out, int os, const float *x, const vo
         matmul(out, os, x, Wv, bias, cols, t0, t1, r0, r1);
         return;
     }
-    if (scratch && t1 - t0 > 1) { /* prefill: widen a slab once, then the f32 tiles */
+    if (scratch && t1 - t0 > 1) {
+        /* prefill: for each block of TB tokens (kept in L2, as the f32
+         * matmul does), widen a slab of rows once and sweep the f32 tiles
+         * over it; a row is widened once per TB tokens */
         size_t rb = lumi_row_bytes(dt, cols);
-        for (int s0 = r0; s0 < r1; s0 += LUMI_CPU_SLAB) {
-            int s1 = s0 + LUMI_CPU_SLAB < r1 ? s0 + LUMI_CPU_SLAB : r1;
-            widen_rows(dt, (const unsigned char *)Wv + (size_t)s0 * rb, rb, s1 - s0, cols, scratch);
-            for (int tb = t0; tb < t1; tb += TB) {
-                int te = tb + TB < t1 ? tb + TB : t1, r = s0;
+        for (int tb = t0; tb < t1; tb += TB) {
+            int te = tb + TB < t1 ? tb + TB : t1;
+            for (int s0 = r0; s0 < r1; s0 += LUMI_CPU_SLAB) {
+                int s1 = s0 + LUMI_CPU_SLAB < r1 ? s0 + LUMI_CPU_SLAB : r1, r = s0;
+                widen_rows(dt, (const unsigned char *)Wv + (size_t)s0 * rb, rb, s1 - s0, cols, scratch);
                 for (; r + 4 <= s1; r += 4)
                     for (int t = tb; t < te; t += 6) {
                         int T = te - t < 6 ? te - t : 6;
