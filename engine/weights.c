@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dtype.h"
 
@@ -135,6 +137,20 @@ static int convert(const LumiMat *src, LumiDType t, void *dst, const char *path,
     return 0;
 }
 
+/* After a tensor has been converted out of the file mapping, its pages are
+ * dropped from this process (they are clean, read-only file pages: a later
+ * read faults them back in), so a converted or realigned model does not
+ * hold both copies resident: RSS stays near the table's size. Never
+ * applied to heap memory (a loader's widened arena), which it would zero. */
+static void release_source(const LumiModel *m, const LumiMat *src) {
+    const char *base = m->map.data, *p = src->data;
+    if (!base || p < base || p >= base + m->map.size) return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + page - 1) / page * page;
+    uintptr_t hi = ((uintptr_t)p + lumi_row_bytes(src->type, src->cols) * (size_t)src->rows) / page * page;
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -170,6 +186,7 @@ static int build(const LumiModel *m, int dtype, Entry *en, LumiErr *e) {
         LumiDType t = target(mats[i], dtype);
         if (in_place(mats[i], t)) continue;
         rc = convert(mats[i], t, cur, m->path, names[i], row, e);
+        if (rc == 0) release_source(m, mats[i]);
         mats[i]->data = cur;
         mats[i]->type = t;
         cur += pad(mat_bytes(t, mats[i]));
