@@ -84,8 +84,16 @@ static LumiDType target(const LumiMat *src, int dtype) {
 
 static size_t mat_bytes(LumiDType t, const LumiMat *m) { return lumi_row_bytes(t, m->cols) * (size_t)m->rows; }
 
-static int in_place(const LumiMat *src, LumiDType t) {
-    return src->type == t && (uintptr_t)src->data % ALIGN == 0;
+static int in_map(const LumiModel *m, const LumiMat *src) {
+    const char *base = m->map.data, *p = src->data;
+    return base && p >= base && p < base + m->map.size;
+}
+
+/* In the wanted dtype and 64-byte aligned, or in the loader's own heap
+ * memory (a widened copy: copying it again to realign would only double
+ * it); realignment is for streams from the file mapping. */
+static int in_place(const LumiModel *m, const LumiMat *src, LumiDType t) {
+    return src->type == t && ((uintptr_t)src->data % ALIGN == 0 || !in_map(m, src));
 }
 
 static size_t pad(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
@@ -101,7 +109,7 @@ void lumi_weights_plan(const LumiModel *m, int dtype, size_t *total, size_t *cop
         LumiDType t = target(mats[i], dtype);
         size_t b = mat_bytes(t, mats[i]);
         *total += b;
-        if (!in_place(mats[i], t)) *copied += pad(b);
+        if (!in_place(m, mats[i], t)) *copied += pad(b);
     }
     free(mats);
     free(names);
@@ -143,8 +151,8 @@ static int convert(const LumiMat *src, LumiDType t, void *dst, const char *path,
  * hold both copies resident: RSS stays near the table's size. Never
  * applied to heap memory (a loader's widened arena), which it would zero. */
 static void release_source(const LumiModel *m, const LumiMat *src) {
-    const char *base = m->map.data, *p = src->data;
-    if (!base || p < base || p >= base + m->map.size) return;
+    if (!in_map(m, src)) return;
+    const char *p = src->data;
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     uintptr_t lo = ((uintptr_t)p + page - 1) / page * page;
     uintptr_t hi = ((uintptr_t)p + lumi_row_bytes(src->type, src->cols) * (size_t)src->rows) / page * page;
@@ -172,7 +180,7 @@ static int build(const LumiModel *m, int dtype, Entry *en, LumiErr *e) {
         LumiDType t = target(mats[i], dtype);
         if (t != (LumiDType)dtype && dtype != LUMI_WEIGHTS_FILE) fallback++;
         total += mat_bytes(t, mats[i]);
-        if (!in_place(mats[i], t)) copied += pad(mat_bytes(t, mats[i]));
+        if (!in_place(m, mats[i], t)) copied += pad(mat_bytes(t, mats[i]));
         if ((size_t)mats[i]->cols > max_cols) max_cols = (size_t)mats[i]->cols;
     }
     void *arena = NULL;
@@ -184,7 +192,7 @@ static int build(const LumiModel *m, int dtype, Entry *en, LumiErr *e) {
     unsigned char *cur = arena;
     for (int i = 0; i < n && rc == 0; i++) {
         LumiDType t = target(mats[i], dtype);
-        if (in_place(mats[i], t)) continue;
+        if (in_place(m, mats[i], t)) continue;
         rc = convert(mats[i], t, cur, m->path, names[i], row, e);
         if (rc == 0) release_source(m, mats[i]);
         mats[i]->data = cur;

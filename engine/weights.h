@@ -6,13 +6,17 @@
  * projections of each layer, the classifier); norms and biases are always
  * f32. lumi_weights_get() builds that table once per model and dtype:
  *  - a tensor already in the wanted dtype whose data is 64-byte aligned is
- *    used in place (no copy, no extra memory);
+ *    used in place (no copy, no extra memory), and so is one in the
+ *    loader's heap memory (a widened copy) at any alignment;
  *  - otherwise it is converted (or, same dtype but misaligned, e.g. a
  *    llama2.c v0 file behind its 28-byte header, copied) into a 64-byte
  *    aligned arena: f16/bf16/q8_0 -> f32 widens exactly, f32 -> bf16/f16
  *    rounds to nearest even, anything -> q8_0 quantizes as GGUF's Q8_0;
  *  - a matrix whose rows are not whole 32-blocks cannot be q8_0: with
  *    weights=q8_0 it stays f32 (counted in LumiWeightsInfo.fallback).
+ *
+ * A tensor converted or copied out of the file mapping has its source
+ * pages dropped afterwards (madvise), so RSS stays near the table's size.
  *
  * Ownership: the tables and their arenas belong to the model (m->wcache)
  * and live until lumi_model_free(); every session and path on the model

@@ -372,6 +372,13 @@ START_TEST(llama2c_int8_export) {
     for (size_t i = 0; i < 40 * 64; i++) ck_assert(emb[i] == (float)gen_q(0, i) * gen_s(0, i / 32));
     for (size_t i = 0; i < 64 * 96; i++) ck_assert(w2[i] == (float)gen_q(12, i) * gen_s(12, i / 32));
     ck_assert(m.w.cls.data == m.w.tok_emb.data);
+    /* the widened matrices live in the loader's heap: used in place, not realigned again */
+    const LumiWeights *fw;
+    LumiWeightsInfo fi;
+    LumiErr e0;
+    ck_assert_msg(lumi_weights_get(&m, LUMI_WEIGHTS_FILE, &fw, &fi, &e0) == 0, "%s", e0.msg);
+    ck_assert_uint_eq(fi.copied_bytes, 0);
+    ck_assert(fw->layers[1].w2.data == m.w.layers[1].w2.data);
     int tok[5] = {1, 2, 3, 39, 0};
     float *a = run(&m, "backend=cpu", "file", 1, tok, 5, NULL), *b = run(&m, "backend=ref", "q8_0", 0, tok, 5, NULL);
     ck_assert(isfinite(a[0]) && isfinite(b[5 * 40 - 1]));
