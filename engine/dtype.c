@@ -102,6 +102,17 @@ void lumi_narrow(LumiDType type, const float *src, size_t n, void *dst) {
     }
 }
 
+void lumi_quantize_q8_act(const float *x, int cols, int8_t *q, float *dx) {
+    for (int b = 0; b < cols / LUMI_Q8_BLOCK; b++) {
+        const float *xb = x + LUMI_Q8_BLOCK * b;
+        float amax = 0;
+        for (int i = 0; i < LUMI_Q8_BLOCK; i++) amax = fmaxf(amax, fabsf(xb[i]));
+        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        dx[b] = d;
+        for (int i = 0; i < LUMI_Q8_BLOCK; i++) q[LUMI_Q8_BLOCK * b + i] = (int8_t)nearbyintf(xb[i] * id);
+    }
+}
+
 size_t lumi_row_bytes(LumiDType t, int cols) {
     size_t c = (size_t)cols;
     switch (t) {

@@ -23,6 +23,13 @@ void lumi_widen(LumiDType type, const void *src, size_t n, float *dst);
 /* dst = src[0..n) in `type` (n a multiple of 32 for Q8_0). */
 void lumi_narrow(LumiDType type, const float *src, size_t n, void *dst);
 
+/* Activations of a q8_0 matmul, quantized per block of 32 (the q8_0 x
+ * q8_0 dot, as llama.cpp computes it): dx = amax / 127 (kept in f32),
+ * q = round-to-nearest-even(x * (1 / dx)), 0 for an all-zero block. Every
+ * backend quantizes with exactly these f32 operations, so all agree on q
+ * and dx. x has cols elements, cols % 32 == 0; q [cols], dx [cols / 32]. */
+void lumi_quantize_q8_act(const float *x, int cols, int8_t *q, float *dx);
+
 /* Bytes of one row of `cols` elements (cols % 32 == 0 for Q8_0). */
 size_t lumi_row_bytes(LumiDType t, int cols);
 /* Parses "f32", "bf16", "f16", "q8_0"; -1 if unknown. */

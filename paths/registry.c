@@ -72,7 +72,8 @@ void lumi_registry_print(FILE *f) {
     fprintf(f, "  %-10s %s\n", "f32", "float32 (f16/bf16/q8_0 widen exactly)");
     fprintf(f, "  %-10s %s\n", "bf16", "bfloat16, f32 rounded to nearest even");
     fprintf(f, "  %-10s %s\n", "f16", "IEEE half, f32 rounded to nearest even (refused past 65504)");
-    fprintf(f, "  %-10s %s\n", "q8_0", "GGUF Q8_0: blocks of 32 int8 + one f16 scale; activations stay f32");
+    fprintf(f, "  %-10s %s\n", "q8_0",
+            "GGUF Q8_0: blocks of 32 int8 + one f16 scale; matmuls quantize the activations per block too");
     fprintf(f, "sampler (a chain; see lumi generate --help and the README):\n");
     fprintf(f, "  default order penalties, top_k, typical, top_p, min_p, temperature, draw (or mirostat)\n");
     fprintf(f, "  settings     %s\n", lumi_sampler_keys());

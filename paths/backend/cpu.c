@@ -32,6 +32,9 @@ typedef struct {
     _Atomic uint64_t *range; /* [threads] matmul work ranges (see mat_part) */
     float *wscratch;         /* [threads][LUMI_CPU_SLAB * max_cols]: widened weight rows (matmul_dt) */
     size_t wscratch_floats;  /* per thread */
+    int8_t *xq;              /* q8_0 matmuls: the activations quantized, [rows, cols] */
+    float *xd;               /* and their block scales, [rows, cols / 32] */
+    size_t xq_cap;           /* elements xq holds (grows geometrically) */
 } Cpu;
 
 const LumiCpuKernels *lumi_cpu_kernels(const char *isa) {
@@ -60,9 +63,10 @@ const LumiCpuKernels *lumi_cpu_select(int force_scalar, const char **isa_out) {
     return lumi_cpu_kernels(isa);
 }
 
-/* Every weight dtype: bf16/f16/q8_0 rows are widened exactly in registers
- * and enter the same dot16 as f32 (cpu_kernels.h), so each dtype is batch
- * invariant and all tables agree, as for f32. */
+/* Every weight dtype: bf16/f16 rows are widened exactly in registers and
+ * enter the same dot16 as f32; q8_0 runs the q8_0 x q8_0 dot on quantized
+ * activations (cpu_kernels.h). Each order depends on nothing but the row
+ * length, so each dtype is batch invariant and all tables agree. */
 static int cpu_supports(LumiOp op, LumiDType t) {
     (void)op;
     return t == LUMI_F32 || t == LUMI_BF16 || t == LUMI_F16 || t == LUMI_Q8_0;
@@ -94,6 +98,8 @@ static void cpu_free(void *ctx) {
     free(c->scores);
     free((void *)c->range);
     free(c->wscratch);
+    free(c->xq);
+    free(c->xd);
     free(c);
 }
 
@@ -183,6 +189,8 @@ typedef struct {
     _Atomic uint64_t *range; /* [threads]: front | back << 32, in groups */
     float *scratch;          /* [threads][scratch_floats] */
     size_t scratch_floats;
+    const int8_t *xq;        /* q8_0: quantized activations and scales */
+    const float *xd;
 } MatJob;
 
 static uint64_t pack(uint32_t front, uint32_t back) { return (uint64_t)front | (uint64_t)back << 32; }
@@ -206,6 +214,10 @@ static int take(_Atomic uint64_t *r, int slab, int from_back, uint32_t *g0, uint
 
 static void mat_rows(const MatJob *j, int tid, uint32_t g0, uint32_t g1) {
     int r0 = (int)g0 * 4, r1 = (int)g1 * 4 < j->rows ? (int)g1 * 4 : j->rows;
+    if (j->type == LUMI_Q8_0) {
+        j->k->matmul_q8(j->out, j->os, j->xq, j->xd, j->W, j->bias, j->cols, 0, j->n, r0, r1);
+        return;
+    }
     j->k->matmul_dt(j->type, j->out, j->os, j->x, j->W, j->bias, j->cols, 0, j->n, r0, r1,
                     j->scratch + (size_t)tid * j->scratch_floats);
 }
@@ -221,12 +233,43 @@ static void mat_part(void *arg, int tid, int nt) {
 /* Below this many multiply-adds a job is cheaper than waking the pool. */
 #define MIN_PARALLEL_MACS (1 << 15)
 
+typedef struct {
+    const float *x;
+    int8_t *q;
+    float *d;
+    int cols;
+} QuantJob;
+
+static void quant_rows(void *arg, size_t lo, size_t hi) {
+    const QuantJob *j = arg;
+    for (size_t t = lo; t < hi; t++)
+        lumi_quantize_q8_act(j->x + t * j->cols, j->cols, j->q + t * j->cols, j->d + t * (size_t)(j->cols / 32));
+}
+
+/* A q8_0 matmul quantizes its n activation rows first (q8_0 x q8_0, as
+ * llama.cpp; every table and ref quantize with the same f32 operations). */
+static void quantize_x(Cpu *c, const float *x, int n, int cols) {
+    size_t need = (size_t)n * (size_t)cols;
+    if (need > c->xq_cap) {
+        c->xq_cap = need > 2 * c->xq_cap ? need : 2 * c->xq_cap;
+        free(c->xq), free(c->xd);
+        c->xq = lumi_xmalloc(c->xq_cap);
+        c->xd = lumi_xmalloc(c->xq_cap / 32 * sizeof(float) + sizeof(float));
+    }
+    QuantJob j = {x, c->xq, c->xd, cols};
+    par_for(c, (size_t)n, (size_t)cols * 4, quant_rows, &j);
+}
+
 static void cpu_matmul(void *ctx, LumiRef out, int out_stride, LumiRef x, const LumiMat *w, const LumiMat *bias, int n) {
     Cpu *c = ctx;
     int nt = lumi_pool_size(c->pool), groups = (w->rows + 3) / 4;
     MatJob j = {c->k,    lumi_host(out), out_stride, lumi_host(x), w->data, bias ? bias->data : NULL,
                 w->type, w->cols,        w->rows,    n,            groups,  c->range,
-                c->wscratch, c->wscratch_floats};
+                c->wscratch, c->wscratch_floats, NULL, NULL};
+    if (w->type == LUMI_Q8_0) {
+        quantize_x(c, j.x, n, w->cols);
+        j.xq = c->xq, j.xd = c->xd;
+    }
     if ((size_t)w->rows * (size_t)w->cols * (size_t)n < MIN_PARALLEL_MACS || nt == 1) {
         atomic_store(&c->range[0], pack(0, (uint32_t)groups));
         mat_part(&j, 0, 1);

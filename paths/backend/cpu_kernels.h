@@ -14,20 +14,26 @@
  * an array with fmaf(). Matmul tiles (several rows x several tokens) only
  * change which dot16 products are in flight together, never their order.
  *
- * Weights in bf16, f16 and q8_0 (matmul_dt): each weight is first widened
- * to the f32 value it stores, exactly (bf16/f16 are subsets of f32; a q8_0
- * weight d * q has at most 11 + 7 significant bits), and then enters the
- * same dot16 as an f32 weight would. So a table's result for a weight of
- * any dtype is bitwise its f32 result on the widened weight, in every
- * table, and the activations are never rounded to a narrower type. Why not
- * AVX512_BF16 vdpbf16ps or VNNI vpdpbusd: both need the activations in
- * bf16 / int8 too (and vdpbf16ps rounds its pair sums in its own way),
- * which would move every path's logits further from the f32 ones and make
- * the C table emulate those roundings; widening costs a shift or a convert
- * per 16 weights, which decode (bound by memory) hides. */
+ * Weights in bf16 and f16 (matmul_dt): each weight is first widened to the
+ * f32 value it stores, exactly (both are subsets of f32), and then enters
+ * the same dot16 as an f32 weight would. So a table's result is bitwise its
+ * f32 result on the widened weight, in every table, and the activations
+ * stay f32. Why not AVX512_BF16 vdpbf16ps: it needs the activations in bf16
+ * too and rounds its pair sums its own way, which would move the logits
+ * further from f32 and make the C table emulate that rounding; widening
+ * costs a shift per 16 weights, which decode (bound by memory) hides.
+ *
+ * Weights in q8_0 (matmul_q8) run llama.cpp's q8_0 x q8_0 dot: the
+ * activations are quantized per block of 32 too (lumi_quantize_q8_act, the
+ * same f32 operations everywhere), block products are exact integer sums
+ * (vpmaddubsw + vpmaddwd), and only the per-block scaling is floating
+ * point, in the fixed order q8dot of cpu_kernels_q8.h. Widening each q8_0
+ * weight to f32 instead (exact too) was measured compute-bound at ~16 GB/s
+ * of weights per core: eight conversions per block on the FMA ports. */
 #ifndef LUMI_CPU_KERNELS_H
 #define LUMI_CPU_KERNELS_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../../engine/model.h"
 
@@ -41,14 +47,19 @@ typedef struct {
     void (*matmul)(float *out, int os, const float *x, const float *W, const float *bias, int cols, int t0, int t1,
                    int r0, int r1);
     float (*dot)(const float *a, const float *b, int n); /* dot16 */
-    /* matmul with W rows of dtype t, row r at W + r * lumi_row_bytes(t, cols)
-     * (cols % 32 == 0 for q8_0): dot16(widen(W[r, :]), x[t, :], cols).
+    /* matmul with W rows of dtype t (f32, bf16, f16), row r at
+     * W + r * lumi_row_bytes(t, cols): dot16(widen(W[r, :]), x[t, :], cols).
      * scratch (LUMI_CPU_SLAB * cols floats, 64-byte aligned, or NULL): with
      * several tokens, LUMI_CPU_SLAB rows at a time are widened into it once
      * and the f32 tiles sweep all tokens over them, so prefill pays the
      * widening once per row, not once per row and token tile. */
     void (*matmul_dt)(LumiDType t, float *out, int os, const float *x, const void *W, const float *bias, int cols,
                       int t0, int t1, int r0, int r1, float *scratch);
+    /* q8_0 weights x q8_0 activations (weights=q8_0): xq [tokens, cols]
+     * int8 and xd [tokens, cols/32] from lumi_quantize_q8_act; out[t*os+r]
+     * = q8dot(W[r], xq[t]) (+ bias[r]), q8dot as cpu_kernels_q8.h defines. */
+    void (*matmul_q8)(float *out, int os, const int8_t *xq, const float *xd, const void *W, const float *bias,
+                      int cols, int t0, int t1, int r0, int r1);
     /* o[i] = fma(p, v[i], o[i]) for i < n (elementwise, so order-free) */
     void (*axpy)(float *o, float p, const float *v, int n);
     /* Attention: out[s] = dot16(q, k + s*stride, len) for s < n (several

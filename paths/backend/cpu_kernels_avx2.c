@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../../engine/dtype.h"
+#include "cpu_kernels_q8.h"
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -100,14 +101,6 @@ static void matmul(float *out, int os, const float *x, const float *W, const flo
  * f16 needs F16C (checked with AVX2 at selection). AVX2 has no 16-bit
  * masked load, so a partial chunk goes through a zeroed copy. */
 INLINE __m256 wload8(const int DT, const unsigned char *row, int k, int valid) {
-    if (DT == LUMI_Q8_0) { /* cols % 32 == 0: always 8 valid */
-        const unsigned char *blk = row + (size_t)(k / LUMI_Q8_BLOCK) * LUMI_Q8_BLOCK_BYTES;
-        uint16_t h;
-        memcpy(&h, blk, 2);
-        __m256 d = _mm256_cvtph_ps(_mm_set1_epi16((short)h));
-        __m128i q = _mm_loadl_epi64((const __m128i *)(const void *)(blk + 2 + k % LUMI_Q8_BLOCK));
-        return _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
-    }
     __m128i h;
     if (valid >= 8) {
         h = _mm_loadu_si128((const __m128i *)(const void *)(row + 2 * (size_t)k));
@@ -165,7 +158,6 @@ typedef void (*WTileFn)(float *, int, const float *, const unsigned char *, size
     static const WTileFn WT1_##D[4] = {NULL, wtile_##D##_1_1, wtile_##D##_1_2, wtile_##D##_1_3};
 WTILES(BF16)
 WTILES(F16)
-WTILES(Q8_0)
 
 /* Rows [0, n) of W widened exactly into dst (rows cols floats apart). */
 static void widen_rows(LumiDType dt, const unsigned char *W, size_t rb, int n, int cols, float *dst) {
@@ -174,9 +166,7 @@ static void widen_rows(LumiDType dt, const unsigned char *W, size_t rb, int n, i
         float *d = dst + (size_t)r * cols;
         for (int k = 0; k < cols; k += 8) {
             int valid = cols - k;
-            __m256 w = dt == LUMI_BF16 ? wload8(LUMI_BF16, row, k, valid)
-                     : dt == LUMI_F16  ? wload8(LUMI_F16, row, k, valid)
-                                       : wload8(LUMI_Q8_0, row, k, valid);
+            __m256 w = dt == LUMI_BF16 ? wload8(LUMI_BF16, row, k, valid) : wload8(LUMI_F16, row, k, valid);
             if (valid >= 8) _mm256_storeu_ps(d + k, w);
             else _mm256_maskstore_ps(d + k, mask8(valid), w);
         }
@@ -199,8 +189,8 @@ static void matmul_dt(LumiDType dt, float *out, int os, const float *x, const vo
         }
         return;
     }
-    const WTileFn *t2 = dt == LUMI_BF16 ? WT2_BF16 : dt == LUMI_F16 ? WT2_F16 : WT2_Q8_0;
-    const WTileFn *t1s = dt == LUMI_BF16 ? WT1_BF16 : dt == LUMI_F16 ? WT1_F16 : WT1_Q8_0;
+    const WTileFn *t2 = dt == LUMI_BF16 ? WT2_BF16 : WT2_F16;
+    const WTileFn *t1s = dt == LUMI_BF16 ? WT1_BF16 : WT1_F16;
     const unsigned char *W = Wv;
     size_t rb = lumi_row_bytes(dt, cols);
     for (int tb = t0; tb < t1; tb += TB) {
@@ -275,7 +265,7 @@ static double fma_burn(long iters, double *flops) {
     return hsum(s, _mm256_setzero_ps());
 }
 
-static const LumiCpuKernels K = {"avx2", matmul, dot, matmul_dt, axpy, dots, axpys, read_sum, fma_burn};
+static const LumiCpuKernels K = {"avx2", matmul, dot, matmul_dt, q8_matmul, axpy, dots, axpys, read_sum, fma_burn};
 const LumiCpuKernels *lumi_cpu_kernels_avx2(void) { return &K; }
 #else
 const LumiCpuKernels *lumi_cpu_kernels_avx2(void) { return NULL; }

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "../../engine/dtype.h"
+#define Q8_R 4
+#include "cpu_kernels_q8.h"
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -127,23 +129,16 @@ static void matmul(float *out, int os, const float *x, const float *W, const flo
     }
 }
 
-/* ---- weights in bf16, f16, q8_0: widened exactly in registers ---- */
+/* ---- weights in bf16, f16: widened exactly in registers ---- */
 
 /* 16 weights of a row from element k (a multiple of 16), zeros where m is
- * off: bf16 is the high half of an f32, f16 converts exactly (vcvtph2ps),
- * a q8_0 weight is d * q, exact in f32, d broadcast from its block. */
+ * off: bf16 is the high half of an f32, f16 converts exactly (vcvtph2ps). */
 INLINE __m512 wload(const int DT, const unsigned char *row, int k, __mmask16 m) {
     if (DT == LUMI_BF16) {
         __m256i h = _mm256_maskz_loadu_epi16(m, row + 2 * (size_t)k);
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
     }
-    if (DT == LUMI_F16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + 2 * (size_t)k));
-    const unsigned char *blk = row + (size_t)(k / LUMI_Q8_BLOCK) * LUMI_Q8_BLOCK_BYTES;
-    uint16_t h;
-    memcpy(&h, blk, 2);
-    __m512 d = _mm512_cvtph_ps(_mm256_set1_epi16((short)h));
-    __m128i q = _mm_loadu_si128((const __m128i *)(const void *)(blk + 2 + k % LUMI_Q8_BLOCK));
-    return _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)));
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + 2 * (size_t)k));
 }
 
 /* As tile(), weights of dtype DT, rows rb bytes apart. */
@@ -176,26 +171,9 @@ INLINE void wtile(const int DT, const int R, const int T, float *out, int os, co
         }
 }
 
-/* Decode: one row at a time, one chain (see matmul). q8_0 takes a block
- * (two chunks) per step so its scale is converted once. */
+/* Decode: one row at a time, one chain (see matmul). */
 INLINE float wdot(const int DT, const unsigned char *row, const float *x, int cols) {
     __m512 acc = _mm512_setzero_ps();
-    if (DT == LUMI_Q8_0) {
-#pragma GCC unroll 2
-        for (int k = 0; k < cols; k += 32) {
-            const unsigned char *blk = row + (size_t)(k / 32) * LUMI_Q8_BLOCK_BYTES;
-            uint16_t h;
-            memcpy(&h, blk, 2);
-            __m512 d = _mm512_cvtph_ps(_mm256_set1_epi16((short)h));
-            __m128i q0 = _mm_loadu_si128((const __m128i *)(const void *)(blk + 2));
-            __m128i q1 = _mm_loadu_si128((const __m128i *)(const void *)(blk + 18));
-            __m512 w0 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q0)));
-            __m512 w1 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q1)));
-            acc = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + k), acc);
-            acc = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + k + 16), acc);
-        }
-        return hsum(acc);
-    }
     int k = 0;
 #pragma GCC unroll 4
     for (; k + 16 <= cols; k += 16) acc = _mm512_fmadd_ps(wload(DT, row, k, 0xFFFF), _mm512_loadu_ps(x + k), acc);
@@ -222,7 +200,6 @@ typedef void (*WTileFn)(float *, int, const float *, const unsigned char *, size
     static float wdot_##D(const unsigned char *row, const float *x, int cols) { return wdot(LUMI_##D, row, x, cols); }
 WTILES(BF16)
 WTILES(F16)
-WTILES(Q8_0)
 
 /* Rows [0, n) of W widened exactly into dst (rows cols floats apart). */
 static void widen_rows(LumiDType dt, const unsigned char *W, size_t rb, int n, int cols, float *dst) {
@@ -231,9 +208,7 @@ static void widen_rows(LumiDType dt, const unsigned char *W, size_t rb, int n, i
         float *d = dst + (size_t)r * cols;
         for (int k = 0; k < cols; k += 16) {
             __mmask16 m = cols - k >= 16 ? (__mmask16)0xFFFF : tail_mask(cols - k);
-            __m512 w = dt == LUMI_BF16 ? wload(LUMI_BF16, row, k, m)
-                     : dt == LUMI_F16  ? wload(LUMI_F16, row, k, m)
-                                       : wload(LUMI_Q8_0, row, k, m);
+            __m512 w = dt == LUMI_BF16 ? wload(LUMI_BF16, row, k, m) : wload(LUMI_F16, row, k, m);
             _mm512_mask_storeu_ps(d + k, m, w);
         }
     }
@@ -271,10 +246,10 @@ static void matmul_dt(LumiDType dt, float *out, int os, const float *x, const vo
         }
         return;
     }
-    const WTileFn *t4 = dt == LUMI_BF16 ? WT4_BF16 : dt == LUMI_F16 ? WT4_F16 : WT4_Q8_0;
-    const WTileFn *t1s = dt == LUMI_BF16 ? WT1_BF16 : dt == LUMI_F16 ? WT1_F16 : WT1_Q8_0;
+    const WTileFn *t4 = dt == LUMI_BF16 ? WT4_BF16 : WT4_F16;
+    const WTileFn *t1s = dt == LUMI_BF16 ? WT1_BF16 : WT1_F16;
     float (*dotf)(const unsigned char *, const float *, int) =
-        dt == LUMI_BF16 ? wdot_BF16 : dt == LUMI_F16 ? wdot_F16 : wdot_Q8_0;
+        dt == LUMI_BF16 ? wdot_BF16 : wdot_F16;
     const unsigned char *W = Wv;
     size_t rb = lumi_row_bytes(dt, cols);
     if (t1 - t0 == 1) {
@@ -405,7 +380,7 @@ static double fma_burn(long iters, double *flops) {
     return hsum(s);
 }
 
-static const LumiCpuKernels K = {"avx512", matmul, dot, matmul_dt, axpy, dots, axpys, read_sum, fma_burn};
+static const LumiCpuKernels K = {"avx512", matmul, dot, matmul_dt, q8_matmul, axpy, dots, axpys, read_sum, fma_burn};
 const LumiCpuKernels *lumi_cpu_kernels_avx512(void) { return &K; }
 #else
 const LumiCpuKernels *lumi_cpu_kernels_avx512(void) { return NULL; }
