@@ -34,7 +34,7 @@ $(BUILD)/%.o: %.c
 # Only the SIMD kernel files get vector ISA flags, so ./lumi runs on any
 # x86-64; paths/backend/cpu.c picks the table the CPU supports at run time.
 ifneq ($(filter x86_64 amd64,$(shell uname -m)),)
-$(BUILD)/paths/backend/cpu_kernels_avx512.o: CFLAGS += -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c
+$(BUILD)/paths/backend/cpu_kernels_avx512.o: CFLAGS += -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni -mfma -mf16c
 $(BUILD)/paths/backend/cpu_kernels_avx2.o: CFLAGS += -mavx2 -mfma -mf16c
 endif
 

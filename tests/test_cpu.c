@@ -48,11 +48,11 @@ static void fill(float *v, size_t n, LumiRng *r) {
     for (size_t i = 0; i < n; i++) v[i] = 2.0f * lumi_rng_f32(r) - 1.0f;
 }
 
-static const LumiCpuKernels *tables[3];
+static const LumiCpuKernels *tables[4];
 static int n_tables(void) {
     int n = 0;
-    const char *names[] = {"avx512", "avx2", "scalar"};
-    for (int i = 0; i < 3; i++)
+    const char *names[] = {"avx512vnni", "avx512", "avx2", "scalar"};
+    for (int i = 0; i < 4; i++)
         if ((tables[n] = lumi_cpu_kernels(names[i]))) n++;
         else printf("NOTE test_cpu: kernel table %s not runnable here, not tested\n", names[i]);
     return n;
@@ -202,11 +202,11 @@ START_TEST(kernels_matmul_dtypes_match_twin) {
 END_TEST
 
 /* q8dot written independently: per block, 8 exact integer lane sums of 4
- * products, fma'd with the f32 scale dw * dx in block order, then the tree
- * (j, j+4), (j, j+2), (0, 1). `flat` instead sums the whole block first and
+ * products, fma'd with the f32 scale dw * dx in block order into the even
+ * or the odd block's 8 lanes, then (j, j+8), (j, j+4), (j, j+2), (0, 1). `flat` instead sums the whole block first and
  * runs one chain: the same math, another order. */
 static float twin_q8dot(const unsigned char *row, const int8_t *xq, const float *xd, int nb, int flat) {
-    float lane[8] = {0}, one = 0;
+    float even[8] = {0}, odd[8] = {0}, one = 0;
     for (int b = 0; b < nb; b++) {
         const unsigned char *blk = row + 34 * (size_t)b;
         uint16_t h;
@@ -216,12 +216,15 @@ static float twin_q8dot(const unsigned char *row, const int8_t *xq, const float 
         for (int j = 0; j < 8; j++) {
             int part = 0;
             for (int i = 0; i < 4; i++) part += (int8_t)blk[2 + 4 * j + i] * xq[32 * b + 4 * j + i];
+            float *lane = b % 2 ? odd : even;
             lane[j] = fmaf((float)part, sc, lane[j]);
             total += part;
         }
         one = fmaf((float)total, sc, one);
     }
     if (flat) return one;
+    float lane[8];
+    for (int j = 0; j < 8; j++) lane[j] = even[j] + odd[j];
     float a = lane[0] + lane[4], bb = lane[1] + lane[5], c = lane[2] + lane[6], d = lane[3] + lane[7];
     return (a + c) + (bb + d);
 }
@@ -472,8 +475,8 @@ START_TEST(isa_tables_agree_and_scalar_invariant) {
     int T = 19, *tok = tokens(&m, T);
     size_t N = (size_t)T * m.cfg.vocab_size;
     float *best = run(&m, "cpu", PATHS[0], 2, tok, T, NULL);
-    const char *isas[] = {"avx2", "avx512"};
-    for (int i = 0; i < 2; i++) {
+    const char *isas[] = {"avx2", "avx512", "avx512vnni"};
+    for (int i = 0; i < 3; i++) {
         if (!lumi_cpu_kernels(isas[i])) continue;
         setenv("LUMI_CPU_ISA", isas[i], 1);
         float *got = run(&m, "cpu", PATHS[0], 2, tok, T, NULL);

@@ -209,8 +209,8 @@ START_TEST(invariance_per_dtype) {
             int bad = first_mismatch(&m, w, base, tok, T, threads, NULL);
             ck_assert_msg(bad < 0, "weights=%s threads=%d: %s differs bitwise", w, threads, bad < 0 ? "" : PATHS[bad]);
         }
-        const char *isas[] = {"avx512", "avx2", "scalar"};
-        for (int i = 0; i < 3; i++) {
+        const char *isas[] = {"avx512vnni", "avx512", "avx2", "scalar"};
+        for (int i = 0; i < 4; i++) {
             if (!lumi_cpu_kernels(isas[i])) {
                 printf("NOTE %s: kernel table %s not runnable here, not compared\n", __func__, isas[i]);
                 continue;

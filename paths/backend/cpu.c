@@ -46,9 +46,11 @@ const LumiCpuKernels *lumi_cpu_kernels(const char *isa) {
                  __builtin_cpu_supports("fma");
     /* f16c: the f16 and q8_0 weights are widened with vcvtph2ps */
     int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    int vnni = has512 && __builtin_cpu_supports("avx512vnni"); /* vpdpbusd for q8_0 */
 #else
-    int has512 = 0, has2 = 0;
+    int has512 = 0, has2 = 0, vnni = 0;
 #endif
+    if ((any || !strcmp(isa, "avx512vnni")) && vnni && lumi_cpu_kernels_avx512vnni()) return lumi_cpu_kernels_avx512vnni();
     if ((any || !strcmp(isa, "avx512")) && has512 && lumi_cpu_kernels_avx512()) return lumi_cpu_kernels_avx512();
     if ((any || !strcmp(isa, "avx2")) && has2 && lumi_cpu_kernels_avx2()) return lumi_cpu_kernels_avx2();
     if (any || !strcmp(isa, "scalar")) return lumi_cpu_kernels_scalar();
@@ -75,7 +77,9 @@ static int cpu_supports(LumiOp op, LumiDType t) {
 static int cpu_init(void **ctx, const LumiModel *m, const LumiWeights *w, const LumiBackendOpts *o, LumiErr *e) {
     const char *isa;
     const LumiCpuKernels *k = lumi_cpu_select(o->force_scalar, &isa);
-    if (!k) return lumi_err(e, "LUMI_CPU_ISA=%s: this CPU or build cannot run it (valid: avx512, avx2, scalar)", isa);
+    if (!k)
+        return lumi_err(e, "LUMI_CPU_ISA=%s: this CPU or build cannot run it (valid: avx512vnni, avx512, avx2, scalar)",
+                        isa);
     Cpu *c = lumi_xcalloc(1, sizeof *c);
     c->m = m;
     c->w = w;

@@ -77,8 +77,10 @@ typedef struct {
 const LumiCpuKernels *lumi_cpu_kernels_scalar(void);
 const LumiCpuKernels *lumi_cpu_kernels_avx2(void);   /* NULL if not compiled in */
 const LumiCpuKernels *lumi_cpu_kernels_avx512(void); /* NULL if not compiled in */
+/* AVX-512 with AVX512_VNNI's vpdpbusd for q8_0 (the same results) */
+const LumiCpuKernels *lumi_cpu_kernels_avx512vnni(void);
 
-/* The table for `isa` ("avx512", "avx2", "scalar", or NULL/"" for the best
+/* The table for `isa` ("avx512vnni", "avx512", "avx2", "scalar", or NULL/"" for the best
  * this CPU supports); NULL if the CPU cannot run it. */
 const LumiCpuKernels *lumi_cpu_kernels(const char *isa);
 /* The table the cpu backend runs: LUMI_FORCE_SCALAR=1 (or force_scalar) gives

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "../../engine/dtype.h"
-#define Q8_R 4
+#define Q8_R 2
 #include "cpu_kernels_q8.h"
 
 #define INLINE static inline __attribute__((always_inline))
@@ -380,8 +380,133 @@ static double fma_burn(long iters, double *flops) {
     return hsum(s);
 }
 
+/* ---- q8_0 with AVX512_VNNI: a pair of blocks per 512-bit register ----
+ * The same q8dot as cpu_kernels_q8.h: lanes 0-7 hold the even block of a
+ * pair, 8-15 the odd one, and vpdpbusd's four-product lane sums are the
+ * same exact integers as vpmaddubsw + vpmaddwd's. A missing odd block (an
+ * odd number of blocks) contributes 0 * 0 to its lanes, which leaves them
+ * as they are (an accumulator is never -0). */
+#if defined(__AVX512VNNI__)
+INLINE __m512i q8v_w(const unsigned char *row, int b, int nb) {
+    __m256i hi = b + 1 < nb ? q8_load_w(row, b + 1) : _mm256_setzero_si256();
+    return _mm512_inserti64x4(_mm512_castsi256_si512(q8_load_w(row, b)), hi, 1);
+}
+
+INLINE __m512i q8v_x(const int8_t *xq, int b, int nb) {
+    const int8_t *p = xq + (size_t)b * LUMI_Q8_BLOCK;
+    return b + 1 < nb ? _mm512_loadu_si512(p) : _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)p));
+}
+
+INLINE __m512 q8v_pair(float a, float b) {
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(a)), _mm256_set1_ps(b), 1);
+}
+
+/* |w| . (x negated where w < 0): the products qw * qx, 4 per lane */
+INLINE __m512i q8v_isum(__m512i wa, __mmask64 neg, __m512i x) {
+    __m512i xs = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), wa, xs);
+}
+
+INLINE float q8v_dot(const unsigned char *row, const int8_t *xq, const float *xd, int nb) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b += 2) {
+        __m512i w = q8v_w(row, b, nb);
+        int odd = b + 1 < nb;
+        __m512 sc = _mm512_mul_ps(q8v_pair(q8_dw(row, b), odd ? q8_dw(row, b + 1) : 0.0f),
+                                  q8v_pair(xd[b], odd ? xd[b + 1] : 0.0f));
+        __m512i p = q8v_isum(_mm512_abs_epi8(w), _mm512_movepi8_mask(w), q8v_x(xq, b, nb));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc);
+    }
+    return q8_hsum8(_mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1)));
+}
+
+/* R rows x T tokens, one zmm accumulator per pair */
+INLINE void q8v_tile(const int R, const int T, float *out, int os, const int8_t *xq, const float *xd,
+                     const unsigned char *W, size_t rb, const float *bias, int cols) {
+    int nb = cols / LUMI_Q8_BLOCK;
+    __m512 acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b += 2) {
+        int odd = b + 1 < nb;
+        __m512i wa[4];
+        __mmask64 neg[4];
+        __m512 dw[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const unsigned char *row = W + (size_t)r * rb;
+            __m512i w = q8v_w(row, b, nb);
+            wa[r] = _mm512_abs_epi8(w);
+            neg[r] = _mm512_movepi8_mask(w);
+            dw[r] = q8v_pair(q8_dw(row, b), odd ? q8_dw(row, b + 1) : 0.0f);
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            __m512i x = q8v_x(xq + (size_t)t * cols, b, nb);
+            const float *d = xd + (size_t)t * nb;
+            __m512 dx = q8v_pair(d[b], odd ? d[b + 1] : 0.0f);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++)
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q8v_isum(wa[r], neg[r], x)), _mm512_mul_ps(dw[r], dx),
+                                            acc[r][t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            __m512 a = acc[r][t];
+            float s = q8_hsum8(_mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1)));
+            out[(size_t)t * os + r] = bias ? s + bias[r] : s;
+        }
+}
+
+#define Q8VTILE(R, T)                                                                                             \
+    static void q8v_tile_##R##_##T(float *o, int os, const int8_t *xq, const float *xd, const unsigned char *W,   \
+                                   size_t rb, const float *b, int cols) {                                          \
+        q8v_tile(R, T, o, os, xq, xd, W, rb, b, cols);                                                            \
+    }
+Q8VTILE(4, 1) Q8VTILE(4, 2) Q8VTILE(4, 3) Q8VTILE(4, 4) Q8VTILE(1, 1) Q8VTILE(1, 2) Q8VTILE(1, 3) Q8VTILE(1, 4)
+static const Q8TileFn Q8V4[5] = {NULL, q8v_tile_4_1, q8v_tile_4_2, q8v_tile_4_3, q8v_tile_4_4};
+static const Q8TileFn Q8V1[5] = {NULL, q8v_tile_1_1, q8v_tile_1_2, q8v_tile_1_3, q8v_tile_1_4};
+
+static void q8v_matmul(float *out, int os, const int8_t *xq, const float *xd, const void *Wv, const float *bias,
+                       int cols, int t0, int t1, int r0, int r1) {
+    int nb = cols / LUMI_Q8_BLOCK;
+    size_t rb = (size_t)nb * LUMI_Q8_BLOCK_BYTES;
+    const unsigned char *W = Wv;
+    if (t1 - t0 == 1) {
+        for (int r = r0; r < r1; r++) {
+            float s = q8v_dot(W + (size_t)r * rb, xq + (size_t)t0 * cols, xd + (size_t)t0 * nb, nb);
+            out[(size_t)t0 * os + r] = bias ? s + bias[r] : s;
+        }
+        return;
+    }
+    for (int tb = t0; tb < t1; tb += 64) {
+        int te = tb + 64 < t1 ? tb + 64 : t1;
+        for (int r = r0; r < r1;) {
+            int R = r + 4 <= r1 ? 4 : 1;
+            for (int t = tb; t < te; t += 4) {
+                int T = te - t < 4 ? te - t : 4;
+                (R == 4 ? Q8V4 : Q8V1)[T](out + (size_t)t * os + r, os, xq + (size_t)t * cols, xd + (size_t)t * nb,
+                                          W + (size_t)r * rb, rb, bias ? bias + r : NULL, cols);
+            }
+            r += R;
+        }
+    }
+}
+
+static const LumiCpuKernels KV = {"avx512vnni", matmul, dot, matmul_dt, q8v_matmul, axpy, dots, axpys, read_sum, fma_burn};
+const LumiCpuKernels *lumi_cpu_kernels_avx512vnni(void) { return &KV; }
+#else
+const LumiCpuKernels *lumi_cpu_kernels_avx512vnni(void) { return NULL; }
+#endif
+
 static const LumiCpuKernels K = {"avx512", matmul, dot, matmul_dt, q8_matmul, axpy, dots, axpys, read_sum, fma_burn};
 const LumiCpuKernels *lumi_cpu_kernels_avx512(void) { return &K; }
 #else
 const LumiCpuKernels *lumi_cpu_kernels_avx512(void) { return NULL; }
+const LumiCpuKernels *lumi_cpu_kernels_avx512vnni(void) { return NULL; }
 #endif

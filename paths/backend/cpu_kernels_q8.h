@@ -4,9 +4,11 @@
  * q8dot, which cpu_kernels_scalar.c spells out in C:
  *   per block b, 8 lanes: isum_j = the four products qw * qx of elements
  *   4j..4j+3 (vpmaddubsw on |qw| and sign(qx, qw), then vpmaddwd with
- *   ones: exact, no pair exceeds 128 * 127 * 2 < 2^15), and
- *   acc_j = fma((float)isum_j, dw_b * dx_b, acc_j), blocks in order; then
- *   the lanes are summed (j, j+4), (j, j+2), (0, 1). */
+ *   ones: exact, no pair exceeds 128 * 127 * 2 < 2^15). 16 accumulators:
+ *   lane j of an even block goes to acc_j, of an odd block to acc_{8+j},
+ *   acc = fma((float)isum_j, dw_b * dx_b, acc), blocks in order (so one
+ *   512-bit register holds a pair of blocks, as AVX512_VNNI's vpdpbusd
+ *   computes them); then (i, i+8), (i, i+4), (i, i+2), (0, 1). */
 #ifndef LUMI_CPU_KERNELS_Q8_H
 #define LUMI_CPU_KERNELS_Q8_H
 #include <immintrin.h>
@@ -15,10 +17,11 @@
 
 #include "../../engine/dtype.h"
 
-/* Register tile of the prefill kernel: Q8_R rows x 4 tokens (the AVX-512
- * file has 32 ymm registers and takes 4 rows; AVX2 has 16 and takes 2). */
+/* Register tile of the prefill kernel: Q8_R rows x 4 tokens, two ymm
+ * accumulators each (the AVX-512 file has 32 ymm registers and takes 2
+ * rows; AVX2 has 16 and takes 1). */
 #ifndef Q8_R
-#define Q8_R 2
+#define Q8_R 1
 #endif
 
 static inline __attribute__((always_inline)) float q8_hsum8(__m256 a) {
@@ -27,48 +30,56 @@ static inline __attribute__((always_inline)) float q8_hsum8(__m256 a) {
     return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
 }
 
-/* One weight row (q8_0 blocks) against one quantized activation row. */
-static inline __attribute__((always_inline)) float q8_dot(const unsigned char *row, const int8_t *xq,
-                                                          const float *xd, int nb) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc = _mm256_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        const unsigned char *blk = row + (size_t)b * LUMI_Q8_BLOCK_BYTES;
-        uint16_t h;
-        memcpy(&h, blk, 2);
-        float s = _cvtsh_ss(h) * xd[b];
-        __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(blk + 2));
-        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(xq + (size_t)b * LUMI_Q8_BLOCK));
-        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), ones);
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(s), acc);
-    }
-    return q8_hsum8(acc);
+/* The products of one block as 8 int32 lanes (exact). */
+static inline __attribute__((always_inline)) __m256i q8_isum(__m256i w, __m256i x) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
 }
 
-/* R weight rows x T tokens of q8dot in registers (R*T ymm accumulators):
- * each block of a row is loaded and made unsigned once for T tokens, each
- * block of a token once for R rows. Only which dots are in flight changes,
- * never the order of one. */
+static inline __attribute__((always_inline)) __m256i q8_load_w(const unsigned char *row, int b) {
+    return _mm256_loadu_si256((const __m256i *)(const void *)(row + (size_t)b * LUMI_Q8_BLOCK_BYTES + 2));
+}
+
+static inline __attribute__((always_inline)) float q8_dw(const unsigned char *row, int b) {
+    uint16_t h;
+    memcpy(&h, row + (size_t)b * LUMI_Q8_BLOCK_BYTES, 2);
+    return _cvtsh_ss(h);
+}
+
+/* One weight row (q8_0 blocks) against one quantized activation row:
+ * accumulators e (even blocks, lanes 0-7) and o (odd blocks, lanes 8-15). */
+static inline __attribute__((always_inline)) float q8_dot(const unsigned char *row, const int8_t *xq,
+                                                          const float *xd, int nb) {
+    __m256 e = _mm256_setzero_ps(), o = e;
+    for (int b = 0; b < nb; b++) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(xq + (size_t)b * LUMI_Q8_BLOCK));
+        __m256 p = _mm256_cvtepi32_ps(q8_isum(q8_load_w(row, b), x)), sc = _mm256_set1_ps(q8_dw(row, b) * xd[b]);
+        if (b & 1) o = _mm256_fmadd_ps(p, sc, o);
+        else e = _mm256_fmadd_ps(p, sc, e);
+    }
+    return q8_hsum8(_mm256_add_ps(e, o));
+}
+
+/* R weight rows x T tokens of q8dot in registers (2 ymm accumulators per
+ * pair): each block of a row is loaded and made unsigned once for T
+ * tokens, each block of a token once for R rows. Only which dots are in
+ * flight changes, never the order of one. */
 static inline __attribute__((always_inline)) void q8_tile(const int R, const int T, float *out, int os,
                                                           const int8_t *xq, const float *xd, const unsigned char *W,
                                                           size_t rb, const float *bias, int cols) {
-    const __m256i ones = _mm256_set1_epi16(1);
     int nb = cols / LUMI_Q8_BLOCK;
-    __m256 acc[Q8_R][4];
+    __m256 acc[Q8_R][4][2];
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+        for (int t = 0; t < T; t++) acc[r][t][0] = acc[r][t][1] = _mm256_setzero_ps();
     for (int b = 0; b < nb; b++) {
         __m256i w[Q8_R], wa[Q8_R];
         __m256 dw[Q8_R];
+        int par = b & 1;
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            const unsigned char *blk = W + (size_t)r * rb + (size_t)b * LUMI_Q8_BLOCK_BYTES;
-            uint16_t h;
-            memcpy(&h, blk, 2);
-            dw[r] = _mm256_set1_ps(_cvtsh_ss(h));
-            w[r] = _mm256_loadu_si256((const __m256i *)(const void *)(blk + 2));
+            dw[r] = _mm256_set1_ps(q8_dw(W + (size_t)r * rb, b));
+            w[r] = q8_load_w(W + (size_t)r * rb, b);
             wa[r] = _mm256_sign_epi8(w[r], w[r]);
         }
 #pragma GCC unroll 4
@@ -77,8 +88,8 @@ static inline __attribute__((always_inline)) void q8_tile(const int R, const int
             __m256 dx = _mm256_set1_ps(xd[(size_t)t * nb + b]);
 #pragma GCC unroll 4
             for (int r = 0; r < R; r++) { /* the scale dw * dx is the same f32 product as q8_dot's */
-                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(wa[r], _mm256_sign_epi8(x, w[r])), ones);
-                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw[r], dx), acc[r][t]);
+                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(wa[r], _mm256_sign_epi8(x, w[r])), _mm256_set1_epi16(1));
+                acc[r][t][par] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw[r], dx), acc[r][t][par]);
             }
         }
     }
@@ -86,7 +97,7 @@ static inline __attribute__((always_inline)) void q8_tile(const int R, const int
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++) {
-            float s = q8_hsum8(acc[r][t]);
+            float s = q8_hsum8(_mm256_add_ps(acc[r][t][0], acc[r][t][1]));
             out[(size_t)t * os + r] = bias ? s + bias[r] : s;
         }
 }
@@ -102,9 +113,13 @@ typedef void (*Q8TileFn)(float *, int, const int8_t *, const float *, const unsi
 #define Q8TILES_R(R) Q8TILES(R)
 #define Q8TABLE_R(R) Q8TABLE(R)
 Q8TILES_R(Q8_R)
-Q8TILES(1)
 static const Q8TileFn Q8TR[5] = Q8TABLE_R(Q8_R);
+#if Q8_R > 1
+Q8TILES(1)
 static const Q8TileFn Q8T1[5] = Q8TABLE(1);
+#else
+#define Q8T1 Q8TR
+#endif
 
 /* out[t*os + r] = q8dot(W[r], xq[t]) (+ bias[r]). Decode streams one row at
  * a time; several tokens go through Q8_R x 4 register tiles, tokens in blocks

@@ -72,9 +72,10 @@ static void matmul_dt(LumiDType t, float *out, int os, const float *x, const voi
         }
 }
 
-/* q8dot (cpu_kernels_q8.h) in C: 8 lanes of exact integer block sums. */
+/* q8dot (cpu_kernels_q8.h) in C: 8 lanes of exact integer block sums,
+ * even blocks into acc[0..8), odd blocks into acc[8..16). */
 static float q8_dot(const unsigned char *row, const int8_t *xq, const float *xd, int nb) {
-    float acc[8] = {0};
+    float acc[16] = {0};
     for (int b = 0; b < nb; b++) {
         const unsigned char *blk = row + (size_t)b * LUMI_Q8_BLOCK_BYTES;
         uint16_t h;
@@ -83,11 +84,12 @@ static float q8_dot(const unsigned char *row, const int8_t *xq, const float *xd,
         for (int j = 0; j < 8; j++) {
             int32_t isum = 0;
             for (int i = 4 * j; i < 4 * j + 4; i++) isum += (int32_t)(int8_t)blk[2 + i] * xq[b * LUMI_Q8_BLOCK + i];
-            acc[j] = fmaf((float)isum, s, acc[j]);
+            acc[8 * (b & 1) + j] = fmaf((float)isum, s, acc[8 * (b & 1) + j]);
         }
     }
-    float s4[4], s2[2];
-    for (int i = 0; i < 4; i++) s4[i] = acc[i] + acc[i + 4];
+    float s8[8], s4[4], s2[2];
+    for (int i = 0; i < 8; i++) s8[i] = acc[i] + acc[i + 8];
+    for (int i = 0; i < 4; i++) s4[i] = s8[i] + s8[i + 4];
     for (int i = 0; i < 2; i++) s2[i] = s4[i] + s4[i + 2];
     return s2[0] + s2[1];
 }
