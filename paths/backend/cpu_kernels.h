@@ -26,8 +26,9 @@
  * Weights in q8_0 (matmul_q8) run llama.cpp's q8_0 x q8_0 dot: the
  * activations are quantized per block of 32 too (lumi_quantize_q8_act, the
  * same f32 operations everywhere), block products are exact integer sums
- * (vpmaddubsw + vpmaddwd), and only the per-block scaling is floating
- * point, in the fixed order q8dot of cpu_kernels_q8.h. Widening each q8_0
+ * (vpmaddubsw + vpmaddwd, or AVX512_VNNI vpdpbusd in the avx512vnni table),
+ * and only the per-block scaling is floating point, in the fixed order
+ * q8dot of cpu_kernels_q8.h. Widening each q8_0
  * weight to f32 instead (exact too) was measured compute-bound at ~16 GB/s
  * of weights per core: eight conversions per block on the FMA ports. */
 #ifndef LUMI_CPU_KERNELS_H
