@@ -81,8 +81,8 @@ $(BUILD)/%.o: %.c
 # x86-64; paths/backend/cpu.c picks the table the CPU supports at run time.
 ifneq ($(filter x86_64 amd64,$(shell uname -m)),)
 $(BUILD)/paths/backend/cpu_kernels_avx512.o $(FUZZ_BUILD)/paths/backend/cpu_kernels_avx512.o: \
-    OBJ_CFLAGS += -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma
-$(BUILD)/paths/backend/cpu_kernels_avx2.o $(FUZZ_BUILD)/paths/backend/cpu_kernels_avx2.o: OBJ_CFLAGS += -mavx2 -mfma
+    OBJ_CFLAGS += -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c
+$(BUILD)/paths/backend/cpu_kernels_avx2.o $(FUZZ_BUILD)/paths/backend/cpu_kernels_avx2.o: OBJ_CFLAGS += -mavx2 -mfma -mf16c
 endif
 
 # Optional libraries: $(call optional_lib,PKG) is pkg-config's --libs for PKG

@@ -32,6 +32,7 @@ int cmd_bench_tokenizer(int argc, char **argv);
  * is an error (-1, printed), a larger one (padded, as Qwen's) a one-line note. */
 int cli_check_vocab(const LumiTokenizer *t, const char *model_path, int model_vocab);
 int cmd_chat(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
 
 /* Options shared by the commands that run a model on a prompt. */
 typedef struct {

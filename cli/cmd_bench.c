@@ -8,7 +8,7 @@
 
 static const char *USAGE =
     "usage: lumi bench -m MODEL [--path SPEC]... [-p N_PROMPT] [-n N_GEN] [-r REPS] [--threads N]\n"
-    "                  [-o OUT_ROOT] [--no-machine]\n"
+    "                  [-o OUT_ROOT] [--no-machine] [--allow-swap]\n"
     "       lumi bench --config configs/bench.yaml   (same as lumi run configs/bench.yaml)\n"
     "  -m MODEL      model file (repeatable: every model x every path)\n"
     "  --path SPEC   backend=..,cache=..,prefill=..,threads=N (repeatable; backend defaults to cpu)\n"
@@ -17,7 +17,9 @@ static const char *USAGE =
     "  -r N          repetitions, reported as median and min-max (default 3)\n"
     "  --threads N   threads for every path (default: each path's own, 0 = all cores)\n"
     "  -o DIR        results go to DIR/<run id>/ (default results/bench)\n"
-    "  --no-machine  skip the read-bandwidth and FMA-peak micro-benchmarks\n";
+    "  --no-machine  skip the read-bandwidth and FMA-peak micro-benchmarks\n"
+    "  --allow-swap  run weights= tables larger than this machine's memory (refused otherwise)\n"
+    "  a path's weights= dtype sets the bytes each token reads (MB/token) and so its bandwidth fraction\n";
 
 static int int_flag(int argc, char **argv, int *i, long lo, long hi, int *dst) {
     const char *v = cli_value(argc, argv, i);
@@ -36,6 +38,7 @@ int cmd_bench(int argc, char **argv) {
     lumi_bench_plan_default(&p);
     const char *config = NULL;
     int prompt_set = 0, gen_set = 0;
+    int allow_swap = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
@@ -68,6 +71,8 @@ int cmd_bench(int argc, char **argv) {
             snprintf(p.out_root, sizeof p.out_root, "%s", v);
         } else if (!strcmp(a, "--no-machine")) {
             p.skip_machine = 1;
+        } else if (!strcmp(a, "--allow-swap")) {
+            allow_swap = 1;
         } else if (!strcmp(a, "--config")) {
             if (!(config = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -95,5 +100,6 @@ int cmd_bench(int argc, char **argv) {
     }
     LumiErr e;
     if (lumi_bench_fit_defaults(&p, prompt_set, gen_set, &e) != 0) return cli_error("bench: -m: %s", e.msg), LUMI_EXIT_BAD;
+    for (int k = 0; k < p.n_paths; k++) p.paths[k].allow_swap = allow_swap;
     return lumi_bench_run(&p);
 }

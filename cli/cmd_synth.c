@@ -1,12 +1,15 @@
 /* cmd_synth.c: `lumi synth`, random-weight models of any shape, written as
- * a llama2.c v0 file or a Hugging Face folder (Llama or Qwen 1.0 layout,
- * optionally sharded), so tests never download a checkpoint. */
+ * a llama2.c v0 file, a GGUF file in any weight dtype, or a Hugging Face
+ * folder (Llama or Qwen 1.0 layout, optionally sharded), so tests never
+ * download a checkpoint. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/dtype.h"
 #include "../engine/hf_write.h"
 #include "../engine/synth.h"
+#include "../engine/synth_gguf.h"
 #include "cli.h"
 
 static const char *USAGE =
@@ -16,7 +19,10 @@ static const char *USAGE =
     "                  [--rope-theta T] [--rope-scaling linear:F | llama3:F,LOW,HIGH,ORIG] -o DIR\n"
     "  --hf writes DIR/config.json and DIR/model.safetensors (or N shards and an index);\n"
     "  --qwen1 uses Qwen 1.0's tensor names (no GQA, q/k norm or rope scaling);\n"
-    "  biases, q/k norms and rope settings need --hf (a llama2.c file cannot hold them).\n";
+    "  biases, q/k norms and rope settings need --hf (a llama2.c file cannot hold them).\n"
+    "       lumi synth ... [--dtype f32|f16|bf16|q8_0] -o OUT.gguf\n"
+    "  OUT.gguf is written straight in --dtype (the same values as OUT.bin converted), so large\n"
+    "  shapes never need their f32 form on disk.\n";
 
 /* "linear:F" or "llama3:F,LOW,HIGH,ORIG" */
 static int parse_scaling(const char *v, LumiSynthExtra *x) {
@@ -58,7 +64,7 @@ int cmd_synth(int argc, char **argv) {
     LumiSynthSpec s = {0};
     LumiSynthExtra x = {0};
     LumiHfWriteOpts o = {LUMI_HF_LLAMA, LUMI_F32, 1};
-    int hf = 0;
+    int hf = 0, dtype = -1;
     const char *out = NULL;
     struct { const char *flag; int *dst; } ints[] = {
         {"--dim", &s.dim},           {"--hidden", &s.hidden_dim}, {"--layers", &s.n_layers}, {"--heads", &s.n_heads},
@@ -87,9 +93,7 @@ int cmd_synth(int argc, char **argv) {
             if (lumi_parse_u64(v, &s.seed)) return cli_error("--seed: '%s' is not an unsigned integer", v), LUMI_EXIT_BAD;
         } else if (!strcmp(a, "--dtype")) {
             if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
-            if (!strcmp(v, "f32")) o.dtype = LUMI_F32;
-            else if (!strcmp(v, "bf16")) o.dtype = LUMI_BF16;
-            else return cli_error("--dtype: '%s' is not f32 or bf16", v), LUMI_EXIT_BAD;
+            if ((dtype = lumi_dtype_parse(v)) < 0) return cli_error("--dtype: '%s' is not f32, f16, bf16 or q8_0", v), LUMI_EXIT_BAD;
         } else if (!strcmp(a, "--rope-theta")) {
             double t;
             if (!(v = cli_value(argc, argv, &i))) return LUMI_EXIT_BAD;
@@ -114,15 +118,27 @@ int cmd_synth(int argc, char **argv) {
         return LUMI_EXIT_BAD;
     }
     if (s.n_kv_heads == 0) s.n_kv_heads = s.n_heads;
-    if (!hf && (x.qkv_bias || x.qk_norm || x.rope_theta > 0 || x.rope_scaling || o.shards > 1 || o.dtype != LUMI_F32)) {
-        cli_error("synth: biases, q/k norms, rope settings, shards and --dtype need --hf (a llama2.c file cannot hold them)");
+    size_t len = strlen(out);
+    int gguf = !hf && len >= 5 && !strcmp(out + len - 5, ".gguf");
+    if (!hf && (x.qkv_bias || x.qk_norm || x.rope_theta > 0 || x.rope_scaling || o.shards > 1)) {
+        cli_error("synth: biases, q/k norms, rope settings and shards need --hf (a llama2.c or GGUF file from synth "
+                  "cannot hold them)");
+        return LUMI_EXIT_BAD;
+    }
+    if (hf && dtype >= 0) {
+        if (dtype != LUMI_F32 && dtype != LUMI_BF16) return cli_error("--dtype: --hf writes f32 or bf16"), LUMI_EXIT_BAD;
+        o.dtype = (LumiDType)dtype;
+    }
+    if (!hf && !gguf && dtype >= 0 && dtype != LUMI_F32) {
+        cli_error("synth: --dtype %s needs OUT.gguf or --hf (a llama2.c file is f32)", lumi_dtype_name((LumiDType)dtype));
         return LUMI_EXIT_BAD;
     }
     LumiErr e;
     if (hf) {
         int rc = write_hf(&s, &x, &o, out);
         if (rc != LUMI_EXIT_OK) return rc;
-    } else if (lumi_synth_write(&s, out, &e) != 0) {
+    } else if (gguf ? lumi_synth_write_gguf(&s, dtype < 0 ? LUMI_F32 : (LumiDType)dtype, out, &e) != 0
+                    : lumi_synth_write(&s, out, &e) != 0) {
         cli_error("%s", e.msg);
         return LUMI_EXIT_BAD;
     }

@@ -36,6 +36,8 @@ int cli_prompt_opt(LumiPromptOpts *o, int argc, char **argv, int *i) {
         return 1;
     } else if (!strcmp(a, "--special")) {
         o->special = 1;
+    } else if (!strcmp(a, "--allow-swap")) { /* weights larger than memory: run anyway */
+        o->path.allow_swap = 1;
         return 1;
     } else if (!strcmp(a, "--path")) {
         const char *v = cli_value(argc, argv, i);

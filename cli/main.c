@@ -15,7 +15,7 @@ static const Command COMMANDS[] = {
     {"logits", cmd_logits, "write the logits of every prompt position as .npy"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"inspect", cmd_inspect, "print a model's header, parameter count and sizes"},
-    {"convert", cmd_convert, "write a loadable model as .lmw (or a Hugging Face folder with --hf)"},
+    {"convert", cmd_convert, "write a loadable model as .lmw, GGUF (f32/f16/bf16/q8_0) or a Hugging Face folder (--hf)"},
     {"synth", cmd_synth, "write a random-weight model of any shape (llama2.c, or Hugging Face with --hf)"},
     {"paths", cmd_paths, "list the strategies of every path axis"},
     {"run", cmd_run, "run an experiment config (YAML); --resume DIR completes an interrupted run"},
@@ -28,6 +28,7 @@ static const Command COMMANDS[] = {
     {"merge", cmd_merge, "join the run folders of lumi run --shard I/N into the whole run's"},
     {"slurm", cmd_slurm, "write (and --submit) a Slurm job array running a config in N shards, then a merge"},
     {"chat", cmd_chat, "chat with a model; the KV cache is kept across turns (turns=keep) or rebuilt"},
+    {"perplexity", cmd_perplexity, "perplexity of a text file; --kl-base: KL statistics against another path"},
 };
 
 static void usage(FILE *f) {

@@ -2,8 +2,12 @@
  * stores q/k rows of "llama" models in Meta's interleaved RoPE order, and
  * "qwen2" models in Hugging Face's rotate-half order with q/k/v biases.
  * ggml shapes list the contiguous dimension first: a [rows, cols] matrix
- * has ne = {cols, rows}. F32 tensors are used in place; F16, BF16 and Q8_0
- * are widened to f32 at load until the backends have native kernels. */
+ * has ne = {cols, rows}. Matrices (F32, F16, BF16, Q8_0) are used in place
+ * from the mapping in their own dtype, so a 7 GB Q8_0 file costs 7 GB;
+ * engine/weights.c converts or realigns them per path (weights=). Norm
+ * weights and biases are widened to f32 here: backends take them as f32.
+ * Q8_0 scales are checked once at load: a NaN or infinite scale would
+ * poison every logit, so it is refused naming the tensor. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +26,39 @@ typedef struct {
 
 static LumiDType lumi_type(uint32_t t) {
     return t == GGML_F16 ? LUMI_F16 : t == GGML_BF16 ? LUMI_BF16 : t == GGML_Q8_0 ? LUMI_Q8_0 : LUMI_F32;
+}
+
+/* Refuses a Q8_0 tensor whose rows are not whole blocks or whose block
+ * scales are not finite. */
+static int check_q8_0(Ld *ld, const GgufTensor *t, const char *name, int rows, int cols) {
+    if (cols % 32 != 0)
+        return lumi_err(ld->e, "%s: tensor '%s' is Q8_0 with %d columns, not a multiple of 32", ld->g->path, name, cols);
+    size_t blocks = (size_t)rows * (size_t)(cols / 32);
+    for (size_t b = 0; b < blocks; b++) {
+        uint16_t h;
+        memcpy(&h, t->data + 34 * b, 2);
+        if ((h & 0x7c00u) == 0x7c00u)
+            return lumi_err(ld->e, "%s: tensor '%s' block %zu (row %zu) has a %s scale", ld->g->path, name, b,
+                            b / (size_t)(cols / 32), (h & 0x3ffu) ? "NaN" : "infinite");
+    }
+    return 0;
+}
+
+/* Matrix `name` [rows, cols], in place in its own dtype. */
+static const void *get_mat(Ld *ld, const char *name, int rows, int cols, LumiDType *type) {
+    const GgufTensor *t = lumi_gguf_tensor(ld->g, name);
+    if (!t) {
+        lumi_err(ld->e, "%s: missing tensor '%s'", ld->g->path, name);
+        return NULL;
+    }
+    if (!(t->n_dims == 2 && t->ne[0] == (uint64_t)cols && t->ne[1] == (uint64_t)rows)) {
+        lumi_err(ld->e, "%s: tensor '%s' has shape [%llu, %llu], expected %d x %d from the metadata", ld->g->path, name,
+                 (unsigned long long)t->ne[0], (unsigned long long)(t->n_dims > 1 ? t->ne[1] : 1), cols, rows);
+        return NULL;
+    }
+    *type = ld->dtype = lumi_type(t->type);
+    if (*type == LUMI_Q8_0 && check_q8_0(ld, t, name, rows, cols) != 0) return NULL;
+    return t->data;
 }
 
 /* f32 data of tensor `name` shaped [rows, cols] (cols 0: vector [rows]). */
@@ -131,13 +168,16 @@ int lumi_gguf_load(const char *path, LumiModel *m, LumiErr *e) {
                  g.map.size);
         goto out;
     }
-    Ld ld = {&g, NULL, 0, lumi_param_count(c), LUMI_F32, e};
+    /* the arena holds the widened vectors only: norms and biases */
+    size_t vec_floats = (size_t)c->n_layers * (3 * (size_t)c->dim + 2 * (size_t)c->kv_dim) + (size_t)c->dim;
+    Ld ld = {&g, NULL, 0, vec_floats, LUMI_F32, e};
     ld.arena = m->owned = lumi_xmalloc(ld.cap * sizeof(float));
     int d = c->dim, hd = c->hidden_dim, kv = c->kv_dim, V = c->vocab_size, ok = 1;
     char name[96];
 #define T(rows, cols, fmt, ...) (snprintf(name, sizeof name, fmt, __VA_ARGS__), get(&ld, name, rows, cols, 0))
-#define M(dst, rows, cols, fmt, ...) \
-    ((dst) = (LumiMat){T(rows, cols, fmt, __VA_ARGS__), LUMI_F32, rows, cols}, ok = ok && (dst).data)
+#define M(dst, rows, cols, fmt, ...)                                                                      \
+    (snprintf(name, sizeof name, fmt, __VA_ARGS__), (dst) = (LumiMat){NULL, LUMI_F32, rows, cols},           \
+     (dst).data = get_mat(&ld, name, rows, cols, &(dst).type), ok = ok && (dst).data)
     M(m->w.tok_emb, V, d, "%s", "token_embd.weight");
     m->w.layers = lumi_xcalloc((size_t)c->n_layers, sizeof(LumiLayer));
     for (int l = 0; l < c->n_layers && ok; l++) {

@@ -13,6 +13,7 @@
 
 #include "hf.h"
 #include "hf_write.h"
+#include "weights.h"
 
 /* A tensor is up to three row blocks stacked (Qwen 1.0's fused c_attn). */
 typedef struct {
@@ -233,8 +234,13 @@ int lumi_hf_write(const LumiModel *m, const char *dir, const LumiHfWriteOpts *o,
     if (o->dtype != LUMI_F32 && o->dtype != LUMI_BF16) return lumi_err(e, "%s: hf output dtype must be f32 or bf16", dir);
     if (o->layout == LUMI_HF_QWEN1 && (c->n_kv_heads != c->n_heads || c->qk_norm || c->rope_scaling))
         return lumi_err(e, "%s: the Qwen 1.0 layout has no GQA, q/k norm or rope scaling", dir);
-    for (int l = 0; l < c->n_layers; l++)
-        if (m->w.layers[l].wq.type != LUMI_F32) return lumi_err(e, "%s: the model must be held in f32", dir);
+    /* the writer reads f32: the model's f32 table (its own tensors when
+     * they are f32 already, else widened once; see engine/weights.h) */
+    const LumiWeights *w32;
+    if (lumi_weights_get(m, LUMI_F32, &w32, NULL, e) != 0) return -1;
+    LumiModel f32 = *m;
+    f32.w = *w32;
+    m = &f32;
     if (lumi_mkdirs(dir, e) != 0) return -1;
     List l = {.permute = c->rope_style == LUMI_ROPE_INTERLEAVED};
     float *zeros = lumi_xcalloc((size_t)c->dim, sizeof(float));

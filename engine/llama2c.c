@@ -9,6 +9,18 @@
  *   uint8 shared_classifier, zero padding; then fp32 rms_att[L], rms_ffn[L],
  *   rms_final, tok_emb, wq[L], wk[L], wv[L], wo[L], w1[L], w2[L], w3[L] and
  *   the classifier unless shared. No freq_cis.
+ * v2 (export.py --version 2, read by runq.c): the same 256-byte header
+ *   with int32 group_size GS after shared_classifier (byte 37); fp32
+ *   rms_att[L], rms_ffn[L], rms_final; then each quantized tensor as its
+ *   int8 values followed by its f32 scales (one per GS consecutive
+ *   elements): tok_emb, wq[L], wk[L], wv[L], wo[L], w1[L], w2[L], w3[L],
+ *   and the classifier unless shared.
+ *   A group of GS int8 with an f32 scale is not a Q8_0 block (32 int8 with
+ *   an f16 scale): turning one into the other rounds the scale. So lumi
+ *   widens v2 weights at load to the f32 values runq.c dequantizes to,
+ *   q * s, rounded once in f32 (file_dtype stays q8_0 for reporting), and
+ *   weights=q8_0 requantizes them like any f32 weight. Activations stay
+ *   f32, where runq.c quantizes them too: its logits are not lumi's.
  * The file size must match the header exactly. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +29,8 @@
 #include "model.h"
 
 #define LLAMA2C_MAGIC 0x616b3432u
+
+static int load_v2(const char *path, LumiModel *m, LumiErr *e);
 
 /* A bounds-checked cursor over the mapped file. */
 typedef struct {
@@ -92,7 +106,8 @@ int lumi_llama2c_load(const char *path, LumiModel *m, LumiErr *e) {
     if (v1) {
         if (size < 256) return lumi_err(e, "%s: truncated v1 header (%zu bytes, need 256)", path, size);
         memcpy(h, base + 4, 8 * 4);
-        if (h[0] != 1) return lumi_err(e, "%s: unsupported llama2.c version %d (only 0 and 1 are fp32)", path, h[0]);
+        if (h[0] == 2) return load_v2(path, m, e);
+        if (h[0] != 1) return lumi_err(e, "%s: unsupported llama2.c version %d (0, 1: fp32; 2: int8)", path, h[0]);
         memmove(h, h + 1, 7 * 4);
     } else {
         memcpy(h, base, 7 * 4);
@@ -154,5 +169,78 @@ int lumi_llama2c_load(const char *path, LumiModel *m, LumiErr *e) {
     }
     m->w.cls = c->shared_classifier ? m->w.tok_emb : mat(&cur, V, d);
     if (cur.overflow || cur.off != size) return lumi_err(e, "%s: internal layout mismatch", path);
+    return 0;
+}
+
+/* ---- v2: int8 groups with f32 scales, widened at load ---- */
+
+typedef struct {
+    Cursor cur;
+    int gs;
+    float *arena;
+    size_t used;
+} Q8Reader;
+
+/* Next quantized tensor of rows x cols, widened into the arena. */
+static LumiMat q8_mat(Q8Reader *r, int rows, int cols) {
+    size_t n = (size_t)rows * (size_t)cols, end;
+    const int8_t *q = NULL;
+    if (lumi_add_size(r->cur.off, n, &end) || end > r->cur.size) r->cur.overflow = 1;
+    else q = (const int8_t *)(const void *)(r->cur.base + r->cur.off), r->cur.off = end;
+    const char *sp = r->cur.overflow ? NULL : (const char *)take(&r->cur, n / (size_t)r->gs);
+    if (!q || !sp) return (LumiMat){NULL, LUMI_F32, rows, cols};
+    float *dst = r->arena + r->used;
+    r->used += n;
+    for (size_t g = 0; g < n / (size_t)r->gs; g++) {
+        float s;
+        memcpy(&s, sp + 4 * g, 4); /* unaligned: behind the int8 values */
+        for (int i = 0; i < r->gs; i++) dst[g * (size_t)r->gs + (size_t)i] = (float)q[g * (size_t)r->gs + (size_t)i] * s;
+    }
+    return (LumiMat){dst, LUMI_F32, rows, cols};
+}
+
+static int load_v2(const char *path, LumiModel *m, LumiErr *e) {
+    const char *base = m->map.data;
+    size_t size = m->map.size;
+    int32_t h[7], gs;
+    memcpy(h, base + 8, 7 * 4);
+    memcpy(&gs, base + 37, 4);
+    LumiConfig *c = &m->cfg;
+    memset(c, 0, sizeof *c);
+    c->dim = h[0], c->hidden_dim = h[1], c->n_layers = h[2], c->n_heads = h[3], c->n_kv_heads = h[4];
+    c->vocab_size = h[5], c->seq_len = h[6];
+    c->rope_theta = 10000.0f, c->norm_eps = 1e-5f, c->rope_style = LUMI_ROPE_INTERLEAVED;
+    c->shared_classifier = (unsigned char)base[36] != 0;
+    m->format = "llama2c-v2-q8";
+    m->file_dtype = LUMI_Q8_0;
+    if (lumi_config_validate(c, path, e) != 0) return -1;
+    lumi_config_derive(c);
+    if (gs <= 0 || c->dim % gs != 0 || c->kv_dim % gs != 0 || c->hidden_dim % gs != 0)
+        return lumi_err(e, "%s: group_size %d must be positive and divide dim, kv_dim and hidden_dim", path, gs);
+    /* expected size: norms, then per element 1 byte + 4/gs bytes of scale */
+    size_t d = (size_t)c->dim, hd = (size_t)c->hidden_dim, kv = (size_t)c->kv_dim, L = (size_t)c->n_layers;
+    size_t V = (size_t)c->vocab_size;
+    size_t q = V * d * (c->shared_classifier ? 1 : 2) + L * (2 * d * d + 2 * d * kv + 3 * d * hd);
+    size_t want = 256 + 4 * (2 * L * d + d) + q + q / (size_t)gs * 4;
+    if (size != want)
+        return lumi_err(e, "%s: %s: header implies %zu bytes, file has %zu", path, size < want ? "truncated" : "size mismatch",
+                        want, size);
+    Q8Reader r = {{base, 256, size, 0}, gs, NULL, 0};
+    r.arena = m->owned = lumi_xmalloc(q * sizeof(float));
+    m->w.layers = lumi_xcalloc((size_t)c->n_layers, sizeof(LumiLayer));
+    int dd = c->dim, hh = c->hidden_dim, kk = c->kv_dim, VV = c->vocab_size;
+    layer_vecs(&r.cur, m, LAYER_FIELD(rms_att), dd);
+    layer_vecs(&r.cur, m, LAYER_FIELD(rms_ffn), dd);
+    m->w.rms_final = lumi_vec(take(&r.cur, d), dd);
+    m->w.tok_emb = q8_mat(&r, VV, dd);
+    struct { size_t off; int rows, cols; } mats[7] = {
+        {LAYER_FIELD(wq), dd, dd}, {LAYER_FIELD(wk), kk, dd}, {LAYER_FIELD(wv), kk, dd}, {LAYER_FIELD(wo), dd, dd},
+        {LAYER_FIELD(w1), hh, dd}, {LAYER_FIELD(w2), dd, hh}, {LAYER_FIELD(w3), hh, dd},
+    };
+    for (int i = 0; i < 7; i++)
+        for (int l = 0; l < c->n_layers; l++)
+            *(LumiMat *)(void *)((char *)&m->w.layers[l] + mats[i].off) = q8_mat(&r, mats[i].rows, mats[i].cols);
+    m->w.cls = c->shared_classifier ? m->w.tok_emb : q8_mat(&r, VV, dd);
+    if (r.cur.overflow || r.cur.off != size) return lumi_err(e, "%s: internal layout mismatch", path);
     return 0;
 }

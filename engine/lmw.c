@@ -23,6 +23,7 @@
  * for the seed's tools; lumi writes 256). A missing output.weight means
  * the classifier is the token embedding. */
 #include "lmw.h"
+#include "weights.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -359,8 +360,13 @@ int lumi_lmw_write(const LumiModel *m, const char *path, const LumiLmwWriteOpts 
     if (c->rope_scaling != LUMI_ROPE_SCALING_NONE)
         return lumi_err(e, "%s: .lmw cannot store rope scaling (the model has it)", path);
     if (o->dtype != LUMI_F32 && o->dtype != LUMI_BF16) return lumi_err(e, "%s: .lmw dtype must be f32 or bf16", path);
-    for (int l = 0; l < c->n_layers; l++)
-        if (m->w.layers[l].wq.type != LUMI_F32) return lumi_err(e, "%s: the model must be held in f32", path);
+    /* the writer reads f32: the model's f32 table (its own tensors when
+     * they are f32 already, else widened once; see engine/weights.h) */
+    const LumiWeights *w32;
+    if (lumi_weights_get(m, LUMI_F32, &w32, NULL, e) != 0) return -1;
+    LumiModel f32 = *m;
+    f32.w = *w32;
+    m = &f32;
     W w = {fopen(path, "wb"), o->dtype, 1};
     if (!w.f) return lumi_err(e, "%s: cannot write: %s", path, strerror(errno));
     int hs = c->rope_style == LUMI_ROPE_HALF ? c->head_size : 0; /* un-permute q/k rows */

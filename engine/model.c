@@ -1,6 +1,7 @@
 /* model.c: validation, rotary tables and the format dispatch. */
 #include "model.h"
 #include "lmw.h"
+#include "weights.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -207,10 +208,12 @@ int lumi_model_load(const char *path, LumiModel *m, LumiErr *e) {
     }
     m->path = lumi_xstrdup(path);
     lumi_rope_init(&m->rope, &m->cfg);
+    m->wcache = lumi_weight_cache_new();
     return 0;
 }
 
 void lumi_model_free(LumiModel *m) {
+    lumi_weight_cache_free(m->wcache);
     free(m->w.layers);
     lumi_rope_free(&m->rope);
     lumi_unmap(&m->map);

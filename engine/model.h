@@ -96,6 +96,7 @@ typedef struct {
     void *owned;         /* heap copy of widened (bf16/f16 -> f32) or misaligned tensors */
     LumiMap *shards;     /* further mappings (sharded checkpoints), n_shards of them */
     int n_shards;
+    struct LumiWeightCache *wcache; /* the weights= tables built from w (engine/weights.h) */
 } LumiModel;
 
 /* Checks the hyperparameters; names `what` (usually the file) in the error. */

@@ -3,6 +3,8 @@
  * the child sends its figures back through a pipe. */
 #include "bench.h"
 
+#include "../engine/weights.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -27,7 +29,9 @@ typedef struct {
     int reps;
     double pp[MAX_REPS], tg[MAX_REPS]; /* tok/s per repetition */
     double rss_mb;
-    double weight_bytes;   /* read per decoded token */
+    double weight_bytes;   /* read per decoded token, in the path's weights= dtype */
+    double weights_s;      /* building the weights= table (conversion, realignment) */
+    double weights_copied; /* bytes of it copied or converted at load (0: all in place) */
     double prefill_flops;  /* for the whole n_prompt prompt */
     char isa[16];
     int threads;
@@ -124,7 +128,11 @@ static void measure(const LumiBenchPlan *p, const LumiBenchModel *bm, const Lumi
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     r->rss_mb = ru.ru_maxrss / 1024.0;
-    r->weight_bytes = (double)lumi_weight_bytes_per_token(&m);
+    r->weight_bytes = (double)lumi_weights_bytes_per_token(s.be->weights(s.bectx), c);
+    LumiWeightsInfo wi;
+    const LumiWeights *wt;
+    int wd = spec->weights[0] ? lumi_weights_parse(spec->weights) : LUMI_WEIGHTS_FILE;
+    if (lumi_weights_get(&m, wd, &wt, &wi, &e) == 0) r->weights_s = wi.seconds, r->weights_copied = (double)wi.copied_bytes;
     r->prefill_flops = prefill_flops(c, p->n_prompt);
     r->reps = p->reps;
     r->threads = spec->threads > 0 ? spec->threads : lumi_cpu_count();
@@ -238,6 +246,7 @@ static void json_row(FILE *f, const LumiBenchPlan *p, const LumiMachine *mc, con
     } else {
         fprintf(f, ", \"isa\": \"%s\", \"peak_rss_mb\": %.1f, \"weight_bytes_per_token\": %.0f", w->r.isa,
                 w->r.rss_mb, w->r.weight_bytes);
+        fprintf(f, ", \"weights_load_s\": %.4f, \"weights_copied_bytes\": %.0f", w->r.weights_s, w->r.weights_copied);
         if (mc)
             fprintf(f, ", \"read_gbs_around\": %.3f, \"fma_gflops_around\": %.3f", w->local_gbs, w->local_gflops);
         if (w->r.dev_gbs > 0)
@@ -327,10 +336,10 @@ static void print_table(const LumiBenchPlan *p, const LumiMachine *mc, const Row
         printf("warning: the load average was %.2f when the run started: other work shared the machine, so the\n"
                "figures are noisy; compare ratios within one run.\n\n",
                mc->loadavg);
-    printf("| %-8s | %-44s | %-6s | %9s | %-19s | %8s | %8s |\n", "model", "path", "test", "t/s", "min-max",
-           mc ? "of peak" : "", "RSS MB");
+    printf("| %-8s | %-44s | %-6s | %9s | %-19s | %8s | %8s | %9s |\n", "model", "path", "test", "t/s", "min-max",
+           mc ? "of peak" : "", "RSS MB", "MB/token");
     printf("|----------|----------------------------------------------|--------|-----------|---------------------|---"
-           "-------|----------|\n");
+           "-------|----------|-----------|\n");
     for (int i = 0; i < n; i++) {
         const Row *w = &rows[i];
         if (!w->r.ok) {
@@ -340,17 +349,21 @@ static void print_table(const LumiBenchPlan *p, const LumiMachine *mc, const Row
         char mm[64], fr[16] = "";
         snprintf(mm, sizeof mm, "%.2f-%.2f", w->pp.lo, w->pp.hi);
         if (mc) snprintf(fr, sizeof fr, "%.0f%% fma", 100 * w->pp_frac);
-        printf("| %-8s | %-44s | pp%-4d | %9.2f | %-19s | %8s | %8.0f |\n", w->model->name, w->path, p->n_prompt,
-               w->pp.med, mm, fr, w->r.rss_mb);
+        printf("| %-8s | %-44s | pp%-4d | %9.2f | %-19s | %8s | %8.0f | %9s |\n", w->model->name, w->path,
+               p->n_prompt, w->pp.med, mm, fr, w->r.rss_mb, "");
         snprintf(mm, sizeof mm, "%.2f-%.2f", w->tg.lo, w->tg.hi);
         if (mc) snprintf(fr, sizeof fr, "%.0f%% bw", 100 * w->tg_frac);
-        printf("| %-8s | %-44s | tg%-4d | %9.2f | %-19s | %8s | %8.0f |\n", w->model->name, w->path, p->n_gen,
-               w->tg.med, mm, fr, w->r.rss_mb);
+        printf("| %-8s | %-44s | tg%-4d | %9.2f | %-19s | %8s | %8.0f | %9.1f |\n", w->model->name, w->path,
+               p->n_gen, w->tg.med, mm, fr, w->r.rss_mb, w->r.weight_bytes / 1e6);
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         if (rows[i].r.ok && rows[i].r.dev_gbs > 0)
             printf("device of %s: read bandwidth %.1f GB/s, FMA peak %.1f GFLOP/s (its 'of peak' is against these)\n",
                    rows[i].path, rows[i].r.dev_gbs, rows[i].r.dev_gflops);
+        if (rows[i].r.ok && rows[i].r.weights_copied > 0)
+            printf("%s %s: weights= table built at load in %.2f s (%.0f MB converted or realigned)\n",
+                   rows[i].model->name, rows[i].path, rows[i].r.weights_s, rows[i].r.weights_copied / 1e6);
+    }
 }
 
 /* On a shared machine (a VM, other jobs) either figure can change by half

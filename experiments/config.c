@@ -192,11 +192,13 @@ void lumi_config_common_free(LumiExpCommon *c) {
 /* ---- tolerances ---- */
 
 void lumi_tolerance_bitwise(LumiTolerance *t) {
-    *t = (LumiTolerance){.bitwise = 1, .max_abs = -1, .max_rel = -1, .nmse = -1, .kl = -1};
+    *t = (LumiTolerance){.bitwise = 1, .max_abs = -1, .max_rel = -1, .nmse = -1, .kl = -1,
+                         .kl_mean = -1, .kl_p99 = -1, .top1_rate = -1};
 }
 
 void lumi_tolerance_max_abs(LumiTolerance *t, double max_abs) {
-    *t = (LumiTolerance){.max_abs = max_abs, .max_rel = -1, .nmse = -1, .kl = -1};
+    *t = (LumiTolerance){.max_abs = max_abs, .max_rel = -1, .nmse = -1, .kl = -1,
+                         .kl_mean = -1, .kl_p99 = -1, .top1_rate = -1};
 }
 
 void lumi_tolerance_format(const LumiTolerance *t, char *buf, size_t n) {
@@ -210,6 +212,9 @@ void lumi_tolerance_format(const LumiTolerance *t, char *buf, size_t n) {
     if (t->kl >= 0) ADD("%skl<=%g", l ? "," : "", t->kl);
     if (t->top1) ADD("%stop1", l ? "," : "");
     if (t->tokens) ADD("%stokens", l ? "," : "");
+    if (t->kl_mean >= 0) ADD("%skl_mean<=%g", l ? "," : "", t->kl_mean);
+    if (t->kl_p99 >= 0) ADD("%skl_p99<=%g", l ? "," : "", t->kl_p99);
+    if (t->top1_rate >= 0) ADD("%stop1_rate>=%g", l ? "," : "", t->top1_rate);
     if (l == 0) ADD("any");
 #undef ADD
 }
@@ -222,7 +227,8 @@ int lumi_config_tolerance(const LumiYamlDoc *d, const LumiYamlNode *n, const cha
         lumi_tolerance_bitwise(t);
         return 0;
     }
-    static const char *const keys[] = {"bitwise", "max_abs", "max_rel", "nmse", "kl", "top1", "tokens", NULL};
+    static const char *const keys[] = {"bitwise", "max_abs", "max_rel", "nmse",   "kl",        "top1",
+                                       "tokens",  "kl_mean", "kl_p99",  "top1_rate", NULL};
     if (lumi_yaml_expect(d, n, LUMI_Y_MAP, what, e) != 0 || lumi_yaml_check_keys(d, n, keys, e) != 0) return -1;
     if (n->n == 0) return lumi_yaml_err(d, n, e, "'%s' is empty", what);
     lumi_tolerance_max_abs(t, -1);
@@ -231,7 +237,10 @@ int lumi_config_tolerance(const LumiYamlDoc *d, const LumiYamlNode *n, const cha
         lumi_yaml_float(d, n, "max_rel", 0, 0, INFINITY, &t->max_rel, e) != 0 ||
         lumi_yaml_float(d, n, "nmse", 0, 0, INFINITY, &t->nmse, e) != 0 ||
         lumi_yaml_float(d, n, "kl", 0, 0, INFINITY, &t->kl, e) != 0 || lumi_yaml_bool(d, n, "top1", 0, &t->top1, e) != 0 ||
-        lumi_yaml_bool(d, n, "tokens", 0, &t->tokens, e) != 0)
+        lumi_yaml_bool(d, n, "tokens", 0, &t->tokens, e) != 0 ||
+        lumi_yaml_float(d, n, "kl_mean", 0, 0, INFINITY, &t->kl_mean, e) != 0 ||
+        lumi_yaml_float(d, n, "kl_p99", 0, 0, INFINITY, &t->kl_p99, e) != 0 ||
+        lumi_yaml_float(d, n, "top1_rate", 0, 0, 1, &t->top1_rate, e) != 0)
         return -1;
     return 0;
 }
@@ -262,11 +271,13 @@ static int set_axis(const LumiYamlDoc *d, const LumiYamlNode *n, const char *wha
     return 0;
 }
 
-static const char *const AXES[] = {"backend", "cache", "prefill", "threads", NULL};
+static const char *const AXES[] = {"backend", "cache", "prefill", "threads", "weights", NULL};
+#define N_AXES 5
 
 int lumi_config_path(const LumiYamlDoc *d, const LumiYamlNode *n, const char *what, int explicit_entry,
                      LumiPathEntry *out, LumiErr *e) {
-    static const char *const ekeys[] = {"backend", "cache", "prefill", "threads", "canary", "tolerance", "device", NULL};
+    static const char *const ekeys[] = {"backend", "cache",  "prefill", "threads", "weights",
+                                        "canary",  "tolerance", "device", NULL};
     memset(out, 0, sizeof *out);
     lumi_path_default(&out->spec);
     if (lumi_yaml_expect(d, n, LUMI_Y_MAP, what, e) != 0) return -1;
@@ -333,7 +344,7 @@ static int parse_excludes(const LumiYamlDoc *d, const LumiYamlNode *x, LumiPathS
     *given = lumi_xcalloc((size_t)x->n + 1, sizeof **given);
     for (int i = 0; i < x->n; i++) {
         const LumiYamlNode *m = x->items[i];
-        (*given)[i] = lumi_xcalloc(4, sizeof(int));
+        (*given)[i] = lumi_xcalloc(N_AXES, sizeof(int));
         *n = i + 1;
         if (lumi_yaml_expect(d, m, LUMI_Y_MAP, "paths.exclude[]", e) != 0 || lumi_yaml_check_keys(d, m, AXES, e) != 0)
             return -1;
@@ -353,6 +364,7 @@ static int excluded(const LumiPathSpec *p, const LumiPathSpec *x, const int *giv
     if (given[1] && strcmp(p->cache, x->cache)) return 0;
     if (given[2] && (strcmp(p->prefill, x->prefill) || p->chunk != x->chunk)) return 0;
     if (given[3] && p->threads != x->threads) return 0;
+    if (given[4] && strcmp(p->weights, x->weights)) return 0;
     return 1;
 }
 
@@ -367,22 +379,22 @@ static int add_entry(const LumiYamlDoc *d, const LumiYamlNode *at, LumiPathEntry
 
 static int parse_matrix(const LumiYamlDoc *d, const LumiYamlNode *m, LumiPathEntry **out, int *n, int *cap,
                         LumiErr *e) {
-    static const char *const keys[] = {"backend", "cache", "prefill", "threads", "exclude", "extra", NULL};
+    static const char *const keys[] = {"backend", "cache", "prefill", "threads", "weights", "exclude", "extra", NULL};
     if (lumi_yaml_check_keys(d, m, keys, e) != 0) return -1;
-    const LumiYamlNode **vals[4] = {0};
-    int nv[4] = {0}, rc = -1, n_ex = 0;
+    const LumiYamlNode **vals[N_AXES] = {0};
+    int nv[N_AXES] = {0}, rc = -1, n_ex = 0;
     LumiPathSpec *ex = NULL;
     int **given = NULL;
-    for (int a = 0; a < 4; a++)
+    for (int a = 0; a < N_AXES; a++)
         if (axis_list(d, m, AXES[a], &vals[a], &nv[a], e) != 0) goto out;
     if (parse_excludes(d, lumi_yaml_get(m, "exclude"), &ex, &given, &n_ex, e) != 0) goto out;
     /* odometer over the axes; an absent axis contributes its default */
-    int idx[4] = {0};
+    int idx[N_AXES] = {0};
     for (;;) {
         LumiPathEntry p;
         memset(&p, 0, sizeof p);
         lumi_path_default(&p.spec);
-        for (int a = 0; a < 4; a++) {
+        for (int a = 0; a < N_AXES; a++) {
             if (!nv[a]) continue;
             char w[32];
             snprintf(w, sizeof w, "paths.%s", AXES[a]);
@@ -392,7 +404,7 @@ static int parse_matrix(const LumiYamlDoc *d, const LumiYamlNode *m, LumiPathEnt
         for (int x = 0; x < n_ex && !skip; x++) skip = excluded(&p.spec, &ex[x], given[x]);
         make_label(&p);
         if (!skip && add_entry(d, m, out, n, cap, &p, e) != 0) goto out;
-        int a = 3;
+        int a = N_AXES - 1;
         while (a >= 0) {
             if (nv[a] && ++idx[a] < nv[a]) break;
             idx[a] = 0;
@@ -412,7 +424,7 @@ static int parse_matrix(const LumiYamlDoc *d, const LumiYamlNode *m, LumiPathEnt
     }
     rc = 0;
 out:
-    for (int a = 0; a < 4; a++) free(vals[a]);
+    for (int a = 0; a < N_AXES; a++) free(vals[a]);
     for (int x = 0; x < n_ex; x++) free(given[x]);
     free(given);
     free(ex);
@@ -546,7 +558,9 @@ void lumi_equiv_set_anchors(LumiEquivConfig *c) {
         c->anchor[k] = -1;
         if (!strcmp(c->paths[k].spec.backend, c->reference.spec.backend)) continue;
         for (int j = 0; j < c->n_paths; j++)
-            if (!strcmp(c->paths[j].spec.backend, c->paths[k].spec.backend) && !c->paths[j].has_canary) {
+            /* one anchor per backend and weights= dtype: other dtypes are other numbers */
+            if (!strcmp(c->paths[j].spec.backend, c->paths[k].spec.backend) &&
+                !strcmp(c->paths[j].spec.weights, c->paths[k].spec.weights) && !c->paths[j].has_canary) {
                 c->anchor[k] = j == k ? -1 : j;
                 break;
             }

@@ -40,6 +40,9 @@ typedef struct {
     double max_abs, max_rel, nmse, kl;
     int top1;                /* argmax must agree at every position */
     int tokens;              /* free-generated tokens must equal the reference's */
+    /* over all positions of a path (metrics.h LumiKlStats), negative = unchecked */
+    double kl_mean, kl_p99;  /* upper limits */
+    double top1_rate;        /* lower limit, in [0, 1] */
 } LumiTolerance;
 
 typedef struct {
@@ -95,7 +98,8 @@ int lumi_config_path(const LumiYamlDoc *doc, const LumiYamlNode *n, const char *
  * excluded, then the extras), or a list of path mappings. A missing node
  * gives the one default path. *out is malloc'd. */
 int lumi_config_paths(const LumiYamlDoc *doc, const LumiYamlNode *n, LumiPathEntry **out, int *n_out, LumiErr *e);
-/* `bitwise` or a mapping {bitwise, max_abs, max_rel, nmse, kl, top1, tokens}. */
+/* `bitwise` or a mapping {bitwise, max_abs, max_rel, nmse, kl, top1, tokens,
+ * kl_mean, kl_p99, top1_rate}. */
 int lumi_config_tolerance(const LumiYamlDoc *doc, const LumiYamlNode *n, const char *what, LumiTolerance *t,
                           LumiErr *e);
 void lumi_tolerance_bitwise(LumiTolerance *t);

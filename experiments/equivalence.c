@@ -186,6 +186,22 @@ static void json_maxima(FILE *f, const LumiCaseMetrics *cm) {
     fprintf(f, ",\"top1\":%d,\"bitwise\":%d", cm->n_top1, cm->n_bitwise);
 }
 
+/* The case's KL distribution (informational: tolerances on it are checked
+ * over all positions of the path, in the table). */
+static void json_kl_stats(FILE *f, const double *kl, int n, int n_top1) {
+    double *tmp = lumi_xmalloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+    memcpy(tmp, kl, sizeof(double) * (size_t)n);
+    LumiKlStats st;
+    lumi_kl_stats(tmp, n, n_top1, &st);
+    free(tmp);
+    fprintf(f, ",\"kl_mean\":");
+    lumi_json_num(f, st.kl_mean);
+    fprintf(f, ",\"kl_p99\":");
+    lumi_json_num(f, st.kl_p99);
+    fprintf(f, ",\"top1_rate\":");
+    lumi_json_num(f, st.top1_rate);
+}
+
 /* Compares two traces' logits position by position; per-position values
  * go to pv/bits/top when given. */
 static void compare(const LumiTrace *base, const LumiTrace *t, int V, const LumiTolerance *tol, LumiCaseMetrics *cm,
@@ -247,6 +263,7 @@ static int run_case(Ctx *x, int p, int k, const LumiTrace *ref, LumiTrace *t, co
     if (cm.first_bad >= 0) json_violation(f, &cm, "reference");
     else if (bad_anchor) json_violation(f, &am, "anchor");
     json_maxima(f, &cm);
+    json_kl_stats(f, pv[3], n, cm.n_top1);
     fprintf(f, ",\"seconds\":");
     lumi_json_num(f, t->prefill_s + t->decode_s);
     if (anchor) {
@@ -351,7 +368,27 @@ typedef struct {
     char bad_metric[16];
     char bad_against[16];                      /* "reference" or "anchor" */
     const char *error; /* first error message (points into the log) */
+    double *kls;       /* per-position KL of every case, for the distribution */
+    int n_kls;
+    LumiKlStats dist;
+    int dist_bad;      /* the distribution violates kl_mean / kl_p99 / top1_rate */
+    LumiViolation dist_v;
 } Row;
+
+/* Appends a case's per-position KL values (positions.kl) to the row. */
+static void row_add_kls(Row *r, const LumiYamlNode *c) {
+    const LumiYamlNode *pos = lumi_yaml_get(c, "positions");
+    const LumiYamlNode *kl = pos ? lumi_yaml_get(pos, "kl") : NULL;
+    if (!kl || kl->type != LUMI_Y_SEQ) return;
+    r->kls = lumi_xrealloc(r->kls, sizeof(double) * (size_t)(r->n_kls + kl->n + 1));
+    for (int i = 0; i < kl->n; i++) {
+        const LumiYamlNode *v = kl->items[i];
+        double x = INFINITY; /* null: non-finite */
+        if (v->type == LUMI_Y_SCALAR && strcmp(v->scalar, "null") != 0 && lumi_parse_float(v->scalar, &x) != 0)
+            x = INFINITY;
+        r->kls[r->n_kls++] = x;
+    }
+}
 
 static void row_add(Row *r, const LumiYamlNode *c) {
     r->n_cases++;
@@ -392,13 +429,14 @@ static void row_add(Row *r, const LumiYamlNode *c) {
     }
     lumi_case_merge(&r->m, &m);
     if (r->m.first_bad >= 0) r->m.bad.metric = r->bad_metric;
+    row_add_kls(r, c);
 }
 
 static const char *verdict(const Row *r, int n_prompts) {
     if (r->n_errors) return "ERROR";
     if (r->n_skipped) return "SKIP";
     if (r->n_cases < n_prompts) return "INCOMPLETE";
-    return r->m.first_bad >= 0 ? "FAIL" : "PASS";
+    return r->m.first_bad >= 0 || r->dist_bad ? "FAIL" : "PASS";
 }
 
 static void fmt_num(char *b, size_t n, double v) {
@@ -411,15 +449,22 @@ static void print_row(FILE *f, const char *label, const Row *r, int n_prompts, i
     fmt_num(a, sizeof a, r->m.max_abs);
     fmt_num(s, sizeof s, r->m.nmse);
     fmt_num(k, sizeof k, r->m.kl);
-    char t1[32], bw[32], an[32] = "-";
-    snprintf(t1, sizeof t1, "%d/%d", r->m.n_top1, r->m.n_positions);
+    char km[32], kp[32], t1[32], bw[32], an[32] = "-";
+    fmt_num(km, sizeof km, r->dist.kl_mean);
+    fmt_num(kp, sizeof kp, r->dist.kl_p99);
+    snprintf(t1, sizeof t1, "%.4g", r->dist.top1_rate);
     snprintf(bw, sizeof bw, "%d/%d", r->m.n_bitwise, r->m.n_positions);
     if (r->has_anchor) snprintf(an, sizeof an, "%d/%d", r->an_bitwise, r->an_positions);
     if (r->n_skipped && !r->m.n_positions) /* nothing ran: no figures */
-        strcpy(a, "-"), strcpy(s, "-"), strcpy(k, "-"), strcpy(t1, "-"), strcpy(bw, "-");
-    fprintf(f, "%-*s %-9s %-9s %-9s %-9s %-9s %-9s %-6s %s", width, label, a, s, k, t1, bw, an,
+        strcpy(a, "-"), strcpy(s, "-"), strcpy(k, "-"), strcpy(km, "-"), strcpy(kp, "-"), strcpy(t1, "-"), strcpy(bw, "-");
+    fprintf(f, "%-*s %-9s %-9s %-9s %-9s %-9s %-9s %-9s %-9s %-6s %s", width, label, a, s, k, km, kp, t1, bw, an,
             r->tokens_same ? "same" : "differ", verdict(r, n_prompts));
     if (r->n_errors || r->n_skipped) fprintf(f, "  %s", r->error);
+    else if (r->m.first_bad < 0 && r->dist_bad) {
+        char why[128];
+        lumi_violation_format(&r->dist_v, why, sizeof why);
+        fprintf(f, "  over all %d positions: %s", r->dist.n, why);
+    }
     else if (r->m.first_bad >= 0) {
         char why[128];
         lumi_violation_format(&r->m.bad, why, sizeof why);
@@ -434,15 +479,19 @@ static void csv_row(FILE *f, const LumiEquivConfig *c, const LumiPathEntry *pe, 
     lumi_tolerance_format(lumi_equiv_tolerance(c, pe), tol, sizeof tol);
     if (pe->spec.chunk) snprintf(pre, sizeof pre, "%s:%d", pe->spec.prefill, pe->spec.chunk);
     else snprintf(pre, sizeof pre, "%s", pe->spec.prefill);
-    fprintf(f, "\"%s\",%s,%s,%s,", pe->label, pe->spec.backend, pe->spec.cache, pre);
+    fprintf(f, "\"%s\",%s,%s,%s,%s,", pe->label, pe->spec.backend, pe->spec.cache, pre,
+            pe->spec.weights[0] ? pe->spec.weights : "file");
     if (pe->has_canary) fprintf(f, "%d:%g", pe->canary.position, pe->canary.epsilon);
-    fprintf(f, ",\"%s\",%d,%d,%.9g,%.9g,%.9g,%.9g,%d,%d,", tol, r->n_cases, r->m.n_positions, r->m.max_abs, r->m.max_rel,
-            r->m.nmse, r->m.kl, r->m.n_top1, r->m.n_bitwise);
+    fprintf(f, ",\"%s\",%d,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%d,%.9g,%d,", tol, r->n_cases, r->m.n_positions,
+            r->m.max_abs, r->m.max_rel, r->m.nmse, r->m.kl, r->dist.kl_mean, r->dist.kl_p99, r->m.n_top1,
+            r->dist.top1_rate, r->m.n_bitwise);
     if (r->has_anchor) fprintf(f, "%d", r->an_bitwise);
     fprintf(f, ",%d,%s,", r->tokens_same, verdict(r, c->common.n_prompts));
     if (r->m.first_bad >= 0)
         fprintf(f, "%s,%d,%s,%s,%.9g,%.9g", r->bad_prompt, r->m.first_bad, r->bad_against, r->m.bad.metric,
                 r->m.bad.value, r->m.bad.limit);
+    else if (r->dist_bad)
+        fprintf(f, ",,reference,%s,%.9g,%.9g", r->dist_v.metric, r->dist_v.value, r->dist_v.limit);
     else fprintf(f, ",,,,,");
     fputc('\n', f);
 }
@@ -464,15 +513,24 @@ static int build_table(Ctx *x, const LumiCaseLog *log, LumiErr *e) {
             const LumiYamlNode *c = log_find(log, x->cfg.common.prompts[p].name, x->cfg.paths[k].label, "path", 1);
             if (c) row_add(&rows[k], c);
         }
+        /* the distribution over all positions of the path */
+        lumi_kl_stats(rows[k].kls, rows[k].n_kls, rows[k].m.n_top1, &rows[k].dist);
+        if (rows[k].dist.n > 0 && rows[k].n_errors == 0)
+            rows[k].dist_bad =
+                lumi_tolerance_check_dist(lumi_equiv_tolerance(&x->cfg, &x->cfg.paths[k]), &rows[k].dist,
+                                          &rows[k].dist_v) != 0;
+        free(rows[k].kls);
+        rows[k].kls = NULL;
     }
     LumiStrBuf txt, csv;
     lumi_sb_open(&txt);
     lumi_sb_open(&csv);
     fprintf(txt.f, "%s: %d prompts, reference %s\n", x->cfg.common.name, x->cfg.common.n_prompts,
             x->cfg.reference.label);
-    fprintf(txt.f, "%-*s %-9s %-9s %-9s %-9s %-9s %-9s %-6s %s\n", width, "path", "max-abs", "NMSE", "KL", "top-1",
-            "bitwise", "same-be", "tokens", "verdict");
-    fprintf(csv.f, "path,backend,cache,prefill,canary,tolerance,prompts,positions,max_abs,max_rel,nmse,kl,top1_agree,"
+    fprintf(txt.f, "%-*s %-9s %-9s %-9s %-9s %-9s %-9s %-9s %-9s %-6s %s\n", width, "path", "max-abs", "NMSE", "KL-max",
+            "KL-mean", "KL-p99", "top-1", "bitwise", "same-be", "tokens", "verdict");
+    fprintf(csv.f, "path,backend,cache,prefill,weights,canary,tolerance,prompts,positions,max_abs,max_rel,nmse,kl,"
+                   "kl_mean,kl_p99,top1_agree,top1_rate,"
                    "bitwise_equal,anchor_bitwise_equal,tokens_same,verdict,violation_prompt,violation_position,"
                    "violation_against,violation_metric,violation_value,violation_limit\n");
     for (int k = 0; k < n; k++) {
@@ -500,7 +558,11 @@ static int build_table(Ctx *x, const LumiCaseLog *log, LumiErr *e) {
     fwrite(txt.buf, 1, txt.len, stdout);
     fflush(stdout);
     for (int k = 0; k < n; k++)
-        if (rows[k].m.first_bad >= 0 && !rows[k].n_errors) {
+        if (rows[k].m.first_bad < 0 && rows[k].dist_bad && !rows[k].n_errors) {
+            char why[128];
+            lumi_violation_format(&rows[k].dist_v, why, sizeof why);
+            fprintf(stderr, "lumi: FAIL %s: over all %d positions: %s\n", x->cfg.paths[k].label, rows[k].dist.n, why);
+        } else if (rows[k].m.first_bad >= 0 && !rows[k].n_errors) {
             char why[128];
             lumi_violation_format(&rows[k].m.bad, why, sizeof why);
             int vs_anchor = !strcmp(rows[k].bad_against, "anchor");

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../paths/sampler/sampler.h"
@@ -69,6 +70,7 @@ void lumi_violation_format(const LumiViolation *v, char *buf, size_t n) {
     if (!strcmp(v->metric, "bitwise")) snprintf(buf, n, "not bitwise identical (max-abs %.3g)", v->value);
     else if (!strcmp(v->metric, "top1")) snprintf(buf, n, "argmax differs from the reference's");
     else if (!strcmp(v->metric, "tokens")) snprintf(buf, n, "generated token differs from the reference's");
+    else if (!strcmp(v->metric, "top1_rate")) snprintf(buf, n, "top1_rate %.4g < %g", v->value, v->limit);
     else snprintf(buf, n, "%s %.3g > %g", v->metric, v->value, v->limit);
 }
 
@@ -104,4 +106,35 @@ void lumi_case_merge(LumiCaseMetrics *a, const LumiCaseMetrics *b) {
         a->first_bad = b->first_bad;
         a->bad = b->bad;
     }
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void lumi_kl_stats(double *kl, int n, int n_top1, LumiKlStats *s) {
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    if (n <= 0) return;
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        if (isnan(kl[i])) kl[i] = INFINITY;
+        sum += kl[i];
+    }
+    qsort(kl, (size_t)n, sizeof *kl, cmp_double);
+    int rank = (int)ceil(0.99 * n); /* 1-based nearest rank */
+    s->kl_mean = sum / n;
+    s->kl_p99 = kl[(rank < 1 ? 1 : rank) - 1];
+    s->kl_max = kl[n - 1];
+    s->top1_rate = (double)n_top1 / n;
+}
+
+int lumi_tolerance_check_dist(const LumiTolerance *t, const LumiKlStats *s, LumiViolation *v) {
+    if (over(s->kl_mean, t->kl_mean)) *v = (LumiViolation){"kl_mean", s->kl_mean, t->kl_mean};
+    else if (over(s->kl_p99, t->kl_p99)) *v = (LumiViolation){"kl_p99", s->kl_p99, t->kl_p99};
+    else if (t->top1_rate >= 0 && !(s->top1_rate >= t->top1_rate))
+        *v = (LumiViolation){"top1_rate", s->top1_rate, t->top1_rate};
+    else return 0;
+    return -1;
 }

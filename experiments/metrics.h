@@ -21,7 +21,8 @@ void lumi_metrics_row(const float *a, const float *b, int n, LumiPosMetrics *m);
 double lumi_kl_logits(const float *a, const float *b, int n);
 
 typedef struct {
-    const char *metric; /* "bitwise", "max_abs", "max_rel", "nmse", "kl", "top1", "tokens" */
+    const char *metric; /* "bitwise", "max_abs", "max_rel", "nmse", "kl", "top1", "tokens",
+                         * "kl_mean", "kl_p99", "top1_rate" */
     double value, limit;
 } LumiViolation;
 
@@ -39,6 +40,22 @@ typedef struct {
     int first_bad;      /* position of the first violation, -1 if none */
     LumiViolation bad;
 } LumiCaseMetrics;
+
+/* What a quantization study reports (llama.cpp's --kl-divergence): over
+ * all positions of a path, the mean, 99th percentile and max of the
+ * per-position KL, and the rate at which the argmax agrees. The
+ * percentile is the nearest rank: the smallest KL with at least 99% of
+ * the positions at or below it. */
+typedef struct {
+    int n;
+    double kl_mean, kl_p99, kl_max, top1_rate;
+} LumiKlStats;
+
+/* kl[0..n) (sorted in place; NaN counts as +inf); n_top1 of n agree. */
+void lumi_kl_stats(double *kl, int n, int n_top1, LumiKlStats *s);
+/* 0 when s is within t's kl_mean / kl_p99 / top1_rate, else -1 with the
+ * first one that is not. */
+int lumi_tolerance_check_dist(const LumiTolerance *t, const LumiKlStats *s, LumiViolation *v);
 
 void lumi_case_init(LumiCaseMetrics *c);
 void lumi_case_add(LumiCaseMetrics *c, int pos, const LumiPosMetrics *m, const LumiTolerance *t);

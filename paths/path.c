@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../engine/backend.h"
+#include "../engine/weights.h"
 #include "cache/cache.h"
 #include "prefill/prefill.h"
 #include "turns/turns.h"
@@ -59,8 +60,13 @@ int lumi_path_set(LumiPathSpec *p, const char *axis, const char *value, LumiErr 
         if (lumi_parse_int(value, 0, 1024, &n) != 0) return lumi_err(e, "device '%s': expected 0..1024", value);
         p->device = (int)n;
         p->has_device = 1;
+    } else if (strcmp(axis, "weights") == 0) {
+        if (lumi_weights_parse(value) == -2)
+            return lumi_err(e, "unknown weights '%s' (valid: file, f32, bf16, f16, q8_0)", value);
+        snprintf(p->weights, sizeof p->weights, "%s", strcmp(value, "file") ? value : "");
     } else {
-        return lumi_err(e, "unknown path axis '%s' (valid: backend, cache, prefill, threads, turns, device)", axis);
+        return lumi_err(e, "unknown path axis '%s' (valid: backend, cache, prefill, threads, weights, turns, device)",
+                        axis);
     }
     return 0;
 }
@@ -87,12 +93,9 @@ void lumi_path_format(const LumiPathSpec *p, char *buf, size_t n) {
     else snprintf(pre, sizeof pre, "%s", p->prefill);
     int k = snprintf(buf, n, "backend=%s,cache=%s,prefill=%s", p->backend, p->cache, pre);
     if (p->threads > 0 && k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, ",threads=%d", p->threads);
-    if (p->turns[0] && k > 0 && (size_t)k < n) {
-        size_t l = strlen(buf);
-        snprintf(buf + l, n - l, ",turns=%s", p->turns);
-    }
-    if (p->has_device && k > 0 && (size_t)k < n) {
-        size_t l = strlen(buf);
-        snprintf(buf + l, n - l, ",device=%d", p->device);
-    }
+    /* optional axes, each only when set, so the labels of older runs stay the same */
+    size_t l = strlen(buf);
+    if (p->weights[0]) l += (size_t)snprintf(buf + l, l < n ? n - l : 0, ",weights=%s", p->weights);
+    if (p->turns[0] && l < n) l += (size_t)snprintf(buf + l, n - l, ",turns=%s", p->turns);
+    if (p->has_device && l < n) snprintf(buf + l, n - l, ",device=%d", p->device);
 }

@@ -1,4 +1,4 @@
-/* path.h: a path is one choice per axis (backend, cache, prefill), written
+/* path.h: a path is one choice per axis (backend, cache, prefill, weights), written
  * "backend=ref,cache=fixed,prefill=chunked:8" on the command line and as a
  * mapping in YAML (chat adds a turns axis: ",turns=keep"). Unknown axes and values are errors that list the valid
  * choices. */
@@ -16,6 +16,9 @@ typedef struct {
     char turns[16];   /* chat: keep | rebuild (paths/turns); "" = not chosen, printed only when set */
     int has_device;   /* device=N given (device backends: opencl, cuda, cublas) */
     int device;
+    char weights[8];  /* dtype of the matrices: "" (= "file", each tensor as
+                       * stored), "f32", "bf16", "f16", "q8_0" (engine/weights.h) */
+    int allow_swap;   /* not an axis: run weights larger than memory anyway */
 } LumiPathSpec;
 
 void lumi_path_default(LumiPathSpec *p); /* backend=ref,cache=fixed,prefill=batched */

@@ -68,8 +68,10 @@ void lumi_registry_names(const char *axis, char *buf, size_t n) {
         for (size_t i = 0; i < COUNT(PREFILLS); i++) join(buf, n, PREFILLS[i]->takes_arg ? "chunked:N" : PREFILLS[i]->name);
     else if (strcmp(axis, "turns") == 0)
         for (size_t i = 0; i < COUNT(TURNS); i++) join(buf, n, TURNS[i]->name);
+    else if (strcmp(axis, "weights") == 0)
+        snprintf(buf, n, "file, f32, bf16, f16, q8_0");
     else
-        snprintf(buf, n, "backend, cache, prefill, threads, turns, device");
+        snprintf(buf, n, "backend, cache, prefill, threads, weights, turns, device");
 }
 
 void lumi_registry_print(FILE *f) {
@@ -85,6 +87,14 @@ void lumi_registry_print(FILE *f) {
         fprintf(f, "  %-10s %s\n", PREFILLS[i]->takes_arg ? "chunked:N" : PREFILLS[i]->name, PREFILLS[i]->doc);
     fprintf(f, "turns (lumi chat, kind: chat):\n");
     for (size_t i = 0; i < COUNT(TURNS); i++) fprintf(f, "  %-10s %s\n", TURNS[i]->name, TURNS[i]->doc);
+    fprintf(f, "weights (dtype the matrices and the token embedding are held and multiplied in;\n"
+               "         norms, RoPE, attention, activations and the KV cache stay f32):\n");
+    fprintf(f, "  %-10s %s\n", "file", "each tensor as the file stores it (default)");
+    fprintf(f, "  %-10s %s\n", "f32", "float32 (f16/bf16/q8_0 widen exactly)");
+    fprintf(f, "  %-10s %s\n", "bf16", "bfloat16, f32 rounded to nearest even");
+    fprintf(f, "  %-10s %s\n", "f16", "IEEE half, f32 rounded to nearest even (refused past 65504)");
+    fprintf(f, "  %-10s %s\n", "q8_0",
+            "GGUF Q8_0: blocks of 32 int8 + one f16 scale; matmuls quantize the activations per block too");
     fprintf(f, "sampler (a chain; see lumi generate --help and the README):\n");
     fprintf(f, "  default order penalties, top_k, typical, top_p, min_p, temperature, draw (or mirostat)\n");
     fprintf(f, "  settings     %s\n", lumi_sampler_keys());

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/weights.h"
+
 static void free_buf(LumiSession *s, LumiBuf **p) {
     if (*p) s->be->release(s->bectx, *p);
     *p = NULL;
@@ -84,12 +86,21 @@ int lumi_session_open_for(LumiSession *s, const LumiModel *m, const LumiPathSpec
         s->be = NULL;
         return -1;
     }
-    if (lumi_backend_check_weights(s->be, m, &m->w, e) != 0) {
+    /* the weights= table: built once per model and dtype, owned by the model */
+    int dtype = p->weights[0] ? lumi_weights_parse(p->weights) : LUMI_WEIGHTS_FILE;
+    const LumiWeights *w;
+    if (dtype == -2) {
+        lumi_err(e, "invalid path: unknown weights '%s'", p->weights);
+        s->be = NULL;
+        return -1;
+    }
+    if ((!p->allow_swap && lumi_weights_check_fit(m, dtype, e) != 0) || lumi_weights_get(m, dtype, &w, NULL, e) != 0 ||
+        lumi_backend_check_weights(s->be, m, w, e) != 0) {
         s->be = NULL;
         return -1;
     }
     LumiBackendOpts bo = {p->threads, 0, p->has_device ? p->device : -1};
-    if (s->be->init(&s->bectx, m, &m->w, &bo, e) != 0) {
+    if (s->be->init(&s->bectx, m, w, &bo, e) != 0) {
         s->be = NULL;
         return -1;
     }

@@ -30,6 +30,7 @@ Suite *suite_cuda(void);
 Suite *suite_build(void);
 Suite *suite_fuzz(void);
 Suite *suite_stop_tokens(void);
+Suite *suite_precision(void);
 
 static Suite *(*const SUITES[])(void) = {
     suite_tokenizer,
@@ -56,6 +57,7 @@ static Suite *(*const SUITES[])(void) = {
     suite_build,
     suite_fuzz,
     suite_stop_tokens,
+    suite_precision,
 };
 
 int main(void) {

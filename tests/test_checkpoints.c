@@ -259,13 +259,15 @@ START_TEST(qwen3_qk_norm) {
     ck_assert(m.cfg.qk_norm && m.cfg.qkv_bias && m.w.layers[1].k_norm.data);
     int tok[10] = {1, 7, 3, 60, 22, 22, 9, 40, 5, 0};
     same_everywhere(&m, &one, &src, tok, 10, 1e-4);
-    /* the norms are applied: without them the model is another model */
-    float *a = path_logits(&m, "ref", 0, tok, 10);
-    for (int l = 0; l < 2; l++) one.w.layers[l].q_norm.data = one.w.layers[l].k_norm.data = NULL;
-    float *b = path_logits(&one, "ref", 0, tok, 10);
+    /* the norms are applied: without them the model is another model (a
+     * fresh load: a model's weights tables are built at first use) */
+    LumiModel bare;
+    load(write_hf(&src, "q3_bare", LUMI_HF_LLAMA, 1), &bare);
+    for (int l = 0; l < 2; l++) bare.w.layers[l].q_norm.data = bare.w.layers[l].k_norm.data = NULL;
+    float *a = path_logits(&m, "ref", 0, tok, 10), *b = path_logits(&bare, "ref", 0, tok, 10);
     ck_assert(th_max_abs(a, b, 10 * 61) > 1e-3);
     free(a), free(b);
-    lumi_model_free(&src), lumi_model_free(&m), lumi_model_free(&one);
+    lumi_model_free(&src), lumi_model_free(&m), lumi_model_free(&one), lumi_model_free(&bare);
 }
 END_TEST
 
@@ -283,13 +285,16 @@ START_TEST(qwen1_layout) {
     ck_assert(q1.cfg.qkv_bias && q1.cfg.hidden_dim == 48 && q1.cfg.rope_style == LUMI_ROPE_HALF);
     int tok[10] = {1, 7, 3, 60, 22, 22, 9, 40, 5, 0};
     same_everywhere(&q1, &q2, &src, tok, 10, 1e-4);
-    /* swapping gate and up (w1 <-> w2) gives another model */
-    LumiMat t = q1.w.layers[0].w1;
-    q1.w.layers[0].w1 = q1.w.layers[0].w3, q1.w.layers[0].w3 = t;
-    float *a = path_logits(&q1, "ref", 0, tok, 10), *b = path_logits(&q2, "ref", 0, tok, 10);
+    /* swapping gate and up (w1 <-> w2) gives another model (a fresh load:
+     * a model's weights tables are built at first use) */
+    LumiModel sw;
+    load(dir, &sw);
+    LumiMat t = sw.w.layers[0].w1;
+    sw.w.layers[0].w1 = sw.w.layers[0].w3, sw.w.layers[0].w3 = t;
+    float *a = path_logits(&sw, "ref", 0, tok, 10), *b = path_logits(&q2, "ref", 0, tok, 10);
     ck_assert(th_max_abs(a, b, 10 * 61) > 1e-3);
     free(a), free(b);
-    lumi_model_free(&src), lumi_model_free(&q1), lumi_model_free(&q2);
+    lumi_model_free(&src), lumi_model_free(&q1), lumi_model_free(&q2), lumi_model_free(&sw);
 }
 END_TEST
 
@@ -424,7 +429,7 @@ START_TEST(cli_every_format) {
     /* llama2.c and .lmw, and .lmw made back from the Hugging Face folder: the same bytes */
     snprintf(cmd, sizeof cmd, "cmp %s %s && cmp %s %s", npy[0], npy[1], npy[0], npy[3]);
     free(run_ok(cmd));
-    snprintf(cmd, sizeof cmd, "./lumi convert %s %s/x.gguf 2>&1", bin, th_tmpdir());
+    snprintf(cmd, sizeof cmd, "./lumi convert %s %s/x.xyz 2>&1", bin, th_tmpdir());
     char *out;
     ck_assert_int_eq(th_run(cmd, &out), 2);
     ck_assert_msg(strstr(out, "unknown output format"), "%s", out);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/dtype.h"
 #include "../paths/session.h"
 #include "../paths/backend/cpu_kernels.h"
 #include "helpers.h"
@@ -47,11 +48,11 @@ static void fill(float *v, size_t n, LumiRng *r) {
     for (size_t i = 0; i < n; i++) v[i] = 2.0f * lumi_rng_f32(r) - 1.0f;
 }
 
-static const LumiCpuKernels *tables[3];
+static const LumiCpuKernels *tables[4];
 static int n_tables(void) {
     int n = 0;
-    const char *names[] = {"avx512", "avx2", "scalar"};
-    for (int i = 0; i < 3; i++)
+    const char *names[] = {"avx512vnni", "avx512", "avx2", "scalar"};
+    for (int i = 0; i < 4; i++)
         if ((tables[n] = lumi_cpu_kernels(names[i]))) n++;
         else printf("NOTE test_cpu: kernel table %s not runnable here, not tested\n", names[i]);
     return n;
@@ -145,6 +146,164 @@ START_TEST(kernels_matmul_match_twin) {
         }
         free(W), free(x), free(bias), free(got), free(want);
     }
+}
+END_TEST
+
+/* matmul_dt for bf16 and f16: each table equals the twin dot16 over the
+ * weights widened by lumi_widen (exact), bitwise, on shapes that are not
+ * multiples of the tiles (rows not a multiple of 4, n = 1..7 and 50, cols
+ * not a multiple of 16/64); sentinels outside the sub-block catch stray
+ * writes. */
+START_TEST(kernels_matmul_dtypes_match_twin) {
+    int nt = n_tables();
+    LumiRng r;
+    lumi_rng_seed(&r, 77);
+    const LumiDType types[] = {LUMI_BF16, LUMI_F16};
+    const int cols_any[] = {1, 7, 16, 17, 33, 47, 100, 129};
+    const int rows[] = {1, 3, 5, 7, 13, 4, 37, 2}, ns[] = {1, 2, 3, 4, 5, 6, 7, 50};
+    for (int ti = 0; ti < 2; ti++)
+        for (int si = 0; si < 8; si++) {
+            LumiDType ty = types[ti];
+            int R = rows[si], C = cols_any[si], N = ns[si], os = R + 2;
+            size_t rb = lumi_row_bytes(ty, C);
+            float *src = malloc((size_t)R * C * 4), *Wf = malloc((size_t)R * C * 4), *x = malloc((size_t)N * C * 4);
+            float *bias = malloc((size_t)R * 4), *got = malloc((size_t)N * os * 4), *want = malloc((size_t)N * os * 4);
+            unsigned char *W = malloc(rb * R);
+            float *scratch = lumi_aligned_alloc((size_t)LUMI_CPU_SLAB * C * 4);
+            fill(src, (size_t)R * C, &r), fill(x, (size_t)N * C, &r), fill(bias, (size_t)R, &r);
+            for (int i = 0; i < R; i++) lumi_narrow(ty, src + (size_t)i * C, (size_t)C, W + rb * i);
+            for (int i = 0; i < R; i++) lumi_widen(ty, W + rb * i, (size_t)C, Wf + (size_t)i * C);
+            int t0 = N > 2 ? 1 : 0, r0 = R > 2 ? 1 : 0, r1 = R > 3 ? R - 1 : R;
+            for (int with_bias = 0; with_bias < 2; with_bias++) {
+                for (size_t i = 0; i < (size_t)N * os; i++) want[i] = -12345.0f;
+                for (int t = t0; t < N; t++)
+                    for (int o = r0; o < r1; o++) {
+                        float v = twin_dot16(Wf + (size_t)o * C, x + (size_t)t * C, C);
+                        want[(size_t)t * os + o] = with_bias ? v + bias[o] : v;
+                        double exact = 0, mag = 0;
+                        for (int k = 0; k < C; k++)
+                            exact += (double)Wf[(size_t)o * C + k] * x[(size_t)t * C + k],
+                                mag += fabs((double)Wf[(size_t)o * C + k] * x[(size_t)t * C + k]);
+                        ck_assert(fabs(v - exact) <= 1e-6 * mag + 1e-30);
+                    }
+                for (int k = 0; k < nt; k++)
+                    for (int sc = 0; sc < 2; sc++) { /* widening on the fly, and through the scratch slab */
+                        for (size_t i = 0; i < (size_t)N * os; i++) got[i] = -12345.0f;
+                        tables[k]->matmul_dt(ty, got, os, x, W, with_bias ? bias : NULL, C, t0, N, r0, r1,
+                                             sc ? scratch : NULL);
+                        ck_assert_msg(memcmp(got, want, (size_t)N * os * 4) == 0,
+                                      "%s matmul_dt %s %dx%d n=%d bias=%d scratch=%d differs", tables[k]->name,
+                                      lumi_dtype_name(ty), R, C, N, with_bias, sc);
+                    }
+            }
+            free(src), free(Wf), free(x), free(bias), free(got), free(want), free(W), free(scratch);
+        }
+}
+END_TEST
+
+/* q8dot written independently: per block, 8 exact integer lane sums of 4
+ * products, fma'd with the f32 scale dw * dx in block order into the even
+ * or the odd block's 8 lanes, then (j, j+8), (j, j+4), (j, j+2), (0, 1). `flat` instead sums the whole block first and
+ * runs one chain: the same math, another order. */
+static float twin_q8dot(const unsigned char *row, const int8_t *xq, const float *xd, int nb, int flat) {
+    float even[8] = {0}, odd[8] = {0}, one = 0;
+    for (int b = 0; b < nb; b++) {
+        const unsigned char *blk = row + 34 * (size_t)b;
+        uint16_t h;
+        memcpy(&h, blk, 2);
+        float sc = lumi_f16_to_f32(h) * xd[b];
+        int total = 0;
+        for (int j = 0; j < 8; j++) {
+            int part = 0;
+            for (int i = 0; i < 4; i++) part += (int8_t)blk[2 + 4 * j + i] * xq[32 * b + 4 * j + i];
+            float *lane = b % 2 ? odd : even;
+            lane[j] = fmaf((float)part, sc, lane[j]);
+            total += part;
+        }
+        one = fmaf((float)total, sc, one);
+    }
+    if (flat) return one;
+    float lane[8];
+    for (int j = 0; j < 8; j++) lane[j] = even[j] + odd[j];
+    float a = lane[0] + lane[4], bb = lane[1] + lane[5], c = lane[2] + lane[6], d = lane[3] + lane[7];
+    return (a + c) + (bb + d);
+}
+
+/* matmul_q8 of every table against the twin, bitwise, with weights of -128
+ * (which llama.cpp's files may hold) and sentinels around the sub-block. */
+START_TEST(kernels_matmul_q8_match_twin) {
+    int nt = n_tables();
+    LumiRng r;
+    lumi_rng_seed(&r, 88);
+    const int cols[] = {32, 64, 96, 160, 288, 32, 64, 96}, rows[] = {1, 3, 5, 7, 13, 4, 37, 2};
+    const int ns[] = {1, 2, 3, 4, 5, 6, 7, 50};
+    int differ = 0;
+    for (int si = 0; si < 8; si++) {
+        int R = rows[si], C = cols[si], N = ns[si], os = R + 2, nb = C / 32;
+        float *src = malloc((size_t)R * C * 4), *x = malloc((size_t)N * C * 4), *bias = malloc((size_t)R * 4);
+        float *got = malloc((size_t)N * os * 4), *want = malloc((size_t)N * os * 4), *xd = malloc((size_t)N * nb * 4);
+        unsigned char *W = malloc((size_t)R * nb * 34);
+        int8_t *xq = malloc((size_t)N * C);
+        fill(src, (size_t)R * C, &r), fill(x, (size_t)N * C, &r), fill(bias, (size_t)R, &r);
+        for (int i = 0; i < R; i++) lumi_narrow(LUMI_Q8_0, src + (size_t)i * C, (size_t)C, W + (size_t)i * nb * 34);
+        W[2 + 5] = 0x80; /* -128 */
+        for (int t = 0; t < N; t++) lumi_quantize_q8_act(x + (size_t)t * C, C, xq + (size_t)t * C, xd + (size_t)t * nb);
+        int t0 = N > 2 ? 1 : 0, r0 = R > 2 ? 1 : 0, r1 = R > 3 ? R - 1 : R;
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            for (size_t i = 0; i < (size_t)N * os; i++) want[i] = -12345.0f;
+            for (int t = t0; t < N; t++)
+                for (int o = r0; o < r1; o++) {
+                    const unsigned char *row = W + (size_t)o * nb * 34;
+                    float v = twin_q8dot(row, xq + (size_t)t * C, xd + (size_t)t * nb, nb, 0);
+                    differ += v != twin_q8dot(row, xq + (size_t)t * C, xd + (size_t)t * nb, nb, 1);
+                    want[(size_t)t * os + o] = with_bias ? v + bias[o] : v;
+                }
+            for (int k = 0; k < nt; k++) {
+                for (size_t i = 0; i < (size_t)N * os; i++) got[i] = -12345.0f;
+                tables[k]->matmul_q8(got, os, xq, xd, W, with_bias ? bias : NULL, C, t0, N, r0, r1);
+                ck_assert_msg(memcmp(got, want, (size_t)N * os * 4) == 0, "%s matmul_q8 %dx%d n=%d bias=%d differs",
+                              tables[k]->name, R, C, N, with_bias);
+            }
+        }
+        free(src), free(x), free(bias), free(got), free(want), free(xd), free(W), free(xq);
+    }
+    ck_assert_msg(differ > 0, "another order never differed: the bitwise comparison proves nothing");
+}
+END_TEST
+
+/* The activation quantizer: amax -> +-127, ties to even, all-zero blocks. */
+START_TEST(q8_activation_quantizer) {
+    float x[64] = {127.0f, 2.5f, -3.5f, 0.5f, -0.5f, 1.5f, -126.4f};
+    int8_t q[64];
+    float d[2];
+    lumi_quantize_q8_act(x, 64, q, d);
+    ck_assert(d[0] == 1.0f && d[1] == 0.0f);
+    const int8_t want[7] = {127, 2, -4, 0, 0, 2, -126};
+    for (int i = 0; i < 7; i++) ck_assert_int_eq(q[i], want[i]);
+    for (int i = 32; i < 64; i++) ck_assert_int_eq(q[i], 0);
+}
+END_TEST
+
+/* The dtype kernels are sharp too: rounding the activations to bf16 (what
+ * vdpbf16ps would do) changes the result, so the comparison above would
+ * catch a table that did. */
+START_TEST(perturbed_bf16_activations_differ) {
+    LumiRng r;
+    lumi_rng_seed(&r, 8);
+    enum { C = 96 };
+    float w[C], x[C], xr[C];
+    uint16_t wb[C], xb[C];
+    int differ = 0;
+    for (int trial = 0; trial < 20; trial++) {
+        fill(w, C, &r), fill(x, C, &r);
+        lumi_narrow(LUMI_BF16, w, C, wb);
+        lumi_narrow(LUMI_BF16, x, C, xb), lumi_widen(LUMI_BF16, xb, C, xr);
+        float a, b;
+        lumi_cpu_kernels(NULL)->matmul_dt(LUMI_BF16, &a, 1, x, wb, NULL, C, 0, 1, 0, 1, NULL);
+        lumi_cpu_kernels(NULL)->matmul_dt(LUMI_BF16, &b, 1, xr, wb, NULL, C, 0, 1, 0, 1, NULL);
+        differ += memcmp(&a, &b, 4) != 0;
+    }
+    ck_assert_msg(differ > 0, "bf16-rounded activations never changed a result: the bitwise checks prove nothing");
 }
 END_TEST
 
@@ -317,8 +476,8 @@ START_TEST(isa_tables_agree_and_scalar_invariant) {
     int T = 19, *tok = tokens(&m, T);
     size_t N = (size_t)T * m.cfg.vocab_size;
     float *best = run(&m, "cpu", PATHS[0], 2, tok, T, NULL);
-    const char *isas[] = {"avx2", "avx512"};
-    for (int i = 0; i < 2; i++) {
+    const char *isas[] = {"avx2", "avx512", "avx512vnni"};
+    for (int i = 0; i < 3; i++) {
         if (!lumi_cpu_kernels(isas[i])) continue;
         setenv("LUMI_CPU_ISA", isas[i], 1);
         float *got = run(&m, "cpu", PATHS[0], 2, tok, T, NULL);
@@ -414,6 +573,10 @@ Suite *suite_cpu(void) {
     tcase_add_test(k, kernels_matmul_match_twin);
     tcase_add_test(k, kernels_attention_helpers_match_twins);
     tcase_add_test(k, perturbed_order_differs);
+    tcase_add_test(k, kernels_matmul_dtypes_match_twin);
+    tcase_add_test(k, perturbed_bf16_activations_differ);
+    tcase_add_test(k, kernels_matmul_q8_match_twin);
+    tcase_add_test(k, q8_activation_quantizer);
     tcase_add_test(k, ops_match_ref_odd_heads_gqa);
     suite_add_tcase(s, k);
     TCase *h = tcase_create("harness");

@@ -162,10 +162,8 @@ START_TEST(opencl_bad_input) {
     ck_assert_msg(strstr(e.msg, "out of device memory") && strstr(e.msg, "MiB"), "%s", e.msg);
     unsetenv("LUMI_OPENCL_MEM_MB");
     /* a dtype it lacks: refused by name before anything is uploaded */
-    m.w.layers[0].wq.type = LUMI_Q8_0;
-    ck_assert_int_eq(th_open_path(&s, &m, "backend=opencl", &e), -1);
-    ck_assert_msg(strstr(e.msg, "backend opencl") && strstr(e.msg, "layers.0.wq") && strstr(e.msg, "q8_0"), "%s", e.msg);
-    m.w.layers[0].wq.type = LUMI_F32;
+    ck_assert_int_eq(th_open_path(&s, &m, "backend=opencl,weights=q8_0", &e), -1);
+    ck_assert_msg(strstr(e.msg, "backend opencl") && strstr(e.msg, "q8_0"), "%s", e.msg);
     lumi_model_free(&m);
 }
 END_TEST

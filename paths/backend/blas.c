@@ -19,7 +19,7 @@ extern const LumiBackendOps lumi_backend_cpu, lumi_backend_blas;
 
 static int blas_supports(LumiOp op, LumiDType t) {
     (void)op;
-    return t == LUMI_F32; /* sgemm */
+    return t == LUMI_F32; /* sgemm: f32 only; other weights= are refused by name */
 }
 
 static int blas_init(void **ctx, const LumiModel *m, const LumiWeights *w, const LumiBackendOpts *o, LumiErr *e) {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../engine/dtype.h"
 #include "host.h"
 #include "cpu_kernels.h"
 #include "cpu_threads.h"
@@ -29,6 +30,11 @@ typedef struct {
     LumiPool *pool;
     float *scores; /* [threads, seq_len] attention scratch, one row per thread */
     _Atomic uint64_t *range; /* [threads] matmul work ranges (see mat_part) */
+    float *wscratch;         /* [threads][LUMI_CPU_SLAB * max_cols]: widened weight rows (matmul_dt) */
+    size_t wscratch_floats;  /* per thread */
+    int8_t *xq;              /* q8_0 matmuls: the activations quantized, [rows, cols] */
+    float *xd;               /* and their block scales, [rows, cols / 32] */
+    size_t xq_cap;           /* elements xq holds (grows geometrically) */
 } Cpu;
 
 const LumiCpuKernels *lumi_cpu_kernels(const char *isa) {
@@ -38,10 +44,13 @@ const LumiCpuKernels *lumi_cpu_kernels(const char *isa) {
     int has512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
                  __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                  __builtin_cpu_supports("fma");
-    int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    /* f16c: the f16 and q8_0 weights are widened with vcvtph2ps */
+    int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    int vnni = has512 && __builtin_cpu_supports("avx512vnni"); /* vpdpbusd for q8_0 */
 #else
-    int has512 = 0, has2 = 0;
+    int has512 = 0, has2 = 0, vnni = 0;
 #endif
+    if ((any || !strcmp(isa, "avx512vnni")) && vnni && lumi_cpu_kernels_avx512vnni()) return lumi_cpu_kernels_avx512vnni();
     if ((any || !strcmp(isa, "avx512")) && has512 && lumi_cpu_kernels_avx512()) return lumi_cpu_kernels_avx512();
     if ((any || !strcmp(isa, "avx2")) && has2 && lumi_cpu_kernels_avx2()) return lumi_cpu_kernels_avx2();
     if (any || !strcmp(isa, "scalar")) return lumi_cpu_kernels_scalar();
@@ -56,15 +65,21 @@ const LumiCpuKernels *lumi_cpu_select(int force_scalar, const char **isa_out) {
     return lumi_cpu_kernels(isa);
 }
 
+/* Every weight dtype: bf16/f16 rows are widened exactly in registers and
+ * enter the same dot16 as f32; q8_0 runs the q8_0 x q8_0 dot on quantized
+ * activations (cpu_kernels.h). Each order depends on nothing but the row
+ * length, so each dtype is batch invariant and all tables agree. */
 static int cpu_supports(LumiOp op, LumiDType t) {
     (void)op;
-    return t == LUMI_F32;
+    return t == LUMI_F32 || t == LUMI_BF16 || t == LUMI_F16 || t == LUMI_Q8_0;
 }
 
 static int cpu_init(void **ctx, const LumiModel *m, const LumiWeights *w, const LumiBackendOpts *o, LumiErr *e) {
     const char *isa;
     const LumiCpuKernels *k = lumi_cpu_select(o->force_scalar, &isa);
-    if (!k) return lumi_err(e, "LUMI_CPU_ISA=%s: this CPU or build cannot run it (valid: avx512, avx2, scalar)", isa);
+    if (!k)
+        return lumi_err(e, "LUMI_CPU_ISA=%s: this CPU or build cannot run it (valid: avx512vnni, avx512, avx2, scalar)",
+                        isa);
     Cpu *c = lumi_xcalloc(1, sizeof *c);
     c->m = m;
     c->w = w;
@@ -72,6 +87,10 @@ static int cpu_init(void **ctx, const LumiModel *m, const LumiWeights *w, const 
     c->pool = lumi_pool_new(o->threads);
     c->scores = lumi_aligned_alloc((size_t)lumi_pool_size(c->pool) * (size_t)m->cfg.seq_len * sizeof(float));
     c->range = lumi_xcalloc((size_t)lumi_pool_size(c->pool), sizeof *c->range);
+    const LumiConfig *cf = &m->cfg;
+    size_t max_cols = (size_t)(cf->hidden_dim > cf->dim ? cf->hidden_dim : cf->dim);
+    c->wscratch_floats = (LUMI_CPU_SLAB * max_cols + 15) / 16 * 16; /* keeps every thread's share 64-byte aligned */
+    c->wscratch = lumi_aligned_alloc((size_t)lumi_pool_size(c->pool) * c->wscratch_floats * sizeof(float));
     *ctx = c;
     return 0;
 }
@@ -82,6 +101,9 @@ static void cpu_free(void *ctx) {
     lumi_pool_free(c->pool);
     free(c->scores);
     free((void *)c->range);
+    free(c->wscratch);
+    free(c->xq);
+    free(c->xd);
     free(c);
 }
 
@@ -116,9 +138,10 @@ static void par_for(Cpu *c, size_t n, size_t work_per_item, RangeFn fn, void *ar
 static void cpu_embed(void *ctx, LumiRef xr, const LumiMat *emb, const int *tokens, int n) {
     (void)ctx;
     float *x = lumi_host(xr);
-    const float *w = emb->data;
-    for (int t = 0; t < n; t++)
-        memcpy(x + (size_t)t * emb->cols, w + (size_t)tokens[t] * emb->cols, (size_t)emb->cols * sizeof(float));
+    size_t rb = lumi_row_bytes(emb->type, emb->cols);
+    for (int t = 0; t < n; t++) /* exact widening: the same row for every table */
+        lumi_widen(emb->type, (const char *)emb->data + (size_t)tokens[t] * rb, (size_t)emb->cols,
+                   x + (size_t)t * emb->cols);
 }
 
 typedef struct {
@@ -161,10 +184,17 @@ typedef struct {
     const LumiCpuKernels *k;
     float *out;
     int os;
-    const float *x, *W, *bias;
+    const float *x;
+    const void *W;
+    const float *bias;
+    LumiDType type;
     int cols, rows, n;
     int slab;                /* groups per slab */
     _Atomic uint64_t *range; /* [threads]: front | back << 32, in groups */
+    float *scratch;          /* [threads][scratch_floats] */
+    size_t scratch_floats;
+    const int8_t *xq;        /* q8_0: quantized activations and scales */
+    const float *xd;
 } MatJob;
 
 static uint64_t pack(uint32_t front, uint32_t back) { return (uint64_t)front | (uint64_t)back << 32; }
@@ -186,27 +216,64 @@ static int take(_Atomic uint64_t *r, int slab, int from_back, uint32_t *g0, uint
     }
 }
 
-static void mat_rows(const MatJob *j, uint32_t g0, uint32_t g1) {
+static void mat_rows(const MatJob *j, int tid, uint32_t g0, uint32_t g1) {
     int r0 = (int)g0 * 4, r1 = (int)g1 * 4 < j->rows ? (int)g1 * 4 : j->rows;
-    j->k->matmul(j->out, j->os, j->x, j->W, j->bias, j->cols, 0, j->n, r0, r1);
+    if (j->type == LUMI_Q8_0) {
+        j->k->matmul_q8(j->out, j->os, j->xq, j->xd, j->W, j->bias, j->cols, 0, j->n, r0, r1);
+        return;
+    }
+    j->k->matmul_dt(j->type, j->out, j->os, j->x, j->W, j->bias, j->cols, 0, j->n, r0, r1,
+                    j->scratch + (size_t)tid * j->scratch_floats);
 }
 
 static void mat_part(void *arg, int tid, int nt) {
     MatJob *j = arg;
     uint32_t g0, g1;
-    while (take(&j->range[tid], j->slab, 0, &g0, &g1)) mat_rows(j, g0, g1);
+    while (take(&j->range[tid], j->slab, 0, &g0, &g1)) mat_rows(j, tid, g0, g1);
     for (int v = 1; v < nt; v++)
-        while (take(&j->range[(tid + v) % nt], j->slab, 1, &g0, &g1)) mat_rows(j, g0, g1);
+        while (take(&j->range[(tid + v) % nt], j->slab, 1, &g0, &g1)) mat_rows(j, tid, g0, g1);
 }
 
 /* Below this many multiply-adds a job is cheaper than waking the pool. */
 #define MIN_PARALLEL_MACS (1 << 15)
 
+typedef struct {
+    const float *x;
+    int8_t *q;
+    float *d;
+    int cols;
+} QuantJob;
+
+static void quant_rows(void *arg, size_t lo, size_t hi) {
+    const QuantJob *j = arg;
+    for (size_t t = lo; t < hi; t++)
+        lumi_quantize_q8_act(j->x + t * j->cols, j->cols, j->q + t * j->cols, j->d + t * (size_t)(j->cols / 32));
+}
+
+/* A q8_0 matmul quantizes its n activation rows first (q8_0 x q8_0, as
+ * llama.cpp; every table and ref quantize with the same f32 operations). */
+static void quantize_x(Cpu *c, const float *x, int n, int cols) {
+    size_t need = (size_t)n * (size_t)cols;
+    if (need > c->xq_cap) {
+        c->xq_cap = need > 2 * c->xq_cap ? need : 2 * c->xq_cap;
+        free(c->xq), free(c->xd);
+        c->xq = lumi_xmalloc(c->xq_cap);
+        c->xd = lumi_xmalloc(c->xq_cap / 32 * sizeof(float) + sizeof(float));
+    }
+    QuantJob j = {x, c->xq, c->xd, cols};
+    par_for(c, (size_t)n, (size_t)cols * 4, quant_rows, &j);
+}
+
 static void cpu_matmul(void *ctx, LumiRef out, int out_stride, LumiRef x, const LumiMat *w, const LumiMat *bias, int n) {
     Cpu *c = ctx;
     int nt = lumi_pool_size(c->pool), groups = (w->rows + 3) / 4;
-    MatJob j = {c->k,      lumi_host(out), out_stride, lumi_host(x), w->data, bias ? bias->data : NULL,
-                w->cols,   w->rows,        n,          groups,       c->range};
+    MatJob j = {c->k,    lumi_host(out), out_stride, lumi_host(x), w->data, bias ? bias->data : NULL,
+                w->type, w->cols,        w->rows,    n,            groups,  c->range,
+                c->wscratch, c->wscratch_floats, NULL, NULL};
+    if (w->type == LUMI_Q8_0) {
+        quantize_x(c, j.x, n, w->cols);
+        j.xq = c->xq, j.xd = c->xd;
+    }
     if ((size_t)w->rows * (size_t)w->cols * (size_t)n < MIN_PARALLEL_MACS || nt == 1) {
         atomic_store(&c->range[0], pack(0, (uint32_t)groups));
         mat_part(&j, 0, 1);

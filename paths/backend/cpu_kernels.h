@@ -12,12 +12,34 @@
  *
  * AVX-512 holds the 16 lanes in one register, AVX2 in two, the C fallback in
  * an array with fmaf(). Matmul tiles (several rows x several tokens) only
- * change which dot16 products are in flight together, never their order. */
+ * change which dot16 products are in flight together, never their order.
+ *
+ * Weights in bf16 and f16 (matmul_dt): each weight is first widened to the
+ * f32 value it stores, exactly (both are subsets of f32), and then enters
+ * the same dot16 as an f32 weight would. So a table's result is bitwise its
+ * f32 result on the widened weight, in every table, and the activations
+ * stay f32. Why not AVX512_BF16 vdpbf16ps: it needs the activations in bf16
+ * too and rounds its pair sums its own way, which would move the logits
+ * further from f32 and make the C table emulate that rounding; widening
+ * costs a shift per 16 weights, which decode (bound by memory) hides.
+ *
+ * Weights in q8_0 (matmul_q8) run llama.cpp's q8_0 x q8_0 dot: the
+ * activations are quantized per block of 32 too (lumi_quantize_q8_act, the
+ * same f32 operations everywhere), block products are exact integer sums
+ * (vpmaddubsw + vpmaddwd, or AVX512_VNNI vpdpbusd in the avx512vnni table),
+ * and only the per-block scaling is floating point, in the fixed order
+ * q8dot of cpu_kernels_q8.h. Widening each q8_0
+ * weight to f32 instead (exact too) was measured compute-bound at ~16 GB/s
+ * of weights per core: eight conversions per block on the FMA ports. */
 #ifndef LUMI_CPU_KERNELS_H
 #define LUMI_CPU_KERNELS_H
 #include <stddef.h>
+#include <stdint.h>
+
+#include "../../engine/model.h"
 
 #define LUMI_CPU_LANES 16
+#define LUMI_CPU_SLAB 16 /* weight rows widened at a time (matmul_dt scratch) */
 
 typedef struct {
     const char *name; /* "avx512", "avx2", "scalar" */
@@ -26,6 +48,19 @@ typedef struct {
     void (*matmul)(float *out, int os, const float *x, const float *W, const float *bias, int cols, int t0, int t1,
                    int r0, int r1);
     float (*dot)(const float *a, const float *b, int n); /* dot16 */
+    /* matmul with W rows of dtype t (f32, bf16, f16), row r at
+     * W + r * lumi_row_bytes(t, cols): dot16(widen(W[r, :]), x[t, :], cols).
+     * scratch (LUMI_CPU_SLAB * cols floats, 64-byte aligned, or NULL): with
+     * several tokens, LUMI_CPU_SLAB rows at a time are widened into it once
+     * and the f32 tiles sweep all tokens over them, so prefill pays the
+     * widening once per row, not once per row and token tile. */
+    void (*matmul_dt)(LumiDType t, float *out, int os, const float *x, const void *W, const float *bias, int cols,
+                      int t0, int t1, int r0, int r1, float *scratch);
+    /* q8_0 weights x q8_0 activations (weights=q8_0): xq [tokens, cols]
+     * int8 and xd [tokens, cols/32] from lumi_quantize_q8_act; out[t*os+r]
+     * = q8dot(W[r], xq[t]) (+ bias[r]), q8dot as cpu_kernels_q8.h defines. */
+    void (*matmul_q8)(float *out, int os, const int8_t *xq, const float *xd, const void *W, const float *bias,
+                      int cols, int t0, int t1, int r0, int r1);
     /* o[i] = fma(p, v[i], o[i]) for i < n (elementwise, so order-free) */
     void (*axpy)(float *o, float p, const float *v, int n);
     /* Attention: out[s] = dot16(q, k + s*stride, len) for s < n (several
@@ -43,8 +78,10 @@ typedef struct {
 const LumiCpuKernels *lumi_cpu_kernels_scalar(void);
 const LumiCpuKernels *lumi_cpu_kernels_avx2(void);   /* NULL if not compiled in */
 const LumiCpuKernels *lumi_cpu_kernels_avx512(void); /* NULL if not compiled in */
+/* AVX-512 with AVX512_VNNI's vpdpbusd for q8_0 (the same results) */
+const LumiCpuKernels *lumi_cpu_kernels_avx512vnni(void);
 
-/* The table for `isa` ("avx512", "avx2", "scalar", or NULL/"" for the best
+/* The table for `isa` ("avx512vnni", "avx512", "avx2", "scalar", or NULL/"" for the best
  * this CPU supports); NULL if the CPU cannot run it. */
 const LumiCpuKernels *lumi_cpu_kernels(const char *isa);
 /* The table the cpu backend runs: LUMI_FORCE_SCALAR=1 (or force_scalar) gives

@@ -4,9 +4,13 @@
  * bitwise those of the AVX-512 and C tables (cpu_kernels.h). */
 #include "cpu_kernels.h"
 
-#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
+#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "../../engine/dtype.h"
+#include "cpu_kernels_q8.h"
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -91,6 +95,117 @@ static void matmul(float *out, int os, const float *x, const float *W, const flo
     }
 }
 
+/* ---- weights in bf16, f16, q8_0, widened exactly (cpu_kernels.h) ---- */
+
+/* 8 weights of a row from element k, the first `valid` real, zeros after.
+ * f16 needs F16C (checked with AVX2 at selection). AVX2 has no 16-bit
+ * masked load, so a partial chunk goes through a zeroed copy. */
+INLINE __m256 wload8(const int DT, const unsigned char *row, int k, int valid) {
+    __m128i h;
+    if (valid >= 8) {
+        h = _mm_loadu_si128((const __m128i *)(const void *)(row + 2 * (size_t)k));
+    } else {
+        uint16_t tmp[8] = {0};
+        if (valid > 0) memcpy(tmp, row + 2 * (size_t)k, (size_t)valid * 2);
+        h = _mm_loadu_si128((const __m128i *)(const void *)tmp);
+    }
+    if (DT == LUMI_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+INLINE void wtile(const int DT, const int R, const int T, float *out, int os, const float *x, const unsigned char *W,
+                  size_t rb, const float *bias, int cols) {
+    __m256 acc[2][3][2];
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 3
+        for (int t = 0; t < T; t++) acc[r][t][0] = acc[r][t][1] = _mm256_setzero_ps();
+    for (int k = 0; k < cols; k += 16) {
+        int rem = cols - k;
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            int valid = rem - 8 * h;
+            __m256 w[2];
+#pragma GCC unroll 2
+            for (int r = 0; r < R; r++) w[r] = wload8(DT, W + (size_t)r * rb, k + 8 * h, valid);
+#pragma GCC unroll 3
+            for (int t = 0; t < T; t++) {
+                __m256 xv = load8(x + (size_t)t * cols + k + 8 * h, valid);
+#pragma GCC unroll 2
+                for (int r = 0; r < R; r++) acc[r][t][h] = _mm256_fmadd_ps(w[r], xv, acc[r][t][h]);
+            }
+        }
+    }
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 3
+        for (int t = 0; t < T; t++) {
+            float s = hsum(acc[r][t][0], acc[r][t][1]);
+            if (bias) s += bias[r];
+            out[(size_t)t * os + r] = s;
+        }
+}
+
+#define WTILE(D, R, T)                                                                                    \
+    static void wtile_##D##_##R##_##T(float *o, int os, const float *x, const unsigned char *W, size_t rb, \
+                                      const float *b, int cols) {                                        \
+        wtile(LUMI_##D, R, T, o, os, x, W, rb, b, cols);                                                \
+    }
+typedef void (*WTileFn)(float *, int, const float *, const unsigned char *, size_t, const float *, int);
+#define WTILES(D)                                                                                          \
+    WTILE(D, 2, 1) WTILE(D, 2, 2) WTILE(D, 2, 3) WTILE(D, 1, 1) WTILE(D, 1, 2) WTILE(D, 1, 3)             \
+    static const WTileFn WT2_##D[4] = {NULL, wtile_##D##_2_1, wtile_##D##_2_2, wtile_##D##_2_3};           \
+    static const WTileFn WT1_##D[4] = {NULL, wtile_##D##_1_1, wtile_##D##_1_2, wtile_##D##_1_3};
+WTILES(BF16)
+WTILES(F16)
+
+/* Rows [0, n) of W widened exactly into dst (rows cols floats apart). */
+static void widen_rows(LumiDType dt, const unsigned char *W, size_t rb, int n, int cols, float *dst) {
+    for (int r = 0; r < n; r++) {
+        const unsigned char *row = W + (size_t)r * rb;
+        float *d = dst + (size_t)r * cols;
+        for (int k = 0; k < cols; k += 8) {
+            int valid = cols - k;
+            __m256 w = dt == LUMI_BF16 ? wload8(LUMI_BF16, row, k, valid) : wload8(LUMI_F16, row, k, valid);
+            if (valid >= 8) _mm256_storeu_ps(d + k, w);
+            else _mm256_maskstore_ps(d + k, mask8(valid), w);
+        }
+    }
+}
+
+static void matmul_dt(LumiDType dt, float *out, int os, const float *x, const void *Wv, const float *bias, int cols,
+                      int t0, int t1, int r0, int r1, float *scratch) {
+    if (dt == LUMI_F32) {
+        matmul(out, os, x, Wv, bias, cols, t0, t1, r0, r1);
+        return;
+    }
+    if (scratch && t1 - t0 > 1) { /* prefill: widen a slab once, then the f32 kernel over it */
+        size_t rb = lumi_row_bytes(dt, cols);
+        for (int s0 = r0; s0 < r1; s0 += LUMI_CPU_SLAB) {
+            int s1 = s0 + LUMI_CPU_SLAB < r1 ? s0 + LUMI_CPU_SLAB : r1;
+            widen_rows(dt, (const unsigned char *)Wv + (size_t)s0 * rb, rb, s1 - s0, cols, scratch);
+            /* rows s0.. of the slab are rows 0.. of scratch: shift out and bias to match */
+            matmul(out + s0, os, x, scratch, bias ? bias + s0 : NULL, cols, t0, t1, 0, s1 - s0);
+        }
+        return;
+    }
+    const WTileFn *t2 = dt == LUMI_BF16 ? WT2_BF16 : WT2_F16;
+    const WTileFn *t1s = dt == LUMI_BF16 ? WT1_BF16 : WT1_F16;
+    const unsigned char *W = Wv;
+    size_t rb = lumi_row_bytes(dt, cols);
+    for (int tb = t0; tb < t1; tb += TB) {
+        int te = tb + TB < t1 ? tb + TB : t1;
+        for (int r = r0; r < r1; r += 2) {
+            const WTileFn *tiles = r + 2 <= r1 ? t2 : t1s;
+            for (int t = tb; t < te; t += 3) {
+                int T = te - t < 3 ? te - t : 3;
+                tiles[T](out + (size_t)t * os + r, os, x + (size_t)t * cols, W + (size_t)r * rb, rb,
+                         bias ? bias + r : NULL, cols);
+            }
+        }
+    }
+}
+
 static float dot(const float *a, const float *b, int n) {
     __m256 lo = _mm256_setzero_ps(), hi = lo;
     for (int k = 0; k < n; k += 16) {
@@ -150,7 +265,7 @@ static double fma_burn(long iters, double *flops) {
     return hsum(s, _mm256_setzero_ps());
 }
 
-static const LumiCpuKernels K = {"avx2", matmul, dot, axpy, dots, axpys, read_sum, fma_burn};
+static const LumiCpuKernels K = {"avx2", matmul, dot, matmul_dt, q8_matmul, axpy, dots, axpys, read_sum, fma_burn};
 const LumiCpuKernels *lumi_cpu_kernels_avx2(void) { return &K; }
 #else
 const LumiCpuKernels *lumi_cpu_kernels_avx2(void) { return NULL; }

@@ -6,6 +6,12 @@
 
 #if defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__FMA__)
 #include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../../engine/dtype.h"
+#define Q8_R 2
+#include "cpu_kernels_q8.h"
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -123,6 +129,156 @@ static void matmul(float *out, int os, const float *x, const float *W, const flo
     }
 }
 
+/* ---- weights in bf16, f16: widened exactly in registers ---- */
+
+/* 16 weights of a row from element k (a multiple of 16), zeros where m is
+ * off: bf16 is the high half of an f32, f16 converts exactly (vcvtph2ps). */
+INLINE __m512 wload(const int DT, const unsigned char *row, int k, __mmask16 m) {
+    if (DT == LUMI_BF16) {
+        __m256i h = _mm256_maskz_loadu_epi16(m, row + 2 * (size_t)k);
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + 2 * (size_t)k));
+}
+
+/* As tile(), weights of dtype DT, rows rb bytes apart. */
+INLINE void wtile(const int DT, const int R, const int T, float *out, int os, const float *x, const unsigned char *W,
+                  size_t rb, const float *bias, int cols) {
+    __m512 acc[4][6];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 6
+        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int k = 0; k < cols; k += 16) {
+        __mmask16 m = cols - k >= 16 ? (__mmask16)0xFFFF : tail_mask(cols - k);
+        __m512 w[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) w[r] = wload(DT, W + (size_t)r * rb, k, m);
+#pragma GCC unroll 6
+        for (int t = 0; t < T; t++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)t * cols + k);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) acc[r][t] = _mm512_fmadd_ps(w[r], xv, acc[r][t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 6
+        for (int t = 0; t < T; t++) {
+            float s = hsum(acc[r][t]);
+            if (bias) s += bias[r];
+            out[(size_t)t * os + r] = s;
+        }
+}
+
+/* Decode: one row at a time, one chain (see matmul). */
+INLINE float wdot(const int DT, const unsigned char *row, const float *x, int cols) {
+    __m512 acc = _mm512_setzero_ps();
+    int k = 0;
+#pragma GCC unroll 4
+    for (; k + 16 <= cols; k += 16) acc = _mm512_fmadd_ps(wload(DT, row, k, 0xFFFF), _mm512_loadu_ps(x + k), acc);
+    if (k < cols) {
+        __mmask16 m = tail_mask(cols - k);
+        acc = _mm512_fmadd_ps(wload(DT, row, k, m), _mm512_maskz_loadu_ps(m, x + k), acc);
+    }
+    return hsum(acc);
+}
+
+typedef void (*WTileFn)(float *, int, const float *, const unsigned char *, size_t, const float *, int);
+#define WTILE(D, R, T)                                                                                          \
+    static void wtile_##D##_##R##_##T(float *o, int os, const float *x, const unsigned char *W, size_t rb,       \
+                                      const float *b, int cols) {                                              \
+        wtile(LUMI_##D, R, T, o, os, x, W, rb, b, cols);                                                      \
+    }
+#define WTILES(D)                                                                                               \
+    WTILE(D, 4, 1) WTILE(D, 4, 2) WTILE(D, 4, 3) WTILE(D, 4, 4) WTILE(D, 4, 5) WTILE(D, 4, 6)                  \
+    WTILE(D, 1, 1) WTILE(D, 1, 2) WTILE(D, 1, 3) WTILE(D, 1, 4) WTILE(D, 1, 5) WTILE(D, 1, 6)                  \
+    static const WTileFn WT4_##D[7] = {NULL, wtile_##D##_4_1, wtile_##D##_4_2, wtile_##D##_4_3,                \
+                                       wtile_##D##_4_4, wtile_##D##_4_5, wtile_##D##_4_6};                     \
+    static const WTileFn WT1_##D[7] = {NULL, wtile_##D##_1_1, wtile_##D##_1_2, wtile_##D##_1_3,                \
+                                       wtile_##D##_1_4, wtile_##D##_1_5, wtile_##D##_1_6};                     \
+    static float wdot_##D(const unsigned char *row, const float *x, int cols) { return wdot(LUMI_##D, row, x, cols); }
+WTILES(BF16)
+WTILES(F16)
+
+/* Rows [0, n) of W widened exactly into dst (rows cols floats apart). */
+static void widen_rows(LumiDType dt, const unsigned char *W, size_t rb, int n, int cols, float *dst) {
+    for (int r = 0; r < n; r++) {
+        const unsigned char *row = W + (size_t)r * rb;
+        float *d = dst + (size_t)r * cols;
+        for (int k = 0; k < cols; k += 16) {
+            __mmask16 m = cols - k >= 16 ? (__mmask16)0xFFFF : tail_mask(cols - k);
+            __m512 w = dt == LUMI_BF16 ? wload(LUMI_BF16, row, k, m) : wload(LUMI_F16, row, k, m);
+            _mm512_mask_storeu_ps(d + k, m, w);
+        }
+    }
+}
+
+static void matmul_dt(LumiDType dt, float *out, int os, const float *x, const void *Wv, const float *bias, int cols,
+                      int t0, int t1, int r0, int r1, float *scratch) {
+    if (dt == LUMI_F32) {
+        matmul(out, os, x, Wv, bias, cols, t0, t1, r0, r1);
+        return;
+    }
+    if (scratch && t1 - t0 > 1) {
+        /* prefill: for each block of TB tokens (kept in L2, as the f32
+         * matmul does), widen a slab of rows once and sweep the f32 tiles
+         * over it; a row is widened once per TB tokens */
+        size_t rb = lumi_row_bytes(dt, cols);
+        for (int tb = t0; tb < t1; tb += TB) {
+            int te = tb + TB < t1 ? tb + TB : t1;
+            for (int s0 = r0; s0 < r1; s0 += LUMI_CPU_SLAB) {
+                int s1 = s0 + LUMI_CPU_SLAB < r1 ? s0 + LUMI_CPU_SLAB : r1, r = s0;
+                widen_rows(dt, (const unsigned char *)Wv + (size_t)s0 * rb, rb, s1 - s0, cols, scratch);
+                for (; r + 4 <= s1; r += 4)
+                    for (int t = tb; t < te; t += 6) {
+                        int T = te - t < 6 ? te - t : 6;
+                        TILES4[T](out + (size_t)t * os + r, os, x + (size_t)t * cols, scratch + (size_t)(r - s0) * cols,
+                                  bias ? bias + r : NULL, cols);
+                    }
+                for (; r < s1; r++)
+                    for (int t = tb; t < te; t += 6) {
+                        int T = te - t < 6 ? te - t : 6;
+                        TILES1[T](out + (size_t)t * os + r, os, x + (size_t)t * cols, scratch + (size_t)(r - s0) * cols,
+                                  bias ? bias + r : NULL, cols);
+                    }
+            }
+        }
+        return;
+    }
+    const WTileFn *t4 = dt == LUMI_BF16 ? WT4_BF16 : WT4_F16;
+    const WTileFn *t1s = dt == LUMI_BF16 ? WT1_BF16 : WT1_F16;
+    float (*dotf)(const unsigned char *, const float *, int) =
+        dt == LUMI_BF16 ? wdot_BF16 : wdot_F16;
+    const unsigned char *W = Wv;
+    size_t rb = lumi_row_bytes(dt, cols);
+    if (t1 - t0 == 1) {
+        /* Decode: one row at a time, as for f32 (measured: four rows in
+         * flight, four chains, was 1.5-2x slower per core for q8_0/bf16) */
+        for (int r = r0; r < r1; r++) {
+            float s = dotf(W + (size_t)r * rb, x + (size_t)t0 * cols, cols);
+            out[(size_t)t0 * os + r] = bias ? s + bias[r] : s;
+        }
+        return;
+    }
+    for (int tb = t0; tb < t1; tb += TB) {
+        int te = tb + TB < t1 ? tb + TB : t1;
+        int r = r0;
+        for (; r + 4 <= r1; r += 4)
+            for (int t = tb; t < te; t += 6) {
+                int T = te - t < 6 ? te - t : 6;
+                t4[T](out + (size_t)t * os + r, os, x + (size_t)t * cols, W + (size_t)r * rb, rb,
+                      bias ? bias + r : NULL, cols);
+            }
+        for (; r < r1; r++)
+            for (int t = tb; t < te; t += 6) {
+                int T = te - t < 6 ? te - t : 6;
+                t1s[T](out + (size_t)t * os + r, os, x + (size_t)t * cols, W + (size_t)r * rb, rb,
+                       bias ? bias + r : NULL, cols);
+            }
+    }
+}
+
 static void axpy(float *o, float p, const float *v, int n) {
     __m512 pv = _mm512_set1_ps(p);
     int i = 0;
@@ -224,8 +380,138 @@ static double fma_burn(long iters, double *flops) {
     return hsum(s);
 }
 
-static const LumiCpuKernels K = {"avx512", matmul, dot, axpy, dots, axpys, read_sum, fma_burn};
+/* ---- q8_0 with AVX512_VNNI: a pair of blocks per 512-bit register ----
+ * The same q8dot as cpu_kernels_q8.h: lanes 0-7 hold the even block of a
+ * pair, 8-15 the odd one, and vpdpbusd's four-product lane sums are the
+ * same exact integers as vpmaddubsw + vpmaddwd's. A missing odd block (an
+ * odd number of blocks) contributes 0 * 0 to its lanes, which leaves them
+ * as they are (an accumulator is never -0). */
+/* Only these functions may use AVX512_VNNI (the file is compiled without
+ * -mavx512vnni, so the plain avx512 table never contains a VNNI
+ * instruction and runs on AVX-512 CPUs that lack it). */
+#if defined(__GNUC__) && (defined(__clang__) || __GNUC__ >= 8)
+#define LUMI_HAVE_VNNI_TARGET 1
+#define VNNI __attribute__((target("avx512vnni")))
+INLINE VNNI __m512i q8v_w(const unsigned char *row, int b, int nb) {
+    __m256i hi = b + 1 < nb ? q8_load_w(row, b + 1) : _mm256_setzero_si256();
+    return _mm512_inserti64x4(_mm512_castsi256_si512(q8_load_w(row, b)), hi, 1);
+}
+
+INLINE VNNI __m512i q8v_x(const int8_t *xq, int b, int nb) {
+    const int8_t *p = xq + (size_t)b * LUMI_Q8_BLOCK;
+    return b + 1 < nb ? _mm512_loadu_si512(p) : _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)p));
+}
+
+INLINE VNNI __m512 q8v_pair(float a, float b) {
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(a)), _mm256_set1_ps(b), 1);
+}
+
+/* |w| . (x negated where w < 0): the products qw * qx, 4 per lane */
+INLINE VNNI __m512i q8v_isum(__m512i wa, __mmask64 neg, __m512i x) {
+    __m512i xs = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), wa, xs);
+}
+
+INLINE VNNI float q8v_dot(const unsigned char *row, const int8_t *xq, const float *xd, int nb) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b += 2) {
+        __m512i w = q8v_w(row, b, nb);
+        int odd = b + 1 < nb;
+        __m512 sc = _mm512_mul_ps(q8v_pair(q8_dw(row, b), odd ? q8_dw(row, b + 1) : 0.0f),
+                                  q8v_pair(xd[b], odd ? xd[b + 1] : 0.0f));
+        __m512i p = q8v_isum(_mm512_abs_epi8(w), _mm512_movepi8_mask(w), q8v_x(xq, b, nb));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc);
+    }
+    return q8_hsum8(_mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1)));
+}
+
+/* R rows x T tokens, one zmm accumulator per pair */
+INLINE VNNI void q8v_tile(const int R, const int T, float *out, int os, const int8_t *xq, const float *xd,
+                     const unsigned char *W, size_t rb, const float *bias, int cols) {
+    int nb = cols / LUMI_Q8_BLOCK;
+    __m512 acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b += 2) {
+        int odd = b + 1 < nb;
+        __m512i wa[4];
+        __mmask64 neg[4];
+        __m512 dw[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const unsigned char *row = W + (size_t)r * rb;
+            __m512i w = q8v_w(row, b, nb);
+            wa[r] = _mm512_abs_epi8(w);
+            neg[r] = _mm512_movepi8_mask(w);
+            dw[r] = q8v_pair(q8_dw(row, b), odd ? q8_dw(row, b + 1) : 0.0f);
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            __m512i x = q8v_x(xq + (size_t)t * cols, b, nb);
+            const float *d = xd + (size_t)t * nb;
+            __m512 dx = q8v_pair(d[b], odd ? d[b + 1] : 0.0f);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++)
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q8v_isum(wa[r], neg[r], x)), _mm512_mul_ps(dw[r], dx),
+                                            acc[r][t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            __m512 a = acc[r][t];
+            float s = q8_hsum8(_mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1)));
+            out[(size_t)t * os + r] = bias ? s + bias[r] : s;
+        }
+}
+
+#define Q8VTILE(R, T)                                                                                             \
+    static VNNI void q8v_tile_##R##_##T(float *o, int os, const int8_t *xq, const float *xd, const unsigned char *W,   \
+                                   size_t rb, const float *b, int cols) {                                          \
+        q8v_tile(R, T, o, os, xq, xd, W, rb, b, cols);                                                            \
+    }
+Q8VTILE(4, 1) Q8VTILE(4, 2) Q8VTILE(4, 3) Q8VTILE(4, 4) Q8VTILE(1, 1) Q8VTILE(1, 2) Q8VTILE(1, 3) Q8VTILE(1, 4)
+static const Q8TileFn Q8V4[5] = {NULL, q8v_tile_4_1, q8v_tile_4_2, q8v_tile_4_3, q8v_tile_4_4};
+static const Q8TileFn Q8V1[5] = {NULL, q8v_tile_1_1, q8v_tile_1_2, q8v_tile_1_3, q8v_tile_1_4};
+
+static VNNI void q8v_matmul(float *out, int os, const int8_t *xq, const float *xd, const void *Wv, const float *bias,
+                       int cols, int t0, int t1, int r0, int r1) {
+    int nb = cols / LUMI_Q8_BLOCK;
+    size_t rb = (size_t)nb * LUMI_Q8_BLOCK_BYTES;
+    const unsigned char *W = Wv;
+    if (t1 - t0 == 1) {
+        for (int r = r0; r < r1; r++) {
+            float s = q8v_dot(W + (size_t)r * rb, xq + (size_t)t0 * cols, xd + (size_t)t0 * nb, nb);
+            out[(size_t)t0 * os + r] = bias ? s + bias[r] : s;
+        }
+        return;
+    }
+    for (int tb = t0; tb < t1; tb += 64) {
+        int te = tb + 64 < t1 ? tb + 64 : t1;
+        for (int r = r0; r < r1;) {
+            int R = r + 4 <= r1 ? 4 : 1;
+            for (int t = tb; t < te; t += 4) {
+                int T = te - t < 4 ? te - t : 4;
+                (R == 4 ? Q8V4 : Q8V1)[T](out + (size_t)t * os + r, os, xq + (size_t)t * cols, xd + (size_t)t * nb,
+                                          W + (size_t)r * rb, rb, bias ? bias + r : NULL, cols);
+            }
+            r += R;
+        }
+    }
+}
+
+static const LumiCpuKernels KV = {"avx512vnni", matmul, dot, matmul_dt, q8v_matmul, axpy, dots, axpys, read_sum, fma_burn};
+const LumiCpuKernels *lumi_cpu_kernels_avx512vnni(void) { return &KV; }
+#else
+const LumiCpuKernels *lumi_cpu_kernels_avx512vnni(void) { return NULL; }
+#endif
+
+static const LumiCpuKernels K = {"avx512", matmul, dot, matmul_dt, q8_matmul, axpy, dots, axpys, read_sum, fma_burn};
 const LumiCpuKernels *lumi_cpu_kernels_avx512(void) { return &K; }
 #else
 const LumiCpuKernels *lumi_cpu_kernels_avx512(void) { return NULL; }
+const LumiCpuKernels *lumi_cpu_kernels_avx512vnni(void) { return NULL; }
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../engine/dtype.h"
 #include "host.h"
 
 typedef struct {
@@ -14,9 +15,32 @@ typedef struct {
     double *att; /* [seq_len] scores for one (query, head) */
 } Ref;
 
+/* Every dtype: a weight is dequantized exactly to its f32 value (see
+ * dtype.h) and the products are accumulated in double, so ref is the oracle
+ * of each dtype: what exact arithmetic on the stored weights gives. A q8_0
+ * matmul quantizes its activations per block of 32 first, exactly as the
+ * cpu backend does (lumi_quantize_q8_act), and then sums
+ * dw * dx * sum(qw * qx) over the blocks in double. */
 static int ref_supports(LumiOp op, LumiDType t) {
     (void)op;
-    return t == LUMI_F32;
+    return t == LUMI_F32 || t == LUMI_BF16 || t == LUMI_F16 || t == LUMI_Q8_0;
+}
+
+/* Element c of row r of w, as the exact f32 value it stores. */
+static float weight_at(const LumiMat *w, int r, int c) {
+    const unsigned char *row = (const unsigned char *)w->data + (size_t)r * lumi_row_bytes(w->type, w->cols);
+    uint16_t h;
+    switch (w->type) {
+    case LUMI_F32: return ((const float *)(const void *)row)[c];
+    case LUMI_BF16: memcpy(&h, row + 2 * (size_t)c, 2); return lumi_bf16_to_f32(h);
+    case LUMI_F16: memcpy(&h, row + 2 * (size_t)c, 2); return lumi_f16_to_f32(h);
+    case LUMI_Q8_0: {
+        const unsigned char *blk = row + (size_t)(c / LUMI_Q8_BLOCK) * LUMI_Q8_BLOCK_BYTES;
+        memcpy(&h, blk, 2);
+        return lumi_f16_to_f32(h) * (float)(int8_t)blk[2 + c % LUMI_Q8_BLOCK];
+    }
+    }
+    return 0;
 }
 
 static int ref_init(void **ctx, const LumiModel *m, const LumiWeights *w, const LumiBackendOpts *o, LumiErr *e) {
@@ -41,9 +65,8 @@ static const LumiWeights *ref_weights(void *ctx) { return ((Ref *)ctx)->w; }
 static void ref_embed(void *ctx, LumiRef xr, const LumiMat *emb, const int *tokens, int n) {
     (void)ctx;
     float *x = lumi_host(xr);
-    const float *w = emb->data;
     for (int t = 0; t < n; t++)
-        memcpy(x + (size_t)t * emb->cols, w + (size_t)tokens[t] * emb->cols, (size_t)emb->cols * sizeof(float));
+        for (int c = 0; c < emb->cols; c++) x[(size_t)t * emb->cols + c] = weight_at(emb, tokens[t], c);
 }
 
 static void ref_rmsnorm(void *ctx, LumiRef outr, LumiRef xr, const LumiMat *wm, int n, int dim, float eps) {
@@ -59,16 +82,51 @@ static void ref_rmsnorm(void *ctx, LumiRef outr, LumiRef xr, const LumiMat *wm, 
     }
 }
 
+/* q8_0 weights x q8_0-quantized activations, block by block. */
+static void ref_matmul_q8(float *out, int os, const float *x, const LumiMat *w, const float *bias, int n) {
+    int cols = w->cols, nb = cols / LUMI_Q8_BLOCK;
+    int8_t *q = lumi_xmalloc((size_t)cols);
+    float *dx = lumi_xmalloc(sizeof(float) * (size_t)nb);
+    size_t rb = lumi_row_bytes(LUMI_Q8_0, cols);
+    for (int t = 0; t < n; t++) {
+        lumi_quantize_q8_act(x + (size_t)t * cols, cols, q, dx);
+        for (int r = 0; r < w->rows; r++) {
+            const unsigned char *row = (const unsigned char *)w->data + (size_t)r * rb;
+            double s = 0;
+            for (int bk = 0; bk < nb; bk++) {
+                const unsigned char *blk = row + (size_t)bk * LUMI_Q8_BLOCK_BYTES;
+                uint16_t h;
+                memcpy(&h, blk, 2);
+                long isum = 0;
+                for (int i = 0; i < LUMI_Q8_BLOCK; i++) isum += (long)(int8_t)blk[2 + i] * q[bk * LUMI_Q8_BLOCK + i];
+                s += (double)lumi_f16_to_f32(h) * (double)dx[bk] * (double)isum;
+            }
+            if (bias) s += bias[r];
+            out[(size_t)t * os + r] = (float)s;
+        }
+    }
+    free(q);
+    free(dx);
+}
+
 static void ref_matmul(void *ctx, LumiRef outr, int out_stride, LumiRef xr, const LumiMat *w, const LumiMat *b, int n) {
     (void)ctx;
     float *out = lumi_host(outr);
-    const float *x = lumi_host(xr), *W = w->data, *bias = b ? b->data : NULL;
+    const float *x = lumi_host(xr), *bias = b ? b->data : NULL;
+    if (w->type == LUMI_Q8_0) {
+        ref_matmul_q8(out, out_stride, x, w, bias, n);
+        return;
+    }
     for (int t = 0; t < n; t++) {
         const float *xt = x + (size_t)t * w->cols;
         for (int r = 0; r < w->rows; r++) {
-            const float *wr = W + (size_t)r * w->cols;
             double s = 0;
-            for (int c = 0; c < w->cols; c++) s += (double)wr[c] * xt[c];
+            if (w->type == LUMI_F32) { /* the same sum, without the per-element dispatch */
+                const float *wr = (const float *)w->data + (size_t)r * w->cols;
+                for (int c = 0; c < w->cols; c++) s += (double)wr[c] * xt[c];
+            } else {
+                for (int c = 0; c < w->cols; c++) s += (double)weight_at(w, r, c) * xt[c];
+            }
             if (bias) s += bias[r];
             out[(size_t)t * out_stride + r] = (float)s;
         }
