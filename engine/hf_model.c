@@ -8,9 +8,11 @@
  * the files with the right shape and dtype:
  *   plan:   each weight the layout needs is looked up and checked;
  *   size:   the widening arena is the sum of the tensors that need it;
- *   bind:   F32 tensors are used in place from the mapping; BF16/F16 (and
- *           misaligned F32) are widened once into the arena (exactly: every
- *           bf16/f16 value is representable in f32). */
+ *   bind:   matrices are used in place from the mapping in their own
+ *           dtype (F32, BF16, F16: the weights= axis converts later, once,
+ *           if a path asks for another); norm weights and biases, which
+ *           every backend reads as f32, and misaligned tensors are widened
+ *           once into the arena (exactly: every bf16/f16 value is an f32). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +21,13 @@
 #include "dtype.h"
 #include "hf.h"
 
-/* One pointer to fill: *dst = the tensor's f32 data + off elements. */
+/* One weight to fill: *dst = the tensor's data + off elements; mat (the
+ * LumiMat dst belongs to, NULL for a vector) may keep the file's dtype. */
 typedef struct {
     const LumiStTensor *t;
     const void **dst;
     size_t off;
+    LumiMat *mat;
 } Bind;
 
 typedef struct {
@@ -37,7 +41,14 @@ typedef struct {
     int rc;
 } Plan;
 
-static int needs_copy(const LumiStTensor *t) { return t->type != LUMI_F32 || (uintptr_t)t->data % 4 != 0; }
+static size_t elem_size(const LumiStTensor *t) { return t->type == LUMI_F32 ? 4 : 2; }
+
+/* Used in place: an aligned matrix in any dtype, an aligned f32 vector. */
+static int needs_copy(const Bind *b) {
+    const LumiStTensor *t = b->t;
+    if ((uintptr_t)t->data % elem_size(t) != 0) return 1;
+    return !b->mat && t->type != LUMI_F32;
+}
 
 /* Finds `name` with shape [rows] (cols 0) or [rows, cols]; NULL and an
  * error unless it is there (optional: NULL, no error, when absent). */
@@ -69,26 +80,26 @@ static const LumiStTensor *need(Plan *p, const char *name, int rows, int cols, i
     return t;
 }
 
-static void bind(Plan *p, const LumiStTensor *t, const void **dst, size_t off) {
+static void bind(Plan *p, const LumiStTensor *t, const void **dst, size_t off, LumiMat *mat) {
     if (!t) return;
     if (p->n == p->cap) p->b = lumi_xrealloc(p->b, (size_t)(p->cap = p->cap ? 2 * p->cap : 64) * sizeof *p->b);
-    p->b[p->n++] = (Bind){t, dst, off};
+    p->b[p->n++] = (Bind){t, dst, off, mat};
 }
 
 static void vec(Plan *p, const char *name, int n, LumiMat *m) {
     *m = lumi_vec(NULL, n);
-    bind(p, need(p, name, n, 0, 0), &m->data, 0);
+    bind(p, need(p, name, n, 0, 0), &m->data, 0, NULL);
 }
 
 static void mat(Plan *p, const char *name, int rows, int cols, LumiMat *m) {
     *m = (LumiMat){NULL, LUMI_F32, rows, cols};
-    bind(p, need(p, name, rows, cols, 0), &m->data, 0);
+    bind(p, need(p, name, rows, cols, 0), &m->data, 0, m);
 }
 
 /* Rows [r0, r0 + rows) of a fused matrix t with `cols` columns. */
 static void slice(Plan *p, const LumiStTensor *t, int r0, int rows, int cols, LumiMat *m) {
     *m = (LumiMat){NULL, LUMI_F32, rows, cols};
-    bind(p, t, &m->data, (size_t)r0 * (size_t)cols);
+    bind(p, t, &m->data, (size_t)r0 * (size_t)cols, m);
 }
 
 #define NAME(fmt, ...) (snprintf(nm, sizeof nm, fmt, __VA_ARGS__), nm)
@@ -147,9 +158,9 @@ static void plan_qwen1(Plan *p, LumiModel *m) {
         slice(p, qkv, 2 * d, d, d, &L->wv);
         const LumiStTensor *b = need(p, NAME("transformer.h.%d.attn.c_attn.bias", l), 3 * d, 0, 0);
         L->bq = L->bk = L->bv = lumi_vec(NULL, d);
-        bind(p, b, &L->bq.data, 0);
-        bind(p, b, &L->bk.data, (size_t)d);
-        bind(p, b, &L->bv.data, 2 * (size_t)d);
+        bind(p, b, &L->bq.data, 0, NULL);
+        bind(p, b, &L->bk.data, (size_t)d, NULL);
+        bind(p, b, &L->bv.data, 2 * (size_t)d, NULL);
         mat(p, NAME("transformer.h.%d.attn.c_proj.weight", l), d, d, &L->wo);
         mat(p, NAME("transformer.h.%d.mlp.w2.weight", l), hd, d, &L->w1);
         mat(p, NAME("transformer.h.%d.mlp.w1.weight", l), hd, d, &L->w3);
@@ -163,28 +174,30 @@ static void plan_qwen1(Plan *p, LumiModel *m) {
 
 #undef NAME
 
-/* Sizes the arena by the tensors that need a copy, then fills every pointer. */
+/* Sizes the arena by the tensors that need a copy, then fills every weight. */
 static void bind_all(Plan *p, LumiModel *m) {
     const LumiStTensor *base = p->set->t;
     size_t *at = lumi_xmalloc((size_t)p->set->n * sizeof *at), total = 0;
     for (int i = 0; i < p->set->n; i++) at[i] = SIZE_MAX;
     for (int i = 0; i < p->n; i++) {
         const LumiStTensor *t = p->b[i].t;
-        size_t k = (size_t)(t - base), count = t->nbytes / (t->type == LUMI_F32 ? 4 : 2);
-        if (needs_copy(t) && at[k] == SIZE_MAX) at[k] = total, total += count;
+        size_t k = (size_t)(t - base);
+        if (needs_copy(&p->b[i]) && at[k] == SIZE_MAX) at[k] = total, total += t->nbytes / elem_size(t);
     }
     float *arena = total ? lumi_xmalloc(total * sizeof(float)) : NULL;
     unsigned char *widened = lumi_xcalloc((size_t)p->set->n, 1);
     m->owned = arena;
     for (int i = 0; i < p->n; i++) {
-        const LumiStTensor *t = p->b[i].t;
-        size_t k = (size_t)(t - base), count = t->nbytes / (t->type == LUMI_F32 ? 4 : 2);
-        const float *data = (const float *)(const void *)t->data;
-        if (needs_copy(t)) {
-            if (!widened[k]) lumi_widen(t->type, t->data, count, arena + at[k]), widened[k] = 1;
-            data = arena + at[k];
+        const Bind *b = &p->b[i];
+        const LumiStTensor *t = b->t;
+        size_t k = (size_t)(t - base);
+        if (needs_copy(b)) {
+            if (!widened[k]) lumi_widen(t->type, t->data, t->nbytes / elem_size(t), arena + at[k]), widened[k] = 1;
+            *b->dst = arena + at[k] + b->off;
+        } else {
+            *b->dst = (const unsigned char *)t->data + b->off * elem_size(t);
+            if (b->mat) b->mat->type = t->type;
         }
-        *p->b[i].dst = data + p->b[i].off;
     }
     free(widened);
     free(at);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "../paths/session.h"
+#include "../engine/weights.h"
 #include "helpers.h"
 
 typedef struct {
@@ -149,7 +150,9 @@ START_TEST(rotate_half_matches_interleaved) {
 }
 END_TEST
 
-START_TEST(bf16_widened_exactly) {
+/* BF16 matrices are held in place as bf16 (the default weights=file), and
+ * the f32 table widens them exactly. */
+START_TEST(bf16_kept_and_widened_exactly) {
     const char *v0 = th_synth("st_src2.bin", 16, 24, 1, 2, 1, 40, 8, 0, 22);
     LumiModel m, b;
     LumiErr e;
@@ -159,7 +162,10 @@ START_TEST(bf16_widened_exactly) {
     ck_assert_msg(lumi_model_load(dir, &b, &e) == 0, "%s", e.msg);
     ck_assert_int_eq(b.file_dtype, LUMI_BF16);
     ck_assert(b.cfg.shared_classifier);
-    const float *src = m.w.layers[0].w2.data, *got = b.w.layers[0].w2.data;
+    ck_assert_int_eq(b.w.layers[0].w2.type, LUMI_BF16);
+    const LumiWeights *w32;
+    ck_assert_msg(lumi_weights_get(&b, LUMI_F32, &w32, NULL, &e) == 0, "%s", e.msg);
+    const float *src = m.w.layers[0].w2.data, *got = w32->layers[0].w2.data;
     for (int i = 0; i < 16 * 24; i++) {
         uint32_t u = (uint32_t)to_bf16(src[i]) << 16;
         float want;
@@ -348,7 +354,7 @@ Suite *suite_safetensors(void) {
     TCase *tc = tcase_create("load");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, rotate_half_matches_interleaved);
-    tcase_add_test(tc, bf16_widened_exactly);
+    tcase_add_test(tc, bf16_kept_and_widened_exactly);
     tcase_add_test(tc, hostile_files);
     tcase_add_test(tc, qkv_bias);
     tcase_add_test(tc, shared_hf_checkpoints);

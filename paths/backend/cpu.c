@@ -13,6 +13,9 @@
  * LumiBackendOpts.force_scalar); LUMI_CPU_ISA=avx512|avx2|scalar picks one
  * explicitly (an error if this CPU cannot run it). */
 #include <math.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,15 +40,24 @@ typedef struct {
     size_t xq_cap;           /* elements xq holds (grows geometrically) */
 } Cpu;
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* CPUID.1:ECX bit 29 (clang 14's __builtin_cpu_supports has no "f16c") */
+static int has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1);
+}
+#endif
+
 const LumiCpuKernels *lumi_cpu_kernels(const char *isa) {
     int any = !isa || !*isa;
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
+    /* f16c: the f16 and q8_0 weights are widened with vcvtph2ps */
+    int f16c = has_f16c();
     int has512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
                  __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-                 __builtin_cpu_supports("fma");
-    /* f16c: the f16 and q8_0 weights are widened with vcvtph2ps */
-    int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+                 __builtin_cpu_supports("fma") && f16c;
+    int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
     int vnni = has512 && __builtin_cpu_supports("avx512vnni"); /* vpdpbusd for q8_0 */
 #else
     int has512 = 0, has2 = 0, vnni = 0;
