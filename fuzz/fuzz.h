@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "../engine/model.h"
-#include "../engine/session.h"
+#include "../paths/session.h"
 
 /* One in-memory file per process, rewritten for every input. */
 static inline const char *fuzz_memfile(const uint8_t *data, size_t size) {

@@ -9,6 +9,7 @@
 #include "../engine/tokenizer.h"
 #include "../experiments/inputs.h"
 #include "../experiments/trace.h"
+#include "../experiments/gen_loop.h"
 #include "fuzz.h"
 
 static LumiModel model;
@@ -62,7 +63,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         lumi_path_default(&p);
         if (lumi_path_parse("backend=cpu,threads=1", &p, &e) != 0) abort();
         int room = model.cfg.seq_len - n;
-        if (lumi_trace_run(&model, &p, ids, n, NULL, 0, steps < room ? steps : room, &sc, 1, 0, &t, &e) != 0) {
+        LumiStopSet stops;
+        lumi_default_stops(&tok, &stops);
+        if (lumi_trace_run(&model, &p, ids, n, NULL, 0, steps < room ? steps : room, &sc, &stops, 0, &t, &e) != 0) {
             fprintf(stderr, "fuzz_generate: %s\n", e.msg);
             abort(); /* a prompt that fits must generate */
         }
