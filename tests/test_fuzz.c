@@ -93,6 +93,10 @@ START_TEST(tokenizer_bin_inputs) { replay("tokenizer_bin", load_tokenizer, 1); }
 END_TEST
 START_TEST(safetensors_inputs) { replay("safetensors", load_hf, 1); }
 END_TEST
+START_TEST(tokenizers_inputs) { replay("tokenizers", load_tokenizer, 1); }
+END_TEST
+START_TEST(lmw_inputs) { replay("lmw", load_model, 1); }
+END_TEST
 
 Suite *suite_fuzz(void) {
     Suite *s = suite_create("fuzz");
@@ -101,6 +105,8 @@ Suite *suite_fuzz(void) {
     tcase_add_test(t, gguf_inputs);
     tcase_add_test(t, tokenizer_bin_inputs);
     tcase_add_test(t, safetensors_inputs);
+    tcase_add_test(t, tokenizers_inputs);
+    tcase_add_test(t, lmw_inputs);
     suite_add_tcase(s, t);
     return s;
 }
