@@ -193,3 +193,28 @@ void th_check_half(const char *backend, LumiDType t, const char *test) {
     lumi_model_free(&f32), lumi_model_free(&half), lumi_model_free(&wide);
 }
 
+
+float *th_qwen_style(LumiModel *m) {
+    LumiConfig *c = &m->cfg;
+    int per = c->dim + 2 * c->kv_dim;
+    float *bias = malloc(sizeof(float) * (size_t)per * c->n_layers);
+    LumiRng r;
+    lumi_rng_seed(&r, 99);
+    for (int i = 0; i < per * c->n_layers; i++) bias[i] = lumi_rng_f32(&r) - 0.5f;
+    for (int l = 0; l < c->n_layers; l++) {
+        LumiLayer *L = &m->w.layers[l];
+        float *b = bias + (size_t)l * per;
+        L->bq = lumi_vec(b, c->dim), L->bk = lumi_vec(b + c->dim, c->kv_dim);
+        L->bv = lumi_vec(b + c->dim + c->kv_dim, c->kv_dim);
+    }
+    c->qkv_bias = 1;
+    c->rope_style = LUMI_ROPE_HALF;
+    lumi_rope_free(&m->rope);
+    ck_assert(lumi_rope_init(&m->rope, c) == 0);
+    return bias;
+}
+
+void th_unqwen(LumiModel *m, float *bias) {
+    for (int l = 0; l < m->cfg.n_layers; l++) m->w.layers[l].bq = m->w.layers[l].bk = m->w.layers[l].bv = (LumiMat){0};
+    free(bias);
+}

@@ -21,5 +21,10 @@ void th_device_check(const LumiModel *m, const char *backend, const char *what, 
 /* A model held in t (bf16 or f16) on `backend`: 9 paths bitwise equal,
  * bitwise equal to its exact f32 widening, and not equal to the f32 model. */
 void th_check_half(const char *backend, LumiDType t, const char *test);
+/* Makes m Qwen-style in memory: random q/k/v biases and Hugging Face's
+ * half-split RoPE (test_safetensors covers reading them from files).
+ * Returns the bias buffer; th_unqwen() detaches and frees it. */
+float *th_qwen_style(LumiModel *m);
+void th_unqwen(LumiModel *m, float *bias);
 
 #endif
