@@ -140,8 +140,8 @@ static int load_tokenizer(const LumiYamlDoc *d, const LumiExpCommon *c, LumiExpI
     if (!in->have_tok) return 0;
     int rows = in->model.cfg.vocab_size;
     if (in->tok.vocab_size > rows) {
-        lumi_yaml_err(d, at, e, "%s: tokenizer %s has %d tokens but model %s only %d: they do not belong together", key,
-                      in->tok.path, in->tok.vocab_size, in->model_path, rows);
+        lumi_yaml_err(d, at, e, "%s: %s%s has %d tokens but model %s only %d: they do not belong together", key,
+                      c->tokenizer ? "" : "its tokenizer ", in->tok.path, in->tok.vocab_size, in->model_path, rows);
         lumi_tokenizer_free(&in->tok);
         in->have_tok = 0;
         return -1;

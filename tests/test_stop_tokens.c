@@ -136,6 +136,18 @@ START_TEST(config_finds_the_tokenizer_beside_the_model) {
     ck_assert_msg(cases && strstr(cases, "\"prompt_ids\":[1,"), "%s", cases ? cases : out);
     ck_assert_msg(strstr(out, "note: model") && strstr(out, "128256 embedding rows"), "%s", out);
     free(out), free(cases);
+    /* the tokenizer found beside a 1000-row model does not belong to it */
+    char cmd[1200], small[300];
+    snprintf(small, sizeof small, "%s", th_path("cfg_small"));
+    snprintf(cmd, sizeof cmd,
+             "./lumi synth --dim 16 --hidden 32 --layers 1 --heads 2 --vocab 1000 --seq 32 --hf -o %s >/dev/null 2>&1 && "
+             "cp %s/tokenizer.json %s/",
+             small, l3, small);
+    ck_assert_int_eq(th_run(cmd, NULL), 0);
+    ck_assert_int_eq(run_config("small.yaml", small, "", &out, &cases), 2);
+    ck_assert_msg(strstr(out, "small.yaml:3:8: model: its tokenizer") && strstr(out, "has 128256 tokens but model"),
+                  "%s", out);
+    free(out);
 }
 END_TEST
 
@@ -150,7 +162,7 @@ START_TEST(config_tokenizer_refusals) {
                   "%s", out);
     free(out);
     ck_assert_int_eq(run_config("big.yaml", bare, "tokenizer: " DEFAULT_TOKENIZER "\n", &out, &cases), 2);
-    ck_assert_msg(strstr(out, "big.yaml:4:") && strstr(out, "tokenizer: tokenizer " DEFAULT_TOKENIZER " has 512") &&
+    ck_assert_msg(strstr(out, "big.yaml:4:") && strstr(out, "tokenizer: " DEFAULT_TOKENIZER " has 512 tokens but model") &&
                       strstr(out, "do not belong together"),
                   "%s", out);
     free(out);
