@@ -151,6 +151,18 @@ START_TEST(config_finds_the_tokenizer_beside_the_model) {
 }
 END_TEST
 
+/* A GGUF model's embedded vocabulary encodes a config's text prompt:
+ * Llama 2's ids for "Hello" (BOS 1, "▁Hello" 15043). */
+START_TEST(config_finds_the_tokenizer_in_a_gguf) {
+    const char *gguf = SHARED_MODELS "/llama-2-tiny-random.gguf";
+    SKIP_UNLESS_FILE(SHARED_MODELS "/llama-2-tiny-random.gguf");
+    char *out, *cases;
+    ck_assert_int_eq(run_config("gguf.yaml", gguf, "", &out, &cases), 0);
+    ck_assert_msg(cases && strstr(cases, "\"prompt_ids\":[1,15043],"), "%s", cases ? cases : out);
+    free(out), free(cases);
+}
+END_TEST
+
 /* Without a tokenizer of its own a text prompt is refused naming the key;
  * a tokenizer larger than the model's vocabulary is refused: exit 2. */
 START_TEST(config_tokenizer_refusals) {
@@ -176,6 +188,7 @@ Suite *suite_stop_tokens(void) {
     tcase_add_test(tc, llama3_vocabulary_stops_at_its_end_tokens);
     tcase_add_test(tc, qwen_vocabulary_stops_at_its_end_tokens);
     tcase_add_test(tc, config_finds_the_tokenizer_beside_the_model);
+    tcase_add_test(tc, config_finds_the_tokenizer_in_a_gguf);
     tcase_add_test(tc, config_tokenizer_refusals);
     suite_add_tcase(s, tc);
     return s;
