@@ -125,7 +125,6 @@ static int parse(ChatExp *x, LumiErr *e) {
     if (lumi_yaml_str(d, d->root, "template", 0, &x->template_name, e) != 0) return -1;
     if (lumi_yaml_str(d, d->root, "system", 0, &x->system, e) != 0) return -1;
     if (!x->template_name) x->template_name = "llama2";
-    if (!x->c.tokenizer) return lumi_yaml_err(d, d->root, e, "a chat needs 'tokenizer'");
     if (lumi_config_paths(d, lumi_yaml_get(d->root, "paths"), &x->matrix, &x->n_matrix, e) != 0) return -1;
     const LumiYamlNode *r = lumi_yaml_get(d->root, "reference");
     if (r) {
@@ -197,6 +196,8 @@ static int converse(ChatExp *x, const LumiPathEntry *pe, int generate, TurnRows 
         o->n_rows =
             o->r.new_tokens + (forced ? n_forced : (o->r.stop == LUMI_GEN_STOP_TOKEN ? o->r.n_ids : o->r.n_ids - 1));
         if (o->n_rows < o->r.new_tokens) o->n_rows = o->r.new_tokens;
+        /* keep only the rows computed: a 128K vocabulary makes a whole context of rows 64 MB a turn */
+        o->rows = lumi_xrealloc(o->rows, sizeof(float) * V * (size_t)(o->n_rows > 0 ? o->n_rows : 1));
         if (generate) {
             x->script[t] = lumi_xmalloc(sizeof(int) * (size_t)(o->r.n_ids > 0 ? o->r.n_ids : 1));
             memcpy(x->script[t], o->r.ids, sizeof(int) * (size_t)o->r.n_ids);
@@ -476,6 +477,10 @@ static int run(const LumiYamlDoc *doc, const LumiRunOpts *o) {
     stage = 1;
     if (parse(&x, &e) != 0 || lumi_inputs_load(doc, &x.c, &x.in, &e) != 0) goto out;
     stage = 2;
+    if (!x.in.have_tok) { /* turns are text (inputs.c refuses text without one; this keeps it so) */
+        lumi_yaml_err(doc, doc->root, &e, "a chat needs 'tokenizer' (none embedded in or beside %s)", x.in.model_path);
+        goto out;
+    }
     rc = experiment(&x, o, &e, &fails);
     if (rc == 0 && fails) {
         fprintf(stderr, "lumi: %d of %d paths %s\n", fails, x.n_paths, o->check ? "failed" : "differ");

@@ -162,11 +162,9 @@ static int common(const LumiYamlDoc *d, LumiExpCommon *c, int eos_default, LumiE
     if (parse_model(d, r, &c->model, e) != 0) return -1;
     if (lumi_yaml_str(d, r, "tokenizer", 0, &c->tokenizer, e) != 0) return -1;
     c->tokenizer_node = lumi_yaml_get(r, "tokenizer");
+    /* text prompts without `tokenizer:` need the model's own: checked when
+     * the model is loaded (inputs.c) */
     if (parse_prompts(d, r, c, e) != 0) return -1;
-    for (int i = 0; i < c->n_prompts; i++)
-        if (!c->prompts[i].ids && !c->tokenizer)
-            return lumi_yaml_err(d, c->prompts[i].node, e, "prompt '%s' is text: the config needs 'tokenizer'",
-                                 c->prompts[i].name);
     if (lumi_yaml_int(d, r, "steps", 0, 0, 1 << 20, &c->steps, e) != 0) return -1;
     if (lumi_yaml_bool(d, r, "bos", 0, &c->bos, e) != 0) return -1;
     if (lumi_yaml_bool(d, r, "stop_at_eos", 0, &c->stop_at_eos, e) != 0) return -1;

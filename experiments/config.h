@@ -63,7 +63,7 @@ typedef struct {
 typedef struct {
     const char *name, *kind;
     LumiModelSrc model;
-    const char *tokenizer;   /* NULL: prompts must be ids */
+    const char *tokenizer;   /* NULL: the model's own (inputs.c), else prompts must be ids */
     const LumiYamlNode *tokenizer_node;
     LumiPromptSrc *prompts;
     int n_prompts;

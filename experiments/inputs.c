@@ -121,6 +121,37 @@ static int load_prompt(const LumiYamlDoc *d, const LumiExpCommon *c, int i, Lumi
     return 0;
 }
 
+/* The config's `tokenizer:` when given, else the model's own (embedded in a
+ * GGUF file, or tokenizer.json / tokenizer.model beside a Hugging Face
+ * folder's config.json), as the CLI finds it; then the vocabulary check
+ * the CLI makes: a tokenizer with more tokens than the model has rows
+ * cannot be its tokenizer, fewer is normal (padded embeddings). */
+static int load_tokenizer(const LumiYamlDoc *d, const LumiExpCommon *c, LumiExpInputs *in, LumiErr *e) {
+    LumiErr le;
+    const LumiYamlNode *at = c->tokenizer ? c->tokenizer_node : c->model.node;
+    const char *key = c->tokenizer ? "tokenizer" : "model";
+    if (lumi_tokenizer_for_model(in->model_path, c->tokenizer, &in->tok, &in->have_tok, &le) != 0)
+        return lumi_yaml_err(d, at, e, "%s: %s", key, le.msg);
+    for (int i = 0; i < c->n_prompts && !in->have_tok; i++)
+        if (!c->prompts[i].ids)
+            return lumi_yaml_err(d, c->prompts[i].node, e,
+                                 "prompt '%s' is text: the config needs 'tokenizer' (none embedded in or beside %s)",
+                                 c->prompts[i].name, in->model_path);
+    if (!in->have_tok) return 0;
+    int rows = in->model.cfg.vocab_size;
+    if (in->tok.vocab_size > rows) {
+        lumi_yaml_err(d, at, e, "%s: %s%s has %d tokens but model %s only %d: they do not belong together", key,
+                      c->tokenizer ? "" : "its tokenizer ", in->tok.path, in->tok.vocab_size, in->model_path, rows);
+        lumi_tokenizer_free(&in->tok);
+        in->have_tok = 0;
+        return -1;
+    }
+    if (in->tok.vocab_size < rows)
+        fprintf(stderr, "lumi: note: model %s has %d embedding rows, tokenizer %s %d tokens; ids past it print as <id N>\n",
+                in->model_path, rows, in->tok.path, in->tok.vocab_size);
+    return 0;
+}
+
 int lumi_inputs_load(const LumiYamlDoc *d, const LumiExpCommon *c, LumiExpInputs *in, LumiErr *e) {
     memset(in, 0, sizeof *in);
     LumiErr le;
@@ -136,12 +167,9 @@ int lumi_inputs_load(const LumiYamlDoc *d, const LumiExpCommon *c, LumiExpInputs
         lumi_model_free(&in->model);
         return lumi_yaml_err(d, c->model.node, e, "model: %s", le.msg);
     }
-    if (c->tokenizer) {
-        if (lumi_tokenizer_load(c->tokenizer, &in->tok, &le) != 0) {
-            lumi_model_free(&in->model);
-            return lumi_yaml_err(d, c->tokenizer_node, e, "tokenizer: %s", le.msg);
-        }
-        in->have_tok = 1;
+    if (load_tokenizer(d, c, in, e) != 0) {
+        lumi_model_free(&in->model);
+        return -1;
     }
     in->n_prompts = c->n_prompts;
     in->ids = lumi_xcalloc((size_t)c->n_prompts, sizeof *in->ids);

@@ -67,6 +67,7 @@ void lumi_run_json_common(FILE *f, const LumiExpCommon *c, const LumiExpInputs *
     }
     fprintf(f, "},\"tokenizer\":");
     if (c->tokenizer) lumi_json_cstr(f, c->tokenizer);
+    else if (in->have_tok) lumi_json_cstr(f, in->tok.path); /* the model's own, found beside it */
     else fprintf(f, "null");
     fprintf(f, ",\"prompts\":[");
     for (int i = 0; i < in->n_prompts; i++) {

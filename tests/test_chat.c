@@ -557,6 +557,57 @@ START_TEST(chat_check_passes_and_canary_fails) {
 }
 END_TEST
 
+/* configs/chat-llama3.yaml, copied with its output in the test folder;
+ * with `paths` non-NULL, everything from its `paths:` on is replaced by
+ * paths and it is renamed (a variant). Returns lumi check's exit status. */
+static int check_llama3_config(const char *paths, char **out) {
+    char *text;
+    size_t len;
+    LumiErr e;
+    ck_assert_msg(lumi_read_file("configs/chat-llama3.yaml", &text, &len, &e) == 0, "%s", e.msg);
+    const char *copy = th_path(paths ? "chat-llama3-canary.yaml" : "chat-llama3.yaml");
+    FILE *f = fopen(copy, "w");
+    ck_assert(f != NULL);
+    if (paths) {
+        char *cut = strstr(text, "\npaths:"), *name = strstr(text, "name: chat-llama3\n");
+        ck_assert(cut && name);
+        cut[1] = 0;
+        name[17] = 0; /* the text before and after "name: chat-llama3" */
+        fprintf(f, "%s-canary\n%s%s", text, name + 18, paths);
+    } else {
+        fputs(text, f);
+    }
+    fprintf(f, "\noutput: %s\n", th_tmpdir());
+    fclose(f);
+    free(text);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "./lumi check %s 2>&1", copy);
+    return th_run(cmd, out);
+}
+
+/* The shipped Llama 3 chat: the real special tokens, keep == rebuild bitwise
+ * on ref and cpu; the same conversation with a logit of turn 2 moved by
+ * 1e-6 on one path fails naming that path, turn and position. */
+START_TEST(chat_llama3_config) {
+    SKIP_UNLESS_FILE(SHARED_MODELS "/llama3-tokenizer/tokenizer.json");
+    char *out;
+    int rc = check_llama3_config(NULL, &out);
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "template llama3") && strstr(out, "backend=cpu,cache=fixed,prefill=batched,turns=keep") &&
+                      strstr(out, "backend=ref,cache=fixed,prefill=batched,turns=rebuild") && !strstr(out, "FAIL"),
+                  "%s", out);
+    free(out);
+    rc = check_llama3_config("paths:\n  - {backend: ref, cache: fixed, prefill: batched}\n"
+                             "  - {backend: ref, cache: fixed, prefill: batched, canary: {position: 50, epsilon: 1e-6}}\n"
+                             "turns: [keep]\nreference: {backend: ref, cache: fixed, prefill: token}\n",
+                             &out);
+    ck_assert_msg(rc == 1, "rc %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "canary@50") && strstr(out, "FAIL  turn 2 position 50") && strstr(out, "1 of 2 paths"),
+                  "%s", out);
+    free(out);
+}
+END_TEST
+
 START_TEST(chat_cli_pipe) {
     char *out = NULL;
     int rc = th_run("printf 'Who made the heaven?\\nAnd the earth?\\n' | ./lumi chat -m " DEFAULT_MODEL
@@ -598,6 +649,7 @@ Suite *suite_chat(void) {
     tcase_add_test(tc, overflow_drops_whole_turns);
     tcase_add_test(tc, refused_turn_keeps_the_conversation);
     tcase_add_test(tc, chat_check_passes_and_canary_fails);
+    tcase_add_test(tc, chat_llama3_config);
     tcase_add_test(tc, chat_cli_pipe);
     suite_add_tcase(s, tc);
     return s;

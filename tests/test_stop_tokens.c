@@ -8,13 +8,15 @@
  * so the final normed state is all ones, and only the chosen token's
  * classifier row is non-zero. Choosing an end token must stop at once with
  * "stop":"eos"; choosing an ordinary token must run all steps, so the
- * check can fail. */
+ * check can fail. The same folders run as experiment configs without a
+ * `tokenizer:` key, which find it as the CLI does. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../engine/hf_write.h"
 #include "../engine/synth.h"
+#include "../engine/util.h"
 #include "helpers.h"
 
 /* Writes the model that always picks `winner` to th_path(name) with the
@@ -85,12 +87,109 @@ START_TEST(qwen_vocabulary_stops_at_its_end_tokens) {
 }
 END_TEST
 
+/* A generate config on `model` (tokenizer_line "" or "tokenizer: F\n"),
+ * prompt "Hello", 6 greedy steps; returns lumi run's exit status, its
+ * output in *out and, on success, cases.jsonl in *cases. */
+static int run_config(const char *name, const char *model, const char *tokenizer_line, char **out, char **cases) {
+    char cfg[300], cmd[1200];
+    snprintf(cfg, sizeof cfg, "%s", th_path(name));
+    FILE *f = fopen(cfg, "w");
+    ck_assert(f != NULL);
+    fprintf(f, "name: cfgtok\nkind: generate\nmodel: %s\n%sprompts: [\"Hello\"]\nsteps: 6\n"
+               "paths: {backend: ref}\noutput: %s\n",
+            model, tokenizer_line, th_path("cfg_results"));
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "./lumi run %s 2>&1", cfg);
+    int rc = th_run(cmd, out);
+    *cases = NULL;
+    const char *dir = strstr(*out, "results in ");
+    if (rc == 0 && dir) {
+        char p[700];
+        dir += 11;
+        snprintf(p, sizeof p, "%.*s/cases.jsonl", (int)strcspn(dir, "\n"), dir);
+        LumiErr e;
+        ck_assert_msg(lumi_read_file(p, cases, NULL, &e) == 0, "%s", e.msg);
+    }
+    return rc;
+}
+
+/* A config on a Hugging Face folder names no tokenizer: tokenizer.json
+ * beside config.json encodes the text prompt (BOS 128000, "Hello" 9906)
+ * and its <|eot_id|> ends generation; an ordinary token runs all steps;
+ * an explicit `tokenizer:` still wins (kjv512.bin: BOS 1, a vocabulary note). */
+START_TEST(config_finds_the_tokenizer_beside_the_model) {
+    const char *l3 = SHARED_MODELS "/llama3-tokenizer";
+    SKIP_UNLESS_FILE(SHARED_MODELS "/llama3-tokenizer/tokenizer.json");
+    char *out, *cases;
+    ck_assert_int_eq(run_config("end.yaml", picker("cfg_end", 128256, 128009, l3), "", &out, &cases), 0);
+    ck_assert_msg(cases && strstr(cases, "\"prompt_ids\":[128000,9906],\"tokens\":[]") &&
+                      strstr(cases, "\"stop\":\"eos\""),
+                  "%s", cases ? cases : out);
+    free(out), free(cases);
+    const char *plain = picker("cfg_plain", 128256, 9906, l3);
+    ck_assert_int_eq(run_config("plain.yaml", plain, "", &out, &cases), 0);
+    ck_assert_msg(cases && strstr(cases, "\"tokens\":[9906,9906,9906,9906,9906,9906]") &&
+                      strstr(cases, "\"stop\":\"steps\""),
+                  "%s", cases ? cases : out);
+    free(out), free(cases);
+    ck_assert_int_eq(run_config("explicit.yaml", plain, "tokenizer: " DEFAULT_TOKENIZER "\n", &out, &cases), 0);
+    ck_assert_msg(cases && strstr(cases, "\"prompt_ids\":[1,"), "%s", cases ? cases : out);
+    ck_assert_msg(strstr(out, "note: model") && strstr(out, "128256 embedding rows"), "%s", out);
+    free(out), free(cases);
+    /* the tokenizer found beside a 1000-row model does not belong to it */
+    char cmd[1200], small[300];
+    snprintf(small, sizeof small, "%s", th_path("cfg_small"));
+    snprintf(cmd, sizeof cmd,
+             "./lumi synth --dim 16 --hidden 32 --layers 1 --heads 2 --vocab 1000 --seq 32 --hf -o %s >/dev/null 2>&1 && "
+             "cp %s/tokenizer.json %s/",
+             small, l3, small);
+    ck_assert_int_eq(th_run(cmd, NULL), 0);
+    ck_assert_int_eq(run_config("small.yaml", small, "", &out, &cases), 2);
+    ck_assert_msg(strstr(out, "small.yaml:3:8: model: its tokenizer") && strstr(out, "has 128256 tokens but model"),
+                  "%s", out);
+    free(out);
+}
+END_TEST
+
+/* A GGUF model's embedded vocabulary encodes a config's text prompt:
+ * Llama 2's ids for "Hello" (BOS 1, "▁Hello" 15043). */
+START_TEST(config_finds_the_tokenizer_in_a_gguf) {
+    const char *gguf = SHARED_MODELS "/llama-2-tiny-random.gguf";
+    SKIP_UNLESS_FILE(SHARED_MODELS "/llama-2-tiny-random.gguf");
+    char *out, *cases;
+    ck_assert_int_eq(run_config("gguf.yaml", gguf, "", &out, &cases), 0);
+    ck_assert_msg(cases && strstr(cases, "\"prompt_ids\":[1,15043],"), "%s", cases ? cases : out);
+    free(out), free(cases);
+}
+END_TEST
+
+/* Without a tokenizer of its own a text prompt is refused naming the key;
+ * a tokenizer larger than the model's vocabulary is refused: exit 2. */
+START_TEST(config_tokenizer_refusals) {
+    char *out, *cases;
+    const char *bare = th_synth("bare.bin", 16, 32, 1, 2, 2, 256, 32, 0, 3);
+    ck_assert_int_eq(run_config("none.yaml", bare, "", &out, &cases), 2);
+    ck_assert_msg(strstr(out, "none.yaml:") && strstr(out, "prompt 'p0' is text: the config needs 'tokenizer'") &&
+                      strstr(out, bare),
+                  "%s", out);
+    free(out);
+    ck_assert_int_eq(run_config("big.yaml", bare, "tokenizer: " DEFAULT_TOKENIZER "\n", &out, &cases), 2);
+    ck_assert_msg(strstr(out, "big.yaml:4:") && strstr(out, "tokenizer: " DEFAULT_TOKENIZER " has 512 tokens but model") &&
+                      strstr(out, "do not belong together"),
+                  "%s", out);
+    free(out);
+}
+END_TEST
+
 Suite *suite_stop_tokens(void) {
     Suite *s = suite_create("stop_tokens");
     TCase *tc = tcase_create("generate");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, llama3_vocabulary_stops_at_its_end_tokens);
     tcase_add_test(tc, qwen_vocabulary_stops_at_its_end_tokens);
+    tcase_add_test(tc, config_finds_the_tokenizer_beside_the_model);
+    tcase_add_test(tc, config_finds_the_tokenizer_in_a_gguf);
+    tcase_add_test(tc, config_tokenizer_refusals);
     suite_add_tcase(s, tc);
     return s;
 }
