@@ -21,7 +21,7 @@
 #include "cli.h"
 
 static const char *USAGE =
-    "usage: lumi chat -m MODEL -z TOKENIZER [--template auto|llama2|llama3|chatml|none] [--system TEXT]\n"
+    "usage: lumi chat -m MODEL [-z TOKENIZER] [--template auto|llama2|llama3|chatml|none] [--system TEXT]\n"
     "                 [--path backend=..,cache=..,prefill=..,turns=keep|rebuild] [-n MAX_NEW] [sampler flags] "
     "[--json]\n"
     "  --template T  how turns become tokens (default auto: picked from the vocabulary's marker tokens)\n"
@@ -235,7 +235,7 @@ int cmd_chat(int argc, char **argv) {
             return LUMI_EXIT_BAD;
         }
     }
-    if (!o.model || !o.tokenizer) return cli_error("chat: needs -m MODEL and -z TOKENIZER"), LUMI_EXIT_BAD;
+    if (!o.model) return cli_error("chat: needs -m MODEL"), LUMI_EXIT_BAD;
     if (o.prompt || o.ids || o.out || o.no_bos)
         return cli_error("chat: -p, --ids, -o and --no-bos do not apply (turns come from stdin)"), LUMI_EXIT_BAD;
     LumiErr e;
@@ -243,16 +243,18 @@ int cmd_chat(int argc, char **argv) {
     if (!o.path.turns[0]) strcpy(o.path.turns, "keep");
     LumiModel m;
     LumiTokenizer t;
-    if (lumi_model_load(o.model, &m, &e) != 0) return cli_error("%s", e.msg), LUMI_EXIT_BAD;
-    int rc = LUMI_EXIT_BAD;
-    if (lumi_tokenizer_load(o.tokenizer, &t, &e) != 0) {
-        cli_error("%s", e.msg);
+    if (lumi_model_load(o.model, &m, &e) != 0) return cli_error("-m: %s", e.msg), LUMI_EXIT_BAD;
+    int rc = LUMI_EXIT_BAD, have_tok = 0;
+    /* -z, else the model's own (embedded, or beside its config.json) */
+    if (lumi_tokenizer_for_model(o.model, o.tokenizer, &t, &have_tok, &e) != 0) {
+        cli_error("%s%s", o.tokenizer ? "-z: " : "", e.msg);
         goto out_model;
     }
-    if (t.vocab_size > m.cfg.vocab_size) {
-        cli_error("%s has %d tokens but %s only %d", o.tokenizer, t.vocab_size, o.model, m.cfg.vocab_size);
-        goto out_tok;
+    if (!have_tok) {
+        cli_error("chat: needs a tokenizer: -z TOKENIZER (none embedded in or beside %s)", o.model);
+        goto out_model;
     }
+    if (cli_check_vocab(&t, o.model, m.cfg.vocab_size) != 0) goto out_tok;
     LumiChatTemplate tpl;
     char why[160];
     if (lumi_template_open(tpl_name, &t, &tpl, why, sizeof why, &e) != 0) {
