@@ -68,6 +68,12 @@ static const char *GENERATE =
     "name: %s\nkind: generate\nmodel: models/kjv1M.bin\ntokenizer: models/kjv512.bin\noutput: %s\n"
     "prompts: [\"And God said\", \"In the beginning\"]\nsteps: 6\npaths:\n  cache: [none, fixed]\n";
 
+static const char *CHAT =
+    "name: %s\nkind: chat\nmodel: models/kjv1M.bin\ntokenizer: models/kjv512.bin\noutput: %s\ntemplate: llama2\n"
+    "prompts: [\"Who made the heaven?\", \"What was upon the deep?\", \"And the light?\"]\n"
+    "replies: [null, \"Darkness.\"]\nsteps: 6\npaths:\n  backend: [ref, cpu]\n  cache: [fixed]\n  prefill: [batched]\n"
+    "  extra:\n    - {backend: cpu, cache: growing, prefill: \"chunked:2\"}\nturns: [keep, rebuild]\n";
+
 /* Writes a config from one of the templates above into the temp folder. */
 static const char *config(const char *tmpl, const char *name) {
     char text[2048], file[128];
@@ -244,6 +250,94 @@ START_TEST(merge_refuses_bad_shards) {
     free(out);
     ck_assert_int_eq(sh(NULL, LUMI " merge %s", dir("rf_m6")), 2);
     ck_assert_int_eq(sh(NULL, LUMI " merge --help"), 0);
+}
+END_TEST
+
+/* chat: path x turns strategy; time to first token is the only timing
+ * (ttft_ms in chat.csv, every column but the turn in ttft.csv), the rest
+ * of chat.csv, run.json's paths and the printed verdict table (which has
+ * the same-backend anchor column) must be the same. */
+static char *chat_part(const char *cmd_fmt, const char *d) {
+    char *o;
+    ck_assert_int_eq(sh(&o, cmd_fmt, d), 0);
+    return o;
+}
+
+static void chat_same(const char *a, const char *b, int want_same) {
+    static const char *parts[] = {"cut -d, -f1-6 %s/chat.csv", "cut -d, -f1 %s/ttft.csv",
+                                  "grep -o '\"paths\":\\[[^]]*\\]' %s/run.json", "cat %s/table.txt"};
+    int same = 1;
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+        char *x = chat_part(parts[i], a), *y = chat_part(parts[i], b);
+        ck_assert_msg(strlen(x) > 10, "%s: %s", parts[i], x);
+        if (strcmp(x, y) != 0) same = 0;
+        if (want_same) ck_assert_msg(!strcmp(x, y), "%s:\n%s\nvs\n%s", parts[i], x, y);
+        free(x);
+        free(y);
+    }
+    ck_assert_int_eq(same, want_same);
+}
+
+/* lumi run/merge with the verdict table (stdout up to the timings) kept in DIR/table.txt. */
+static int chat_run(const char *args, const char *d) {
+    char *out;
+    int rc = sh(&out, LUMI " %s > %s.out 2>/dev/null; rc=$?; sed '/^time to first/,$d' %s.out > %s/table.txt; exit $rc",
+                args, d, d, d);
+    free(out);
+    return rc;
+}
+
+START_TEST(chat_merge_is_byte_identical) {
+    const char *cfg = config(CHAT, "sh_chat");
+    char a[1600];
+    snprintf(a, sizeof a, "run %s --dir %s", cfg, dir("ch_full"));
+    ck_assert_int_eq(chat_run(a, dir("ch_full")), 0);
+    for (int i = 1; i <= 4; i++) {
+        char s[32];
+        snprintf(s, sizeof s, "ch_s%d", i);
+        snprintf(a, sizeof a, "run %s --shard %d/4 --dir %s", cfg, i, dir(s));
+        ck_assert_int_eq(chat_run(a, dir(s)), 0);
+    }
+    snprintf(a, sizeof a, "merge %s '%s'", dir("ch_m"), th_path("ch_s[1-4]"));
+    ck_assert_int_eq(chat_run(a, dir("ch_m")), 0);
+    chat_same(dir("ch_full"), dir("ch_m"), 1);
+    ck_assert_int_eq(sh(NULL, "test $(grep -c '\"role\":\"path\"' %s/cases.jsonl) = 6", dir("ch_m")), 0);
+    char x[4][512];
+    for (int i = 0; i < 4; i++) {
+        char s[32];
+        snprintf(s, sizeof s, "ch_s%d", i + 1);
+        snprintf(x[i], sizeof x[i], "%s", dir(s));
+    }
+    /* find the shard holding a path held to an anchor, and perturb that record */
+    int found = 0;
+    for (int i = 0; i < 4 && !found; i++) {
+        if (sh(NULL, "grep -q '\"own_positions\":[1-9]' %s/cases.jsonl", x[i]) != 0) continue;
+        found = 1;
+        ck_assert_int_eq(sh(NULL, "rm -rf %s && cp -r %s %s && sed -i '0,/\"own_bitwise\":[1-9][0-9]*/s//\"own_bitwise\":1/' "
+                                  "%s/cases.jsonl", dir("ch_x"), x[i], dir("ch_x"), dir("ch_x")), 0);
+        char list[2200] = "";
+        for (int j = 0; j < 4; j++) {
+            strcat(list, " ");
+            strcat(list, j == i ? dir("ch_x") : x[j]);
+        }
+        snprintf(a, sizeof a, "merge %s%s", dir("ch_bad"), list);
+        ck_assert_int_eq(chat_run(a, dir("ch_bad")), 0);
+        chat_same(dir("ch_full"), dir("ch_bad"), 0);
+    }
+    ck_assert_msg(found, "no shard holds a path checked against its anchor");
+    /* a shard that lost a path is refused, naming it */
+    char *out;
+    ck_assert_int_eq(sh(NULL, "rm -rf %s && cp -r %s %s && sed -i '/\"role\":\"path\"/d' %s/cases.jsonl", dir("ch_l"),
+                        x[0], dir("ch_l"), dir("ch_l")), 0);
+    ck_assert_int_eq(sh(&out, LUMI " merge %s %s %s %s %s", dir("ch_lm"), dir("ch_l"), x[1], x[2], x[3]), 2);
+    ck_assert_msg(strstr(out, "missing case 'path=backend="), "%s", out);
+    free(out);
+    /* a run that lost its last path resumes it (its anchor computed again, not logged) */
+    ck_assert_int_eq(sh(NULL, "rm -rf %s && cp -r %s %s && cd %s && rm chat.csv && head -n -4 cases.jsonl > c && mv c cases.jsonl",
+                        dir("ch_r"), dir("ch_full"), dir("ch_r"), dir("ch_r")), 0);
+    snprintf(a, sizeof a, "run --resume %s", dir("ch_r"));
+    ck_assert_int_eq(chat_run(a, dir("ch_r")), 0);
+    chat_same(dir("ch_full"), dir("ch_r"), 1);
 }
 END_TEST
 
@@ -491,6 +585,7 @@ Suite *suite_shard(void) {
     tcase_add_test(tc, equivalence_merge_is_byte_identical);
     tcase_add_test(tc, merge_refuses_bad_shards);
     tcase_add_test(tc, study_merge_is_byte_identical);
+    tcase_add_test(tc, chat_merge_is_byte_identical);
     tcase_add_test(tc, generate_merge_has_the_same_tokens);
     tcase_add_test(tc, resume_completes_a_killed_shard);
     tcase_add_test(tc, every_kind_records_provenance);
