@@ -516,6 +516,55 @@ END_TEST
 
 /* The generated scripts, read and then run as Slurm would (one process per
  * array task, SLURM_ARRAY_TASK_ID set), without Slurm. */
+/* golden record: prompts; lumi golden merge writes the config's goldens
+ * folder byte for byte as an unsharded record does. */
+START_TEST(golden_merge_is_byte_identical) {
+    char text[2048], cfg[512], g[512], w[512], *out;
+    snprintf(text, sizeof text, EQUIV, "gm_golden", th_path("results"));
+    snprintf(g, sizeof g, "%s", th_path("gm_goldens"));
+    snprintf(w, sizeof w, "%s", th_path("gm_whole"));
+    snprintf(text + strlen(text), sizeof text - strlen(text), "goldens: %s\n", g);
+    snprintf(cfg, sizeof cfg, "%s", th_path("gm_golden.yaml"));
+    write_text(cfg, text);
+    ck_assert_msg(sh(&out, LUMI " golden record %s && mv %s %s", cfg, g, w) == 0, "%s", out);
+    free(out);
+    for (int i = 1; i <= 3; i++) {
+        char s[32];
+        snprintf(s, sizeof s, "gm_s%d", i);
+        ck_assert_msg(sh(&out, LUMI " golden record %s --shard %d/3 --dir %s", cfg, i, dir(s)) == 0, "%s", out);
+        free(out);
+    }
+    ck_assert_int_eq(sh(&out, "grep -o '\"shard\":{\"index\":2,\"count\":3,' %s/run.json", dir("gm_s2")), 0);
+    free(out);
+    ck_assert_msg(sh(&out, LUMI " golden merge %s '%s'", cfg, th_path("gm_s[1-3]")) == 0, "%s", out);
+    free(out);
+    const char *same = "cd %s && ls *.npy.gz manifest.json > /dev/null && for f in *.npy.gz manifest.json; do cmp $f %s/$f || exit 1; done";
+    ck_assert_int_eq(sh(&out, same, w, g), 0);
+    free(out);
+    ck_assert_int_eq(sh(NULL, "test $(ls %s/*.npy.gz | wc -l) = 3", g), 0);
+    ck_assert_int_eq(sh(NULL, LUMI " golden verify %s", cfg), 0);
+    /* goldens are not replaced without --force */
+    ck_assert_int_eq(sh(&out, LUMI " golden merge %s '%s'", cfg, th_path("gm_s[1-3]")), 2);
+    ck_assert_msg(strstr(out, "--force"), "%s", out);
+    free(out);
+    /* a shard missing, or a damaged one, is refused; a changed one changes the goldens */
+    ck_assert_int_eq(sh(&out, LUMI " golden merge --force %s %s %s", cfg, dir("gm_s1"), dir("gm_s3")), 2);
+    ck_assert_msg(strstr(out, "shard 2/3 is missing") && strstr(out, "missing prompt '"), "%s", out);
+    free(out);
+    char x[512];
+    snprintf(x, sizeof x, "%s", dir("gm_x2"));
+    ck_assert_int_eq(sh(NULL, "cp -r %s %s && f=$(ls %s/*.npy.gz | head -1) && gzip -dc $f | head -c 300 | gzip > $f",
+                        dir("gm_s2"), x, x), 0);
+    ck_assert_int_eq(sh(&out, LUMI " golden merge --force %s %s %s %s", cfg, dir("gm_s1"), x, dir("gm_s3")), 2);
+    free(out);
+    ck_assert_int_eq(sh(NULL, "rm -r %s && cp -r %s %s && sed -i '0,/\"tokens\": \\[[0-9]*/s//\"tokens\": [7/' %s/manifest.json",
+                        x, dir("gm_s2"), x, x), 0);
+    ck_assert_msg(sh(&out, LUMI " golden merge --force %s %s %s %s", cfg, dir("gm_s1"), x, dir("gm_s3")) == 0, "%s", out);
+    free(out);
+    ck_assert_int_ne(sh(NULL, same, w, g), 0);
+}
+END_TEST
+
 START_TEST(slurm_scripts) {
     const char *cfg = config(EQUIV, "sh_slurm");
     char d[512];
@@ -591,6 +640,7 @@ Suite *suite_shard(void) {
     tcase_add_test(tc, every_kind_records_provenance);
     tcase_add_test(tc, bench_shards_and_provenance);
     tcase_add_test(tc, golden_record_records_provenance);
+    tcase_add_test(tc, golden_merge_is_byte_identical);
     tcase_add_test(tc, slurm_scripts);
     suite_add_tcase(s, tc);
     return s;
