@@ -504,6 +504,26 @@ START_TEST(bench_shards_and_provenance) {
     ck_assert_int_eq(count(a, "\n"), 1 + 3 * 2);
     free(a);
     free(b);
+    /* the merged run draws the plot of every row, and its machine is the shards' (none here: machine: false) */
+    ck_assert_int_eq(sh(NULL, "test $(grep -c '^\"kjv1M backend=' %s/bench.dat) = 3", dir("bn_m")), 0);
+    ck_assert_int_eq(sh(NULL, "! command -v gnuplot || test -s %s/bench.png", dir("bn_m")), 0);
+    ck_assert_int_eq(sh(NULL, "grep -q '\"machine\": null,' %s/bench.json", dir("bn_m")), 0);
+    /* shards that measured their machines: the envelope (best, worst, samples added, isa mixed) */
+    const char *mach = "{\"read_gbs\": %s, \"read_gbs_min\": %s, \"fma_gflops\": %s, \"fma_gflops_min\": %s, "
+                       "\"samples\": %s, \"threads\": 2, \"isa\": \"%s\", \"buffer_bytes\": 1000, \"loadavg_at_start\": %s}";
+    char m1[400], m2[400];
+    snprintf(m1, sizeof m1, mach, "10", "8", "100", "90", "2", "avx2", "1.5");
+    snprintf(m2, sizeof m2, mach, "12", "7", "95", "91", "3", "avx512", "0.5");
+    ck_assert_int_eq(sh(NULL, "cp -r %s %s && cp -r %s %s && sed -i 's/\"machine\": null/\"machine\": %s/' %s/bench.json && "
+                              "sed -i 's/\"machine\": null/\"machine\": %s/' %s/bench.json",
+                        dir("bn_s1"), dir("bn_k1"), dir("bn_s2"), dir("bn_k2"), m1, dir("bn_k1"), m2, dir("bn_k2")), 0);
+    ck_assert_msg(sh(&out, LUMI " merge %s %s %s", dir("bn_km"), dir("bn_k1"), dir("bn_k2")) == 0, "%s", out);
+    free(out);
+    ck_assert_int_eq(sh(&out, "cat %s/bench.json", dir("bn_km")), 0);
+    ck_assert_msg(strstr(out, "\"machine\": {\"read_gbs\": 12.000, \"read_gbs_min\": 7.000, \"fma_gflops\": 100.000, "
+                              "\"fma_gflops_min\": 90.000, \"samples\": 5, \"threads\": 2, \"isa\": \"mixed\", "
+                              "\"buffer_bytes\": 1000, \"loadavg_at_start\": 1.50},"), "%s", out);
+    free(out);
     run_whole_and_shards(cfg, NULL, "bn_one", 1);
     ck_assert_msg(sh(&out, LUMI " merge %s %s", dir("bn_one_m"), dir("bn_one1")) == 0, "%s", out);
     free(out);
@@ -553,9 +573,10 @@ START_TEST(golden_merge_is_byte_identical) {
     free(out);
     char x[512];
     snprintf(x, sizeof x, "%s", dir("gm_x2"));
-    ck_assert_int_eq(sh(NULL, "cp -r %s %s && f=$(ls %s/*.npy.gz | head -1) && gzip -dc $f | head -c 300 | gzip > $f",
+    ck_assert_int_eq(sh(NULL, "cp -r %s %s && f=$(ls %s/*.npy.gz | head -1) && gzip -dc $f | head -c 300 | gzip > $f.t && mv $f.t $f",
                         dir("gm_s2"), x, x), 0);
     ck_assert_int_eq(sh(&out, LUMI " golden merge --force %s %s %s %s", cfg, dir("gm_s1"), x, dir("gm_s3")), 2);
+    ck_assert_msg(strstr(out, "gm_x2/"), "%s", out);
     free(out);
     ck_assert_int_eq(sh(NULL, "rm -r %s && cp -r %s %s && sed -i '0,/\"tokens\": \\[[0-9]*/s//\"tokens\": [7/' %s/manifest.json",
                         x, dir("gm_s2"), x, x), 0);
