@@ -325,6 +325,12 @@ typedef struct {
     int *new_tokens, *cached, *reply;
 } PathResult;
 
+/* A count from the log, clamped: a damaged log gives a wrong table, never undefined behaviour. */
+static int num(const LumiYamlNode *n, const char *key, int fallback) {
+    double v = lumi_case_num(n, key, fallback);
+    return v != v ? fallback : v < -1e9 ? -1000000000 : v > 1e9 ? 1000000000 : (int)v;
+}
+
 static int path_of(const ChatExp *x, const char *label) {
     for (int k = 0; k < x->n_paths; k++)
         if (!strcmp(x->paths[k].pe.label, label)) return k;
@@ -333,18 +339,18 @@ static int path_of(const ChatExp *x, const char *label) {
 
 static void read_path(PathResult *pr, const LumiYamlNode *n) {
     pr->done = 1;
-    pr->positions = (int)lumi_case_num(n, "positions", 0);
-    pr->bitwise = (int)lumi_case_num(n, "bitwise", 0);
+    pr->positions = num(n, "positions", 0);
+    pr->bitwise = num(n, "bitwise", 0);
     pr->max_abs = lumi_case_num(n, "max_abs", 0);
-    pr->first_bad = (int)lumi_case_num(n, "first_bad", -1);
-    pr->bad_turn = (int)lumi_case_num(n, "bad_turn", 0);
+    pr->first_bad = num(n, "first_bad", -1);
+    pr->bad_turn = num(n, "bad_turn", 0);
     snprintf(pr->why, sizeof pr->why, "%s", lumi_case_str(n, "why", ""));
-    pr->own_positions = (int)lumi_case_num(n, "own_positions", 0);
-    pr->own_bitwise = (int)lumi_case_num(n, "own_bitwise", 0);
-    pr->own_first_bad = (int)lumi_case_num(n, "own_first_bad", -1);
-    pr->own_bad_turn = (int)lumi_case_num(n, "own_bad_turn", 0);
+    pr->own_positions = num(n, "own_positions", 0);
+    pr->own_bitwise = num(n, "own_bitwise", 0);
+    pr->own_first_bad = num(n, "own_first_bad", -1);
+    pr->own_bad_turn = num(n, "own_bad_turn", 0);
     snprintf(pr->own_why, sizeof pr->own_why, "%s", lumi_case_str(n, "own_why", ""));
-    pr->prefilled = (int)lumi_case_num(n, "prefilled", 0);
+    pr->prefilled = num(n, "prefilled", 0);
     pr->fail = strcmp(lumi_case_str(n, "verdict", ""), "PASS") != 0;
 }
 
@@ -358,12 +364,12 @@ static void read_results(const ChatExp *x, const LumiCaseLog *log, PathResult *p
             read_path(&prs[k], n);
             continue;
         }
-        int t = (int)lumi_case_num(n, "turn", 0) - 1;
+        int t = num(n, "turn", 0) - 1;
         if (t < 0 || t >= x->n_turns) continue;
         prs[k].ttft[t] = lumi_case_num(n, "ttft_s", 0);
-        prs[k].new_tokens[t] = (int)lumi_case_num(n, "new_tokens", 0);
-        prs[k].cached[t] = (int)lumi_case_num(n, "cached_tokens", 0);
-        prs[k].reply[t] = (int)lumi_case_num(n, "reply_tokens", 0);
+        prs[k].new_tokens[t] = num(n, "new_tokens", 0);
+        prs[k].cached[t] = num(n, "cached_tokens", 0);
+        prs[k].reply[t] = num(n, "reply_tokens", 0);
     }
 }
 
@@ -496,12 +502,12 @@ static void list_cases(const ChatExp *x, LumiCaseList *out) {
 static int check_script(const ChatExp *x, const LumiCaseLog *done, LumiErr *e) {
     for (int i = 0; i < done->n; i++) {
         const LumiYamlNode *n = done->lines[i].root;
-        int t = n ? (int)lumi_case_num(n, "turn", 0) - 1 : -1;
+        int t = n ? num(n, "turn", 0) - 1 : -1;
         if (t < 0 || t >= x->n_turns || !strcmp(lumi_case_str(n, "role", ""), "path")) continue;
-        if ((int)lumi_case_num(n, "reply_tokens", -1) != x->n_script[t])
+        if (num(n, "reply_tokens", -1) != x->n_script[t])
             return lumi_err(e, "cases.jsonl:%d: turn %d had a %d-token reply, the reference now gives %d: "
                             "not the same run (run the config again)", i + 1, t + 1,
-                            (int)lumi_case_num(n, "reply_tokens", -1), x->n_script[t]);
+                            num(n, "reply_tokens", -1), x->n_script[t]);
     }
     return 0;
 }

@@ -261,7 +261,7 @@ int lumi_golden_record(const LumiYamlDoc *doc, int force, const LumiGoldenOpts *
         const char *name = g.cfg.common.prompts[p].name;
         if (!lumi_shard_take(&plan, p)) continue;
         /* a merge writes what its shard recorded through the same writer */
-        if ((have_shards ? lumi_golden_shard_trace(&shards, p, g.in.model.cfg.vocab_size, &t, &e)
+        if ((have_shards ? lumi_golden_shard_trace(&shards, p, g.in.model.cfg.vocab_size, g.in.model.cfg.seq_len, &t, &e)
                          : trace_ref(&g, p, &t, &e)) != 0)
             goto out;
         char file[128], path[800];

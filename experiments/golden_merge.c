@@ -135,13 +135,13 @@ int lumi_golden_shards_load(const char *config_path, const LumiEquivConfig *c, c
     return rc;
 }
 
-int lumi_golden_shard_trace(const LumiGoldenShards *s, int p, int vocab, LumiTrace *t, LumiErr *e) {
+int lumi_golden_shard_trace(const LumiGoldenShards *s, int p, int vocab, int max_rows, LumiTrace *t, LumiErr *e) {
     memset(t, 0, sizeof *t);
     const LumiYamlDoc *m = &s->manifests[s->owner[p]];
     const LumiYamlNode *x = s->entry[p], *tok = lumi_yaml_get(x, "tokens");
     const char *file = lumi_case_str(x, "file", ""), *crc = lumi_case_str(x, "crc32", "");
     long rows;
-    if (lumi_yaml_int(m, x, "rows", 1, 1, 1L << 24, &rows, e) != 0) return -1;
+    if (lumi_yaml_int(m, x, "rows", 1, 1, max_rows, &rows, e) != 0) return -1; /* no more than a context holds */
     if (strchr(file, '/') || !strcmp(file, "..") || !file[0])
         return lumi_yaml_err(m, x, e, "'file' must be a file name in the shard's folder");
     if (lumi_yaml_expect(m, tok, LUMI_Y_SEQ, "tokens", e) != 0) return -1;

@@ -26,8 +26,8 @@ typedef struct {
 int lumi_golden_shards_load(const char *config_path, const LumiEquivConfig *c, const LumiExpInputs *in,
                             char *const *dirs, int n, LumiGoldenShards *s, LumiErr *e);
 /* Prompt p as its shard recorded it: logits (the .npy.gz, checked against
- * the manifest's shape and CRC-32) and tokens, as a trace. */
-int lumi_golden_shard_trace(const LumiGoldenShards *s, int p, int vocab, LumiTrace *t, LumiErr *e);
+ * the manifest's shape and CRC-32; at most max_rows positions) and tokens, as a trace. */
+int lumi_golden_shard_trace(const LumiGoldenShards *s, int p, int vocab, int max_rows, LumiTrace *t, LumiErr *e);
 void lumi_golden_shards_free(LumiGoldenShards *s);
 
 #endif
