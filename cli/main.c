@@ -20,7 +20,7 @@ static const Command COMMANDS[] = {
     {"paths", cmd_paths, "list the strategies of every path axis"},
     {"run", cmd_run, "run an experiment config (YAML); --resume DIR completes an interrupted run"},
     {"check", cmd_check, "run an equivalence config; exit 1 if any path violates its tolerance"},
-    {"golden", cmd_golden, "record or verify the reference logits of a config (goldens/)"},
+    {"golden", cmd_golden, "record (or shard and merge), or verify the reference logits of a config (goldens/)"},
     {"study", cmd_study, "run a sampler study config (kind: study; lumi run does the same)"},
     {"bench-sampler", cmd_bench_sampler, "time each sampler stage on a 32000-token vocabulary"},
     {"bench-tokenizer", cmd_bench_tokenizer, "encoding speed of each tokenizer on 1 MB of English text"},

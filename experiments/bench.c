@@ -264,6 +264,19 @@ static void json_row(FILE *f, const LumiBenchPlan *p, const LumiMachine *mc, con
     fprintf(f, "}");
 }
 
+void lumi_bench_machine_json(FILE *f, const LumiMachine *mc) {
+    if (!mc) {
+        fprintf(f, "null");
+        return;
+    }
+    fprintf(f,
+            "{\"read_gbs\": %.3f, \"read_gbs_min\": %.3f, \"fma_gflops\": %.3f, "
+            "\"fma_gflops_min\": %.3f, \"samples\": %d, \"threads\": %d, \"isa\": \"%s\", "
+            "\"buffer_bytes\": %zu, \"loadavg_at_start\": %.2f}",
+            mc->read_gbs, mc->read_gbs_min, mc->fma_gflops, mc->fma_gflops_min, mc->samples, mc->threads, mc->isa,
+            mc->buffer_bytes, mc->loadavg);
+}
+
 static int write_json(const char *dir, const char *id, const LumiBenchPlan *p, const LumiMachine *mc, const Row *rows,
                       int n, LumiErr *e) {
     char path[1300];
@@ -272,15 +285,9 @@ static int write_json(const char *dir, const char *id, const LumiBenchPlan *p, c
     if (!f) return lumi_err(e, "%s: %s", path, strerror(errno));
     fprintf(f, "{\n  \"run_id\": \"%s\",\n  \"n_prompt\": %d,\n  \"n_gen\": %d,\n  \"reps\": %d,\n", id, p->n_prompt,
             p->n_gen, p->reps);
-    if (mc)
-        fprintf(f,
-                "  \"machine\": {\"read_gbs\": %.3f, \"read_gbs_min\": %.3f, \"fma_gflops\": %.3f, "
-                "\"fma_gflops_min\": %.3f, \"samples\": %d, \"threads\": %d, \"isa\": \"%s\", "
-                "\"buffer_bytes\": %zu, \"loadavg_at_start\": %.2f},\n",
-                mc->read_gbs, mc->read_gbs_min, mc->fma_gflops, mc->fma_gflops_min, mc->samples, mc->threads, mc->isa,
-                mc->buffer_bytes, mc->loadavg);
-    else
-        fprintf(f, "  \"machine\": null,\n");
+    fprintf(f, "  \"machine\": ");
+    lumi_bench_machine_json(f, mc);
+    fprintf(f, ",\n");
     fprintf(f, "  \"results\": [\n");
     for (int i = 0; i < n; i++) {
         fprintf(f, "    ");
@@ -294,16 +301,15 @@ static int write_json(const char *dir, const char *id, const LumiBenchPlan *p, c
 
 static int have_gnuplot(void) { return system("command -v gnuplot >/dev/null 2>&1") == 0; }
 
-/* bench.dat + bench.gp beside bench.png: a grouped bar chart of pp and tg
- * tok/s (log scale) per model and path. */
-static int write_plot(const char *dir, const LumiBenchPlan *p, const Row *rows, int n, LumiErr *e) {
+int lumi_bench_plot(const char *dir, const LumiBenchPlan *p, char *const *labels, const double *pp, const double *tg,
+                    int n, LumiErr *e) {
+    if (!have_gnuplot()) return 1;
     char path[1300];
     snprintf(path, sizeof path, "%.1200s/bench.dat", dir);
     FILE *f = fopen(path, "w");
     if (!f) return lumi_err(e, "%s: %s", path, strerror(errno));
     fprintf(f, "# label\tpp\ttg\n");
-    for (int i = 0; i < n; i++)
-        if (rows[i].r.ok) fprintf(f, "\"%s %s\"\t%.3f\t%.3f\n", rows[i].model->name, rows[i].path, rows[i].pp.med, rows[i].tg.med);
+    for (int i = 0; i < n; i++) fprintf(f, "\"%s\"\t%.3f\t%.3f\n", labels[i], pp[i], tg[i]);
     fclose(f);
     snprintf(path, sizeof path, "%.1200s/bench.gp", dir);
     f = fopen(path, "w");
@@ -323,6 +329,26 @@ static int write_plot(const char *dir, const LumiBenchPlan *p, const Row *rows, 
     snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot bench.gp", dir);
     if (system(cmd) != 0) return lumi_err(e, "%s: gnuplot failed", path);
     return 0;
+}
+
+/* The measured rows, as lumi_bench_plot draws them. */
+static int write_plot(const char *dir, const LumiBenchPlan *p, const Row *rows, int n, LumiErr *e) {
+    char **labels = lumi_xcalloc((size_t)(n + 1), sizeof *labels);
+    double *pp = lumi_xcalloc((size_t)(n + 1), sizeof *pp), *tg = lumi_xcalloc((size_t)(n + 1), sizeof *tg);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (!rows[i].r.ok) continue;
+        size_t l = strlen(rows[i].model->name) + strlen(rows[i].path) + 2;
+        labels[k] = lumi_xmalloc(l);
+        snprintf(labels[k], l, "%s %s", rows[i].model->name, rows[i].path);
+        pp[k] = rows[i].pp.med, tg[k++] = rows[i].tg.med;
+    }
+    int rc = lumi_bench_plot(dir, p, labels, pp, tg, k, e);
+    for (int i = 0; i < k; i++) free(labels[i]);
+    free(labels);
+    free(pp);
+    free(tg);
+    return rc;
 }
 
 static void print_table(const LumiBenchPlan *p, const LumiMachine *mc, const Row *rows, int n) {
@@ -468,13 +494,12 @@ int lumi_bench_run_dir(const LumiBenchPlan *p, char *dir_out, size_t dir_n) {
     if (lumi_mkdirs(dir, &e) != 0 || write_csv(dir, p, rows, n, &e) != 0 || write_json(dir, id, p, mcp, rows, n, &e) != 0) {
         fprintf(stderr, "lumi: bench: %s\n", e.msg);
         rc = 2;
-    } else if (!have_gnuplot()) {
-        printf("\nwrote %s/bench.{csv,json} (gnuplot not found: no plot)\n", dir);
-    } else if (write_plot(dir, p, rows, n, &e) != 0) {
-        fprintf(stderr, "lumi: bench: %s (csv and json are written)\n", e.msg);
-        printf("\nwrote %s/bench.{csv,json}\n", dir);
     } else {
-        printf("\nwrote %s/bench.{csv,json,png,gp}\n", dir);
+        int pr = write_plot(dir, p, rows, n, &e);
+        if (pr == 1) printf("\nwrote %s/bench.{csv,json} (gnuplot not found: no plot)\n", dir);
+        else if (pr != 0) fprintf(stderr, "lumi: bench: %s (csv and json are written)\n", e.msg);
+        if (pr != 0) printf("\nwrote %s/bench.{csv,json}\n", dir);
+        else printf("\nwrote %s/bench.{csv,json,png,gp}\n", dir);
     }
     free(rows);
     if (dir_out && rc != 2) snprintf(dir_out, dir_n, "%s", dir);

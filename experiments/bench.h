@@ -63,6 +63,12 @@ typedef struct {
 } LumiMachine;
 /* One sample (best of a few tries of each micro-benchmark). */
 void lumi_bench_machine(LumiMachine *m, int threads);
+/* bench.json's "machine" object (no trailing comma). */
+void lumi_bench_machine_json(FILE *f, const LumiMachine *mc);
+/* bench.dat, bench.gp and bench.png in dir: pp and tg tok/s of each
+ * labelled row; 1 (nothing drawn) when gnuplot is not installed. */
+int lumi_bench_plot(const char *dir, const LumiBenchPlan *p, char *const *labels, const double *pp, const double *tg,
+                    int n, LumiErr *e);
 
 extern const LumiExperimentKind lumi_kind_bench;
 

@@ -252,9 +252,64 @@ static void csv_rows(FILE *f, const LumiYamlNode *r) {
     }
 }
 
-/* A resumed or merged run: bench.csv and bench.json from cases.jsonl, in
- * model x path order (each shard's figures are its own machine's). */
-static int tabulate(const LumiBenchPlan *p, const LumiRunDir *r, const LumiCaseList *cl, LumiErr *e) {
+/* Folds one process's bench.json "machine" into m; 0 when it had none. */
+static int add_machine(LumiMachine *m, int first, const LumiYamlNode *x) {
+    if (!x || x->type != LUMI_Y_MAP) return 0;
+    double best[2] = {lumi_case_num(x, "read_gbs", 0), lumi_case_num(x, "fma_gflops", 0)};
+    double worst[2] = {lumi_case_num(x, "read_gbs_min", 0), lumi_case_num(x, "fma_gflops_min", 0)};
+    int threads = (int)lumi_case_num(x, "threads", 0);
+    const char *isa = lumi_case_str(x, "isa", "?");
+    double load = lumi_case_num(x, "loadavg_at_start", -1);
+    if (first) {
+        m->read_gbs = best[0], m->fma_gflops = best[1], m->read_gbs_min = worst[0], m->fma_gflops_min = worst[1];
+        m->threads = threads, m->loadavg = load;
+        m->buffer_bytes = (size_t)lumi_case_num(x, "buffer_bytes", 0);
+        snprintf(m->isa, sizeof m->isa, "%s", isa);
+    } else {
+        m->read_gbs = best[0] > m->read_gbs ? best[0] : m->read_gbs;
+        m->fma_gflops = best[1] > m->fma_gflops ? best[1] : m->fma_gflops;
+        m->read_gbs_min = worst[0] < m->read_gbs_min ? worst[0] : m->read_gbs_min;
+        m->fma_gflops_min = worst[1] < m->fma_gflops_min ? worst[1] : m->fma_gflops_min;
+        m->loadavg = load > m->loadavg ? load : m->loadavg;
+        if (threads != m->threads) m->threads = -1;
+        if (strcmp(isa, m->isa) != 0) snprintf(m->isa, sizeof m->isa, "mixed");
+    }
+    m->samples += (int)lumi_case_num(x, "samples", 0);
+    return 1;
+}
+
+/* The machine of a run whose rows came from other processes (the shards'
+ * bench.json, or this folder's from before a resume): the envelope of what
+ * they measured, as one run's is of its samples (best and worst of each
+ * figure, samples added, the highest starting load; threads -1 and isa
+ * "mixed" where they disagree). NULL when none measured one. */
+static const LumiMachine *machine_of(const LumiRunOpts *o, const char *dir, LumiMachine *m) {
+    char *const self[1] = {(char *)dir};
+    char *const *src = o->n_merged ? o->merged_from : self;
+    int n = o->n_merged ? o->n_merged : 1, got = 0;
+    memset(m, 0, sizeof *m);
+    for (int i = 0; i < n; i++) {
+        char path[700];
+        LumiYamlDoc d;
+        LumiErr e;
+        snprintf(path, sizeof path, "%s/bench.json", src[i]);
+        if (access(path, F_OK) != 0) continue; /* a shard with no cases measured nothing */
+        if (lumi_yaml_load(path, &d, &e) != 0) return NULL;
+        int had = d.root && d.root->type == LUMI_Y_MAP && add_machine(m, !got, lumi_yaml_get(d.root, "machine"));
+        lumi_yaml_free(&d);
+        if (!had) return NULL; /* machine: false */
+        got++;
+    }
+    return got ? m : NULL;
+}
+
+/* A resumed or merged run: bench.csv, bench.json and the plot from
+ * cases.jsonl, in model x path order (each shard's figures are its own
+ * machine's). */
+static int tabulate(const LumiBenchPlan *p, const LumiRunDir *r, const LumiCaseList *cl, const LumiRunOpts *o,
+                    LumiErr *e) {
+    LumiMachine mc;
+    const LumiMachine *mcp = machine_of(o, r->dir, &mc);
     char path[700], *text;
     size_t len;
     snprintf(path, sizeof path, "%s/cases.jsonl", r->dir);
@@ -278,13 +333,24 @@ static int tabulate(const LumiBenchPlan *p, const LumiRunDir *r, const LumiCaseL
     lumi_sb_open(&js);
     fprintf(csv.f, "model,path,test,tokens,reps,tps_median,tps_min,tps_max,fraction,fraction_of,peak_rss_mb,error\n");
     fprintf(js.f, "{\n  \"run_id\": \"%s\",\n  \"n_prompt\": %d,\n  \"n_gen\": %d,\n  \"reps\": %d,\n"
-                  "  \"machine\": null,\n  \"results\": [\n", r->run_id, p->n_prompt, p->n_gen, p->reps);
-    int first = 1;
+                  "  \"machine\": ", r->run_id, p->n_prompt, p->n_gen, p->reps);
+    lumi_bench_machine_json(js.f, mcp);
+    fprintf(js.f, ",\n  \"results\": [\n");
+    int first = 1, n_plot = 0;
+    char **labels = lumi_xcalloc((size_t)(cl->n + 1), sizeof *labels);
+    double *pp = lumi_xcalloc((size_t)(cl->n + 1), sizeof *pp), *tg = lumi_xcalloc((size_t)(cl->n + 1), sizeof *tg);
     for (int c = 0; c < cl->n; c++)
         for (int i = log.n - 1; i >= 0; i--) {
             char k[256];
-            if (!case_key(log.lines[i].root, k, sizeof k) || strcmp(k, cl->v[c].key) != 0) continue;
-            csv_rows(csv.f, log.lines[i].root);
+            const LumiYamlNode *rec = log.lines[i].root, *x, *y;
+            if (!case_key(rec, k, sizeof k) || strcmp(k, cl->v[c].key) != 0) continue;
+            csv_rows(csv.f, rec);
+            if (!lumi_case_str(rec, "error", NULL) && (x = lumi_yaml_get(rec, "pp")) && (y = lumi_yaml_get(rec, "tg"))) {
+                size_t l = strlen(lumi_case_str(rec, "model", "?")) + strlen(lumi_case_str(rec, "path", "?")) + 2;
+                labels[n_plot] = lumi_xmalloc(l);
+                snprintf(labels[n_plot], l, "%s %s", lumi_case_str(rec, "model", "?"), lumi_case_str(rec, "path", "?"));
+                pp[n_plot] = lumi_case_num(x, "median", 0), tg[n_plot++] = lumi_case_num(y, "median", 0);
+            }
             fprintf(js.f, "%s    %s", first ? "" : ",\n", line[i] ? line[i] : "null");
             first = 0;
             break;
@@ -294,6 +360,13 @@ static int tabulate(const LumiBenchPlan *p, const LumiRunDir *r, const LumiCaseL
     lumi_sb_close(&js);
     int rc = lumi_rundir_write(r, "bench.csv", csv.buf, csv.len, e);
     if (rc == 0) rc = lumi_rundir_write(r, "bench.json", js.buf, js.len, e);
+    LumiErr pe;
+    if (rc == 0 && lumi_bench_plot(r->dir, p, labels, pp, tg, n_plot, &pe) < 0)
+        fprintf(stderr, "lumi: bench: %s (csv and json are written)\n", pe.msg);
+    for (int i = 0; i < n_plot; i++) free(labels[i]);
+    free(labels);
+    free(pp);
+    free(tg);
     free(csv.buf);
     free(js.buf);
     free(line);
@@ -337,7 +410,7 @@ static int bench_kind_run(const LumiYamlDoc *d, const LumiRunOpts *o) {
         rc = lumi_bench_run(&p);
     }
     /* a resumed or merged run has results from other processes: the tables come from the log */
-    if (rc != 2 && o->resume_dir && tabulate(&p, &r, &cl, &e) != 0) rc = 2;
+    if (rc != 2 && o->resume_dir && tabulate(&p, &r, &cl, o, &e) != 0) rc = 2;
     if (rc != 2 || !e.msg[0])
         if (provenance(&p, &r, rc == 2 ? "failed" : "complete", o, lumi_shard_size(&sp), &e) != 0) rc = 2;
 close:

@@ -15,6 +15,7 @@
 #include "../engine/json.h"
 #include "../engine/npy.h"
 #include "config.h"
+#include "golden_merge.h"
 #include "inputs.h"
 #include "metrics.h"
 #include "results.h"
@@ -173,10 +174,11 @@ static int trace_ref(const Golden *g, int p, LumiTrace *t, LumiErr *e) {
 /* config.yaml and run.json beside the goldens: the provenance every kind's
  * run folder records (written after the manifest, so a failed record
  * leaves the previous ones). */
-static int record_provenance(const LumiYamlDoc *doc, const Golden *g, LumiErr *e) {
+static int record_provenance(const LumiYamlDoc *doc, const Golden *g, const char *dir, const LumiRunOpts *scope,
+                             int n_cases, LumiErr *e) {
     char path[800], stamp[32], *text;
     size_t len;
-    snprintf(path, sizeof path, "%s/config.yaml", g->cfg.goldens);
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
     if (lumi_read_file(doc->path, &text, &len, e) != 0) return -1;
     int rc = lumi_write_atomic(path, text, len, e);
     free(text);
@@ -191,28 +193,51 @@ static int record_provenance(const LumiYamlDoc *doc, const Golden *g, LumiErr *e
     lumi_run_json_common(sb.f, &g->cfg.common, &g->in, stamp);
     fprintf(sb.f, ",\"status\":\"complete\",\"made_by\":\"lumi golden record\",\"reference\":");
     lumi_json_cstr(sb.f, g->cfg.reference.label);
+    lumi_run_json_scope(sb.f, scope, n_cases);
     fprintf(sb.f, "}\n");
     lumi_sb_close(&sb);
-    snprintf(path, sizeof path, "%s/run.json", g->cfg.goldens);
+    snprintf(path, sizeof path, "%s/run.json", dir);
     rc = lumi_write_atomic(path, sb.buf, sb.len, e);
     free(sb.buf);
     return rc;
 }
 
-int lumi_golden_record(const LumiYamlDoc *doc, int force) {
+/* The prompts, for --shard: each costs its positions on the reference path. */
+static void plan_prompts(const Golden *g, const LumiGoldenOpts *o, LumiShardPlan *plan) {
+    LumiCaseList cases = {0};
+    for (int p = 0; p < g->cfg.common.n_prompts; p++)
+        lumi_cases_add(&cases, lumi_case_cost(g->in.n_ids[p] + g->in.n_gen[p], g->cfg.reference.spec.cache), "%s",
+                       g->cfg.common.prompts[p].name);
+    lumi_shard_plan(plan, &cases, o ? o->shard_index : 0, o ? o->shard_count : 0);
+    lumi_cases_free(&cases);
+}
+
+int lumi_golden_record(const LumiYamlDoc *doc, int force, const LumiGoldenOpts *o) {
     Golden g;
     LumiErr e;
-    int rc = 2;
+    int rc = 2, have_shards = 0;
     LumiStrBuf sb = {0};
+    LumiShardPlan plan = {0};
+    LumiGoldenShards shards;
     char sampler[256];
     if (open_golden(doc, &g, &e) != 0) goto out;
+    const char *dir = o && o->dir ? o->dir : g.cfg.goldens;
+    snprintf(g.manifest, sizeof g.manifest, "%s/manifest.json", dir);
     /* goldens are what later runs are judged by: replacing them is a choice */
     if (!force && access(g.manifest, F_OK) == 0) {
-        lumi_err(&e, "%s exists: goldens are not overwritten without --force (lumi golden record --force %s)",
-                 g.manifest, doc->path);
+        lumi_err(&e, "%s exists: goldens are not overwritten without --force (lumi golden %s --force %s)", g.manifest,
+                 o && o->n_merged ? "merge" : "record", doc->path);
         goto out;
     }
-    if (lumi_mkdirs(g.cfg.goldens, &e) != 0) goto out;
+    if (o && o->n_merged) {
+        if (lumi_golden_shards_load(doc->path, &g.cfg, &g.in, o->merged_from, o->n_merged, &shards, &e) != 0) {
+            lumi_golden_shards_free(&shards);
+            goto out;
+        }
+        have_shards = 1;
+    }
+    plan_prompts(&g, have_shards ? NULL : o, &plan);
+    if (lumi_mkdirs(dir, &e) != 0) goto out;
     lumi_sampler_describe(&g.cfg.common.sampler, sampler, sizeof sampler);
     lumi_sb_open(&sb);
     FILE *f = sb.f;
@@ -231,17 +256,22 @@ int lumi_golden_record(const LumiYamlDoc *doc, int force) {
     lumi_json_cstr(f, sampler);
     fprintf(f, ",\n  \"stop_at_eos\": %s", g.cfg.common.stop_at_eos ? "true" : "false");
     fprintf(f, ",\n  \"prompts\": [");
-    for (int p = 0; p < g.cfg.common.n_prompts; p++) {
+    for (int p = 0, first = 1; p < g.cfg.common.n_prompts; p++) {
         LumiTrace t;
         const char *name = g.cfg.common.prompts[p].name;
-        if (trace_ref(&g, p, &t, &e) != 0) goto out;
+        if (!lumi_shard_take(&plan, p)) continue;
+        /* a merge writes what its shard recorded through the same writer */
+        if ((have_shards ? lumi_golden_shard_trace(&shards, p, g.in.model.cfg.vocab_size, g.in.model.cfg.seq_len, &t, &e)
+                         : trace_ref(&g, p, &t, &e)) != 0)
+            goto out;
         char file[128], path[800];
         snprintf(file, sizeof file, "%s.npy.gz", name);
-        snprintf(path, sizeof path, "%s/%s", g.cfg.goldens, file);
+        snprintf(path, sizeof path, "%s/%s", dir, file);
         uint32_t crc;
         int wr = lumi_npy_gz_write(path, t.logits, (size_t)t.n_pos, (size_t)g.in.model.cfg.vocab_size, &crc, &e);
         if (wr == 0) {
-            fprintf(f, "%s\n    {\"name\": ", p ? "," : "");
+            fprintf(f, "%s\n    {\"name\": ", first ? "" : ",");
+            first = 0;
             lumi_json_cstr(f, name);
             fprintf(f, ", \"file\": ");
             lumi_json_cstr(f, file);
@@ -262,9 +292,16 @@ int lumi_golden_record(const LumiYamlDoc *doc, int force) {
     /* the manifest goes last: a record killed half-way leaves the old one */
     if (lumi_write_atomic(g.manifest, sb.buf, sb.len, &e) != 0) goto out;
     printf("wrote %s\n", g.manifest);
-    if (record_provenance(doc, &g, &e) != 0) goto out;
+    LumiRunOpts scope = {.shard_index = plan.index, .shard_count = plan.count};
+    if (o) scope.merged_from = o->merged_from, scope.n_merged = o->n_merged;
+    if (record_provenance(doc, &g, dir, &scope, lumi_shard_size(&plan), &e) != 0) goto out;
+    if (plan.count)
+        fprintf(stderr, "lumi: golden shard %d/%d: %d prompts in %s (lumi golden merge joins the shards)\n", plan.index,
+                plan.count, lumi_shard_size(&plan), dir);
     rc = 0;
 out:
+    if (have_shards) lumi_golden_shards_free(&shards);
+    lumi_shard_free(&plan);
     if (sb.f) lumi_sb_close(&sb);
     free(sb.buf);
     if (rc) fprintf(stderr, "lumi: %s\n", e.msg);

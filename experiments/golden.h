@@ -11,9 +11,19 @@
 
 #include "yaml.h"
 
+/* Where and what a record writes: shard I/N (count 0: every prompt) into
+ * dir (NULL: the config's goldens folder), or, for `lumi golden merge`,
+ * the prompts read back from the shard folders merged_from[0..n_merged). */
+typedef struct {
+    int shard_index, shard_count;
+    const char *dir;
+    char *const *merged_from;
+    int n_merged;
+} LumiGoldenOpts;
+
 /* Exit codes: 0 ok, 1 drift (verify), 2 bad input or damaged goldens. */
-/* record refuses to replace existing goldens unless force is set. */
-int lumi_golden_record(const LumiYamlDoc *doc, int force);
+/* record refuses to replace existing goldens unless force is set; o may be NULL. */
+int lumi_golden_record(const LumiYamlDoc *doc, int force, const LumiGoldenOpts *o);
 int lumi_golden_verify(const LumiYamlDoc *doc);
 
 /* gzip'd .npy of float32 [rows, cols], written atomically; *crc is the

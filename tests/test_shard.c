@@ -68,6 +68,12 @@ static const char *GENERATE =
     "name: %s\nkind: generate\nmodel: models/kjv1M.bin\ntokenizer: models/kjv512.bin\noutput: %s\n"
     "prompts: [\"And God said\", \"In the beginning\"]\nsteps: 6\npaths:\n  cache: [none, fixed]\n";
 
+static const char *CHAT =
+    "name: %s\nkind: chat\nmodel: models/kjv1M.bin\ntokenizer: models/kjv512.bin\noutput: %s\ntemplate: llama2\n"
+    "prompts: [\"Who made the heaven?\", \"What was upon the deep?\", \"And the light?\"]\n"
+    "replies: [null, \"Darkness.\"]\nsteps: 6\npaths:\n  backend: [ref, cpu]\n  cache: [fixed]\n  prefill: [batched]\n"
+    "  extra:\n    - {backend: cpu, cache: growing, prefill: \"chunked:2\"}\nturns: [keep, rebuild]\n";
+
 /* Writes a config from one of the templates above into the temp folder. */
 static const char *config(const char *tmpl, const char *name) {
     char text[2048], file[128];
@@ -247,6 +253,94 @@ START_TEST(merge_refuses_bad_shards) {
 }
 END_TEST
 
+/* chat: path x turns strategy; time to first token is the only timing
+ * (ttft_ms in chat.csv, every column but the turn in ttft.csv), the rest
+ * of chat.csv, run.json's paths and the printed verdict table (which has
+ * the same-backend anchor column) must be the same. */
+static char *chat_part(const char *cmd_fmt, const char *d) {
+    char *o;
+    ck_assert_int_eq(sh(&o, cmd_fmt, d), 0);
+    return o;
+}
+
+static void chat_same(const char *a, const char *b, int want_same) {
+    static const char *parts[] = {"cut -d, -f1-6 %s/chat.csv", "cut -d, -f1 %s/ttft.csv",
+                                  "grep -o '\"paths\":\\[[^]]*\\]' %s/run.json", "cat %s/table.txt"};
+    int same = 1;
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+        char *x = chat_part(parts[i], a), *y = chat_part(parts[i], b);
+        ck_assert_msg(strlen(x) > 10, "%s: %s", parts[i], x);
+        if (strcmp(x, y) != 0) same = 0;
+        if (want_same) ck_assert_msg(!strcmp(x, y), "%s:\n%s\nvs\n%s", parts[i], x, y);
+        free(x);
+        free(y);
+    }
+    ck_assert_int_eq(same, want_same);
+}
+
+/* lumi run/merge with the verdict table (stdout up to the timings) kept in DIR/table.txt. */
+static int chat_run(const char *args, const char *d) {
+    char *out;
+    int rc = sh(&out, LUMI " %s > %s.out 2>/dev/null; rc=$?; sed '/^time to first/,$d' %s.out > %s/table.txt; exit $rc",
+                args, d, d, d);
+    free(out);
+    return rc;
+}
+
+START_TEST(chat_merge_is_byte_identical) {
+    const char *cfg = config(CHAT, "sh_chat");
+    char a[1600];
+    snprintf(a, sizeof a, "run %s --dir %s", cfg, dir("ch_full"));
+    ck_assert_int_eq(chat_run(a, dir("ch_full")), 0);
+    for (int i = 1; i <= 4; i++) {
+        char s[32];
+        snprintf(s, sizeof s, "ch_s%d", i);
+        snprintf(a, sizeof a, "run %s --shard %d/4 --dir %s", cfg, i, dir(s));
+        ck_assert_int_eq(chat_run(a, dir(s)), 0);
+    }
+    snprintf(a, sizeof a, "merge %s '%s'", dir("ch_m"), th_path("ch_s[1-4]"));
+    ck_assert_int_eq(chat_run(a, dir("ch_m")), 0);
+    chat_same(dir("ch_full"), dir("ch_m"), 1);
+    ck_assert_int_eq(sh(NULL, "test $(grep -c '\"role\":\"path\"' %s/cases.jsonl) = 6", dir("ch_m")), 0);
+    char x[4][512];
+    for (int i = 0; i < 4; i++) {
+        char s[32];
+        snprintf(s, sizeof s, "ch_s%d", i + 1);
+        snprintf(x[i], sizeof x[i], "%s", dir(s));
+    }
+    /* find the shard holding a path held to an anchor, and perturb that record */
+    int found = 0;
+    for (int i = 0; i < 4 && !found; i++) {
+        if (sh(NULL, "grep -q '\"own_positions\":[1-9]' %s/cases.jsonl", x[i]) != 0) continue;
+        found = 1;
+        ck_assert_int_eq(sh(NULL, "rm -rf %s && cp -r %s %s && sed -i '0,/\"own_bitwise\":[1-9][0-9]*/s//\"own_bitwise\":1/' "
+                                  "%s/cases.jsonl", dir("ch_x"), x[i], dir("ch_x"), dir("ch_x")), 0);
+        char list[2200] = "";
+        for (int j = 0; j < 4; j++) {
+            strcat(list, " ");
+            strcat(list, j == i ? dir("ch_x") : x[j]);
+        }
+        snprintf(a, sizeof a, "merge %s%s", dir("ch_bad"), list);
+        ck_assert_int_eq(chat_run(a, dir("ch_bad")), 0);
+        chat_same(dir("ch_full"), dir("ch_bad"), 0);
+    }
+    ck_assert_msg(found, "no shard holds a path checked against its anchor");
+    /* a shard that lost a path is refused, naming it */
+    char *out;
+    ck_assert_int_eq(sh(NULL, "rm -rf %s && cp -r %s %s && sed -i '/\"role\":\"path\"/d' %s/cases.jsonl", dir("ch_l"),
+                        x[0], dir("ch_l"), dir("ch_l")), 0);
+    ck_assert_int_eq(sh(&out, LUMI " merge %s %s %s %s %s", dir("ch_lm"), dir("ch_l"), x[1], x[2], x[3]), 2);
+    ck_assert_msg(strstr(out, "missing case 'path=backend="), "%s", out);
+    free(out);
+    /* a run that lost its last path resumes it (its anchor computed again, not logged) */
+    ck_assert_int_eq(sh(NULL, "rm -rf %s && cp -r %s %s && cd %s && rm chat.csv && head -n -4 cases.jsonl > c && mv c cases.jsonl",
+                        dir("ch_r"), dir("ch_full"), dir("ch_r"), dir("ch_r")), 0);
+    snprintf(a, sizeof a, "run --resume %s", dir("ch_r"));
+    ck_assert_int_eq(chat_run(a, dir("ch_r")), 0);
+    chat_same(dir("ch_full"), dir("ch_r"), 1);
+}
+END_TEST
+
 START_TEST(study_merge_is_byte_identical) {
     const char *cfg = config(STUDY, "sh_st");
     run_whole_and_shards(cfg, "st_full", "st_s", 4);
@@ -410,6 +504,26 @@ START_TEST(bench_shards_and_provenance) {
     ck_assert_int_eq(count(a, "\n"), 1 + 3 * 2);
     free(a);
     free(b);
+    /* the merged run draws the plot of every row, and its machine is the shards' (none here: machine: false) */
+    ck_assert_int_eq(sh(NULL, "test $(grep -c '^\"kjv1M backend=' %s/bench.dat) = 3", dir("bn_m")), 0);
+    ck_assert_int_eq(sh(NULL, "! command -v gnuplot || test -s %s/bench.png", dir("bn_m")), 0);
+    ck_assert_int_eq(sh(NULL, "grep -q '\"machine\": null,' %s/bench.json", dir("bn_m")), 0);
+    /* shards that measured their machines: the envelope (best, worst, samples added, isa mixed) */
+    const char *mach = "{\"read_gbs\": %s, \"read_gbs_min\": %s, \"fma_gflops\": %s, \"fma_gflops_min\": %s, "
+                       "\"samples\": %s, \"threads\": 2, \"isa\": \"%s\", \"buffer_bytes\": 1000, \"loadavg_at_start\": %s}";
+    char m1[400], m2[400];
+    snprintf(m1, sizeof m1, mach, "10", "8", "100", "90", "2", "avx2", "1.5");
+    snprintf(m2, sizeof m2, mach, "12", "7", "95", "91", "3", "avx512", "0.5");
+    ck_assert_int_eq(sh(NULL, "cp -r %s %s && cp -r %s %s && sed -i 's/\"machine\": null/\"machine\": %s/' %s/bench.json && "
+                              "sed -i 's/\"machine\": null/\"machine\": %s/' %s/bench.json",
+                        dir("bn_s1"), dir("bn_k1"), dir("bn_s2"), dir("bn_k2"), m1, dir("bn_k1"), m2, dir("bn_k2")), 0);
+    ck_assert_msg(sh(&out, LUMI " merge %s %s %s", dir("bn_km"), dir("bn_k1"), dir("bn_k2")) == 0, "%s", out);
+    free(out);
+    ck_assert_int_eq(sh(&out, "cat %s/bench.json", dir("bn_km")), 0);
+    ck_assert_msg(strstr(out, "\"machine\": {\"read_gbs\": 12.000, \"read_gbs_min\": 7.000, \"fma_gflops\": 100.000, "
+                              "\"fma_gflops_min\": 90.000, \"samples\": 5, \"threads\": 2, \"isa\": \"mixed\", "
+                              "\"buffer_bytes\": 1000, \"loadavg_at_start\": 1.50},"), "%s", out);
+    free(out);
     run_whole_and_shards(cfg, NULL, "bn_one", 1);
     ck_assert_msg(sh(&out, LUMI " merge %s %s", dir("bn_one_m"), dir("bn_one1")) == 0, "%s", out);
     free(out);
@@ -422,6 +536,56 @@ END_TEST
 
 /* The generated scripts, read and then run as Slurm would (one process per
  * array task, SLURM_ARRAY_TASK_ID set), without Slurm. */
+/* golden record: prompts; lumi golden merge writes the config's goldens
+ * folder byte for byte as an unsharded record does. */
+START_TEST(golden_merge_is_byte_identical) {
+    char text[2048], cfg[512], g[512], w[512], *out;
+    snprintf(text, sizeof text, EQUIV, "gm_golden", th_path("results"));
+    snprintf(g, sizeof g, "%s", th_path("gm_goldens"));
+    snprintf(w, sizeof w, "%s", th_path("gm_whole"));
+    snprintf(text + strlen(text), sizeof text - strlen(text), "goldens: %s\n", g);
+    snprintf(cfg, sizeof cfg, "%s", th_path("gm_golden.yaml"));
+    write_text(cfg, text);
+    ck_assert_msg(sh(&out, LUMI " golden record %s && mv %s %s", cfg, g, w) == 0, "%s", out);
+    free(out);
+    for (int i = 1; i <= 3; i++) {
+        char s[32];
+        snprintf(s, sizeof s, "gm_s%d", i);
+        ck_assert_msg(sh(&out, LUMI " golden record %s --shard %d/3 --dir %s", cfg, i, dir(s)) == 0, "%s", out);
+        free(out);
+    }
+    ck_assert_int_eq(sh(&out, "grep -o '\"shard\":{\"index\":2,\"count\":3,' %s/run.json", dir("gm_s2")), 0);
+    free(out);
+    ck_assert_msg(sh(&out, LUMI " golden merge %s '%s'", cfg, th_path("gm_s[1-3]")) == 0, "%s", out);
+    free(out);
+    const char *same = "cd %s && ls *.npy.gz manifest.json > /dev/null && for f in *.npy.gz manifest.json; do cmp $f %s/$f || exit 1; done";
+    ck_assert_int_eq(sh(&out, same, w, g), 0);
+    free(out);
+    ck_assert_int_eq(sh(NULL, "test $(ls %s/*.npy.gz | wc -l) = 3", g), 0);
+    ck_assert_int_eq(sh(NULL, LUMI " golden verify %s", cfg), 0);
+    /* goldens are not replaced without --force */
+    ck_assert_int_eq(sh(&out, LUMI " golden merge %s '%s'", cfg, th_path("gm_s[1-3]")), 2);
+    ck_assert_msg(strstr(out, "--force"), "%s", out);
+    free(out);
+    /* a shard missing, or a damaged one, is refused; a changed one changes the goldens */
+    ck_assert_int_eq(sh(&out, LUMI " golden merge --force %s %s %s", cfg, dir("gm_s1"), dir("gm_s3")), 2);
+    ck_assert_msg(strstr(out, "shard 2/3 is missing") && strstr(out, "missing prompt '"), "%s", out);
+    free(out);
+    char x[512];
+    snprintf(x, sizeof x, "%s", dir("gm_x2"));
+    ck_assert_int_eq(sh(NULL, "cp -r %s %s && f=$(ls %s/*.npy.gz | head -1) && gzip -dc $f | head -c 300 | gzip > $f.t && mv $f.t $f",
+                        dir("gm_s2"), x, x), 0);
+    ck_assert_int_eq(sh(&out, LUMI " golden merge --force %s %s %s %s", cfg, dir("gm_s1"), x, dir("gm_s3")), 2);
+    ck_assert_msg(strstr(out, "gm_x2/"), "%s", out);
+    free(out);
+    ck_assert_int_eq(sh(NULL, "rm -r %s && cp -r %s %s && sed -i '0,/\"tokens\": \\[[0-9]*/s//\"tokens\": [7/' %s/manifest.json",
+                        x, dir("gm_s2"), x, x), 0);
+    ck_assert_msg(sh(&out, LUMI " golden merge --force %s %s %s %s", cfg, dir("gm_s1"), x, dir("gm_s3")) == 0, "%s", out);
+    free(out);
+    ck_assert_int_ne(sh(NULL, same, w, g), 0);
+}
+END_TEST
+
 START_TEST(slurm_scripts) {
     const char *cfg = config(EQUIV, "sh_slurm");
     char d[512];
@@ -491,11 +655,13 @@ Suite *suite_shard(void) {
     tcase_add_test(tc, equivalence_merge_is_byte_identical);
     tcase_add_test(tc, merge_refuses_bad_shards);
     tcase_add_test(tc, study_merge_is_byte_identical);
+    tcase_add_test(tc, chat_merge_is_byte_identical);
     tcase_add_test(tc, generate_merge_has_the_same_tokens);
     tcase_add_test(tc, resume_completes_a_killed_shard);
     tcase_add_test(tc, every_kind_records_provenance);
     tcase_add_test(tc, bench_shards_and_provenance);
     tcase_add_test(tc, golden_record_records_provenance);
+    tcase_add_test(tc, golden_merge_is_byte_identical);
     tcase_add_test(tc, slurm_scripts);
     suite_add_tcase(s, tc);
     return s;
