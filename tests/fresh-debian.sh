@@ -23,7 +23,7 @@ snap=$(mktemp /tmp/lumi-tree.XXXXXX.tar)
 git ls-files -co --exclude-standard -z | tar --null -T - -cf "$snap"
 
 cleanup() {
-    for m in dev/pts dev proc; do umount "$ROOT/$m" 2>/dev/null || true; done
+    for m in dev/pts dev sys proc; do umount "$ROOT/$m" 2>/dev/null || true; done
     rm -f "$snap"
     [ $keep = 1 ] || rm -rf "$ROOT"
 }
@@ -37,6 +37,8 @@ debootstrap --variant=minbase --include=build-essential bookworm "$ROOT" "$MIRRO
     { tail -20 "$ROOT.debootstrap.log" >&2; exit 1; }
 rm -f "$ROOT.debootstrap.log"
 mount -t proc proc "$ROOT/proc"
+# as on a real machine: PoCL's hwloc aborts without /sys (the OpenCL tests)
+mount -t sysfs sys "$ROOT/sys"
 mount --bind /dev "$ROOT/dev"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 mkdir -p "$ROOT/opt/lumi"
