@@ -35,14 +35,18 @@ static int cublas_supports(LumiOp op, LumiDType t) { return op == LUMI_OP_EMBED 
 
 #ifndef LUMI_HAVE_CUDA
 
+#define NO_CUDA \
+    "this lumi was built without CUDA (put nvcc on PATH or install the CUDA toolkit in /usr/local/cuda, and rebuild)"
+
 static int cuda_init(void **ctx, const LumiModel *m, const LumiWeights *w, const LumiBackendOpts *o, LumiErr *e) {
     (void)ctx, (void)m, (void)w, (void)o;
-    return lumi_err(e, "backends cuda and cublas: this lumi was built without CUDA (put nvcc on PATH or install the "
-                       "CUDA toolkit in /usr/local/cuda, and rebuild)");
+    return lumi_err(e, "backends cuda and cublas: %s", NO_CUDA);
 }
 
-const LumiBackendOps lumi_backend_cuda = {.name = "cuda", .doc = DOC_CUDA, .init = cuda_init, .supports = cuda_supports};
-const LumiBackendOps lumi_backend_cublas = {.name = "cublas", .doc = DOC_CUBLAS, .init = cuda_init, .supports = cublas_supports};
+const LumiBackendOps lumi_backend_cuda = {
+    .name = "cuda", .doc = DOC_CUDA, .init = cuda_init, .supports = cuda_supports, .unavailable = NO_CUDA};
+const LumiBackendOps lumi_backend_cublas = {
+    .name = "cublas", .doc = DOC_CUBLAS, .init = cuda_init, .supports = cublas_supports, .unavailable = NO_CUDA};
 
 #else
 

@@ -35,13 +35,17 @@ static int ocl_supports(LumiOp op, LumiDType t) {
 
 #ifndef LUMI_HAVE_OPENCL
 
+#define NO_OPENCL                                                                                      \
+    "this lumi was built without OpenCL (install ocl-icd-opencl-dev and opencl-headers, plus a driver " \
+    "such as pocl-opencl-icd, and rebuild)"
+
 static int ocl_init(void **ctx, const LumiModel *m, const LumiWeights *w, const LumiBackendOpts *o, LumiErr *e) {
     (void)ctx, (void)m, (void)w, (void)o;
-    return lumi_err(e, "backend opencl: this lumi was built without OpenCL (install ocl-icd-opencl-dev and "
-                       "opencl-headers, plus a driver such as pocl-opencl-icd, and rebuild)");
+    return lumi_err(e, "backend opencl: %s", NO_OPENCL);
 }
 
-const LumiBackendOps lumi_backend_opencl = {.name = "opencl", .doc = DOC, .init = ocl_init, .supports = ocl_supports};
+const LumiBackendOps lumi_backend_opencl = {
+    .name = "opencl", .doc = DOC, .init = ocl_init, .supports = ocl_supports, .unavailable = NO_OPENCL};
 
 #else
 
