@@ -218,7 +218,9 @@ START_TEST(equivalence_skips_absent_device) {
         char cmd[600], *out = NULL;
         snprintf(cmd, sizeof cmd, "OCL_ICD_VENDORS=/nonexistent ./lumi check %s 2>&1", cfg);
         int rc = th_run(cmd, &out);
-        ck_assert_msg(out && strstr(out, "no OpenCL platform"), "%s", out ? out : "");
+        /* no platform here, or no OpenCL in this build at all */
+        ck_assert_msg(out && (strstr(out, "no OpenCL platform") || strstr(out, "built without OpenCL")), "%s",
+                      out ? out : "");
         if (!require)
             ck_assert_msg(rc == 0 && strstr(out, "SKIP") && !strstr(out, "ERROR"), "rc %d: %s", rc, out);
         else
