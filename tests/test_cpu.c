@@ -271,6 +271,43 @@ START_TEST(kernels_matmul_q8_match_twin) {
 }
 END_TEST
 
+/* Every table's quantize_q8 is lumi_quantize_q8_act bitwise (the AVX-512
+ * tables vectorize it): random blocks of many magnitudes, ties at .5, a zero
+ * block, -0, a lone large element. Rounding by truncation instead must
+ * differ on the same data, so the comparison is sharp. */
+START_TEST(kernels_quantize_q8_match_c) {
+    int nt = n_tables();
+    LumiRng r;
+    lumi_rng_seed(&r, 808);
+    enum { C = 32 * 13 };
+    float x[C];
+    int8_t want[C], got[C];
+    float wd[C / 32], gd[C / 32];
+    int differ = 0;
+    for (int round = 0; round < 40; round++) {
+        fill(x, C, &r);
+        for (int i = 0; i < C; i++) x[i] *= (float)(1 << (i / 32 % 8)) * (round % 2 ? 1e-3f : 10.0f);
+        for (int i = 0; i < 32; i++) x[32 + i] = 0.0f; /* block 1: all zero (d = 0) */
+        x[64] = -0.0f;
+        x[96] = 127.0f, x[97] = 2.5f, x[98] = -3.5f, x[99] = 0.5f, x[100] = -0.5f; /* block 3: ties, d = 1 */
+        for (int i = 101; i < 128; i++) x[i] = 0.25f * (float)(i % 7 - 3);
+        x[160] = 1e30f; /* block 5: one huge element */
+        lumi_quantize_q8_act(x, C, want, wd);
+        for (int b = 0; b < C / 32; b++) {
+            float id = wd[b] != 0.0f ? 1.0f / wd[b] : 0.0f;
+            for (int i = 0; i < 32; i++) differ += (int8_t)truncf(x[32 * b + i] * id) != want[32 * b + i];
+        }
+        for (int k = 0; k < nt; k++) {
+            memset(got, 0x55, sizeof got), memset(gd, 0x55, sizeof gd);
+            tables[k]->quantize_q8(x, C, got, gd);
+            ck_assert_msg(memcmp(got, want, sizeof want) == 0 && memcmp(gd, wd, sizeof wd) == 0,
+                          "%s quantize_q8 differs (round %d)", tables[k]->name, round);
+        }
+    }
+    ck_assert_msg(differ > 0, "truncation never differed: the bitwise comparison proves nothing");
+}
+END_TEST
+
 /* The activation quantizer: amax -> +-127, ties to even, all-zero blocks. */
 START_TEST(q8_activation_quantizer) {
     float x[64] = {127.0f, 2.5f, -3.5f, 0.5f, -0.5f, 1.5f, -126.4f};
@@ -576,6 +613,7 @@ Suite *suite_cpu(void) {
     tcase_add_test(k, kernels_matmul_dtypes_match_twin);
     tcase_add_test(k, perturbed_bf16_activations_differ);
     tcase_add_test(k, kernels_matmul_q8_match_twin);
+    tcase_add_test(k, kernels_quantize_q8_match_c);
     tcase_add_test(k, q8_activation_quantizer);
     tcase_add_test(k, ops_match_ref_odd_heads_gqa);
     suite_add_tcase(s, k);
