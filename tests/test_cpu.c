@@ -235,10 +235,11 @@ START_TEST(kernels_matmul_q8_match_twin) {
     int nt = n_tables();
     LumiRng r;
     lumi_rng_seed(&r, 88);
-    const int cols[] = {32, 64, 96, 160, 288, 32, 64, 96}, rows[] = {1, 3, 5, 7, 13, 4, 37, 2};
-    const int ns[] = {1, 2, 3, 4, 5, 6, 7, 50};
+    /* the last: rows past the VNNI kernel's prepared width (64 pairs) */
+    const int cols[] = {32, 64, 96, 160, 288, 32, 64, 96, 4192}, rows[] = {1, 3, 5, 7, 13, 4, 37, 2, 6};
+    const int ns[] = {1, 2, 3, 4, 5, 6, 7, 50, 9};
     int differ = 0;
-    for (int si = 0; si < 8; si++) {
+    for (int si = 0; si < 9; si++) {
         int R = rows[si], C = cols[si], N = ns[si], os = R + 2, nb = C / 32;
         float *src = malloc((size_t)R * C * 4), *x = malloc((size_t)N * C * 4), *bias = malloc((size_t)R * 4);
         float *got = malloc((size_t)N * os * 4), *want = malloc((size_t)N * os * 4), *xd = malloc((size_t)N * nb * 4);

@@ -453,6 +453,16 @@ INLINE VNNI float q8v_dot(const unsigned char *row, const int8_t *xq, const floa
  * qw), so the row's correction, computed once per block pair, is the
  * starting value of vpdpbusd: one integer instruction per row and token,
  * and the same exact integer sums as before (every int8 works, -128 too). */
+/* -128 * (sum of each lane's four qw): vpdpbusd's starting value */
+INLINE VNNI __m512i q8v_nc(__m512i w) {
+    return _mm512_sub_epi32(_mm512_setzero_si512(),
+                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)0x80), w));
+}
+
+/* Rows of up to Q8V_PAIRS pairs of blocks (4096 columns) get their scale
+ * vectors and corrections prepared on the stack (32 KB) once per block of
+ * tokens rather than once per tile: measured +8% on 768x768 here */
+#define Q8V_PAIRS 64
 #ifndef Q8V_R
 #define Q8V_R 4
 #endif
@@ -460,7 +470,8 @@ INLINE VNNI float q8v_dot(const unsigned char *row, const int8_t *xq, const floa
 #define Q8V_T 6
 #endif
 INLINE VNNI void q8v_tile(const int R, const int T, float *out, int os, const int8_t *xq, const float *xd,
-                          const unsigned char *W, size_t rb, const float *bias, int cols) {
+                          const unsigned char *W, size_t rb, const float *bias, int cols, const __m512 *pdw,
+                          const __m512i *pnc) {
     int nb = cols / LUMI_Q8_BLOCK;
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     __m512 acc[Q8V_R][8];
@@ -476,8 +487,13 @@ INLINE VNNI void q8v_tile(const int R, const int T, float *out, int os, const in
         for (int r = 0; r < R; r++) {
             const unsigned char *row = W + (size_t)r * rb;
             w[r] = q8v_w(row, b, nb);
-            nc[r] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, w[r]));
-            dw[r] = q8v_pair(q8_dw(row, b), odd ? q8_dw(row, b + 1) : 0.0f);
+            if (pdw) { /* prepared once per token block (q8v_prep) */
+                nc[r] = pnc[(size_t)r * Q8V_PAIRS + (size_t)b / 2];
+                dw[r] = pdw[(size_t)r * Q8V_PAIRS + (size_t)b / 2];
+            } else {
+                nc[r] = q8v_nc(w[r]);
+                dw[r] = q8v_pair(q8_dw(row, b), odd ? q8_dw(row, b + 1) : 0.0f);
+            }
         }
 #pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
@@ -503,8 +519,8 @@ INLINE VNNI void q8v_tile(const int R, const int T, float *out, int os, const in
 
 #define Q8VTILE(R, T)                                                                                             \
     static VNNI void q8v_tile_##R##_##T(float *o, int os, const int8_t *xq, const float *xd, const unsigned char *W,   \
-                                   size_t rb, const float *b, int cols) {                                          \
-        q8v_tile(R, T, o, os, xq, xd, W, rb, b, cols);                                                            \
+                                   size_t rb, const float *b, int cols, const __m512 *pdw, const __m512i *pnc) {   \
+        q8v_tile(R, T, o, os, xq, xd, W, rb, b, cols, pdw, pnc);                                                  \
     }
 #define Q8VTILES(R) Q8VTILE(R, 1) Q8VTILE(R, 2) Q8VTILE(R, 3) Q8VTILE(R, 4) Q8VTILE(R, 5) Q8VTILE(R, 6) Q8VTILE(R, 7) Q8VTILE(R, 8)
 #define Q8VTABLE(R)                                                                                          \
@@ -513,8 +529,21 @@ INLINE VNNI void q8v_tile(const int R, const int T, float *out, int os, const in
 #define Q8VTILES_R(R) Q8VTILES(R)
 #define Q8VTABLE_R(R) Q8VTABLE(R)
 Q8VTILES_R(Q8V_R) Q8VTILES(1)
-static const Q8TileFn Q8VR[9] = Q8VTABLE_R(Q8V_R);
-static const Q8TileFn Q8V1[9] = Q8VTABLE(1);
+typedef void (*Q8VTileFn)(float *, int, const int8_t *, const float *, const unsigned char *, size_t, const float *,
+                          int, const __m512 *, const __m512i *);
+static const Q8VTileFn Q8VR[9] = Q8VTABLE_R(Q8V_R);
+static const Q8VTileFn Q8V1[9] = Q8VTABLE(1);
+
+/* The per-pair scale vectors and corrections of rows [0, R) */
+static VNNI void q8v_prep(const unsigned char *W, size_t rb, int R, int nb, __m512 *pdw, __m512i *pnc) {
+    for (int r = 0; r < R; r++)
+        for (int b = 0; b < nb; b += 2) {
+            const unsigned char *row = W + (size_t)r * rb;
+            int odd = b + 1 < nb;
+            pnc[(size_t)r * Q8V_PAIRS + (size_t)b / 2] = q8v_nc(q8v_w(row, b, nb));
+            pdw[(size_t)r * Q8V_PAIRS + (size_t)b / 2] = q8v_pair(q8_dw(row, b), odd ? q8_dw(row, b + 1) : 0.0f);
+        }
+}
 
 static VNNI void q8v_matmul(float *out, int os, const int8_t *xq, const float *xd, const void *Wv, const float *bias,
                        int cols, int t0, int t1, int r0, int r1) {
@@ -528,14 +557,21 @@ static VNNI void q8v_matmul(float *out, int os, const int8_t *xq, const float *x
         }
         return;
     }
+    /* rows of up to Q8V_PAIRS pairs: each group's scales and corrections
+     * are prepared once per block of 64 tokens (kept in L2), not per tile */
+    int prep = (nb + 1) / 2 <= Q8V_PAIRS;
+    __m512 pdw[Q8V_R * Q8V_PAIRS];
+    __m512i pnc[Q8V_R * Q8V_PAIRS];
     for (int tb = t0; tb < t1; tb += 64) {
         int te = tb + 64 < t1 ? tb + 64 : t1;
         for (int r = r0; r < r1;) {
             int R = r + Q8V_R <= r1 ? Q8V_R : 1;
+            if (prep) q8v_prep(W + (size_t)r * rb, rb, R, nb, pdw, pnc);
             for (int t = tb; t < te; t += Q8V_T) {
                 int T = te - t < Q8V_T ? te - t : Q8V_T;
                 (R == Q8V_R ? Q8VR : Q8V1)[T](out + (size_t)t * os + r, os, xq + (size_t)t * cols, xd + (size_t)t * nb,
-                                          W + (size_t)r * rb, rb, bias ? bias + r : NULL, cols);
+                                          W + (size_t)r * rb, rb, bias ? bias + r : NULL, cols, prep ? pdw : NULL,
+                                          prep ? pnc : NULL);
             }
             r += R;
         }
