@@ -235,10 +235,11 @@ START_TEST(kernels_matmul_q8_match_twin) {
     int nt = n_tables();
     LumiRng r;
     lumi_rng_seed(&r, 88);
-    const int cols[] = {32, 64, 96, 160, 288, 32, 64, 96}, rows[] = {1, 3, 5, 7, 13, 4, 37, 2};
-    const int ns[] = {1, 2, 3, 4, 5, 6, 7, 50};
+    /* the last: rows past the VNNI kernel's prepared width (64 pairs) */
+    const int cols[] = {32, 64, 96, 160, 288, 32, 64, 96, 4192}, rows[] = {1, 3, 5, 7, 13, 4, 37, 2, 6};
+    const int ns[] = {1, 2, 3, 4, 5, 6, 7, 50, 9};
     int differ = 0;
-    for (int si = 0; si < 8; si++) {
+    for (int si = 0; si < 9; si++) {
         int R = rows[si], C = cols[si], N = ns[si], os = R + 2, nb = C / 32;
         float *src = malloc((size_t)R * C * 4), *x = malloc((size_t)N * C * 4), *bias = malloc((size_t)R * 4);
         float *got = malloc((size_t)N * os * 4), *want = malloc((size_t)N * os * 4), *xd = malloc((size_t)N * nb * 4);
@@ -268,6 +269,43 @@ START_TEST(kernels_matmul_q8_match_twin) {
         free(src), free(x), free(bias), free(got), free(want), free(xd), free(W), free(xq);
     }
     ck_assert_msg(differ > 0, "another order never differed: the bitwise comparison proves nothing");
+}
+END_TEST
+
+/* Every table's quantize_q8 is lumi_quantize_q8_act bitwise (the AVX-512
+ * tables vectorize it): random blocks of many magnitudes, ties at .5, a zero
+ * block, -0, a lone large element. Rounding by truncation instead must
+ * differ on the same data, so the comparison is sharp. */
+START_TEST(kernels_quantize_q8_match_c) {
+    int nt = n_tables();
+    LumiRng r;
+    lumi_rng_seed(&r, 808);
+    enum { C = 32 * 13 };
+    float x[C];
+    int8_t want[C], got[C];
+    float wd[C / 32], gd[C / 32];
+    int differ = 0;
+    for (int round = 0; round < 40; round++) {
+        fill(x, C, &r);
+        for (int i = 0; i < C; i++) x[i] *= (float)(1 << (i / 32 % 8)) * (round % 2 ? 1e-3f : 10.0f);
+        for (int i = 0; i < 32; i++) x[32 + i] = 0.0f; /* block 1: all zero (d = 0) */
+        x[64] = -0.0f;
+        x[96] = 127.0f, x[97] = 2.5f, x[98] = -3.5f, x[99] = 0.5f, x[100] = -0.5f; /* block 3: ties, d = 1 */
+        for (int i = 101; i < 128; i++) x[i] = 0.25f * (float)(i % 7 - 3);
+        x[160] = 1e30f; /* block 5: one huge element */
+        lumi_quantize_q8_act(x, C, want, wd);
+        for (int b = 0; b < C / 32; b++) {
+            float id = wd[b] != 0.0f ? 1.0f / wd[b] : 0.0f;
+            for (int i = 0; i < 32; i++) differ += (int8_t)truncf(x[32 * b + i] * id) != want[32 * b + i];
+        }
+        for (int k = 0; k < nt; k++) {
+            memset(got, 0x55, sizeof got), memset(gd, 0x55, sizeof gd);
+            tables[k]->quantize_q8(x, C, got, gd);
+            ck_assert_msg(memcmp(got, want, sizeof want) == 0 && memcmp(gd, wd, sizeof wd) == 0,
+                          "%s quantize_q8 differs (round %d)", tables[k]->name, round);
+        }
+    }
+    ck_assert_msg(differ > 0, "truncation never differed: the bitwise comparison proves nothing");
 }
 END_TEST
 
@@ -576,6 +614,7 @@ Suite *suite_cpu(void) {
     tcase_add_test(k, kernels_matmul_dtypes_match_twin);
     tcase_add_test(k, perturbed_bf16_activations_differ);
     tcase_add_test(k, kernels_matmul_q8_match_twin);
+    tcase_add_test(k, kernels_quantize_q8_match_c);
     tcase_add_test(k, q8_activation_quantizer);
     tcase_add_test(k, ops_match_ref_odd_heads_gqa);
     suite_add_tcase(s, k);

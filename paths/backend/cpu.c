@@ -250,6 +250,7 @@ static void mat_part(void *arg, int tid, int nt) {
 #define MIN_PARALLEL_MACS (1 << 15)
 
 typedef struct {
+    const LumiCpuKernels *k;
     const float *x;
     int8_t *q;
     float *d;
@@ -259,7 +260,7 @@ typedef struct {
 static void quant_rows(void *arg, size_t lo, size_t hi) {
     const QuantJob *j = arg;
     for (size_t t = lo; t < hi; t++)
-        lumi_quantize_q8_act(j->x + t * j->cols, j->cols, j->q + t * j->cols, j->d + t * (size_t)(j->cols / 32));
+        j->k->quantize_q8(j->x + t * j->cols, j->cols, j->q + t * j->cols, j->d + t * (size_t)(j->cols / 32));
 }
 
 /* A q8_0 matmul quantizes its n activation rows first (q8_0 x q8_0, as
@@ -272,7 +273,7 @@ static void quantize_x(Cpu *c, const float *x, int n, int cols) {
         c->xq = lumi_xmalloc(c->xq_cap);
         c->xd = lumi_xmalloc(c->xq_cap / 32 * sizeof(float) + sizeof(float));
     }
-    QuantJob j = {x, c->xq, c->xd, cols};
+    QuantJob j = {c->k, x, c->xq, c->xd, cols};
     par_for(c, (size_t)n, (size_t)cols * 4, quant_rows, &j);
 }
 

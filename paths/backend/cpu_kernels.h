@@ -73,6 +73,10 @@ typedef struct {
      * both return a value only so the work cannot be optimised away. */
     double (*read_sum)(const float *p, size_t n);
     double (*fma_burn)(long iters, double *flops);
+    /* lumi_quantize_q8_act of one row, bitwise the same in every table (the
+     * AVX-512 tables vectorize it: the C loop's nearbyintf calls took ~4 ns
+     * an element, a quarter of a q8_0 prefill matmul's time) */
+    void (*quantize_q8)(const float *x, int cols, int8_t *q, float *dx);
 } LumiCpuKernels;
 
 const LumiCpuKernels *lumi_cpu_kernels_scalar(void);

@@ -380,6 +380,28 @@ static double fma_burn(long iters, double *flops) {
     return hsum(s);
 }
 
+/* lumi_quantize_q8_act, the same f32 operations 16 lanes at a time: amax
+ * by max (exact, so the order is free; max_ps returns its second operand
+ * where |x| is NaN, keeping the running max as fmaxf does), the scalar
+ * d = amax / 127 and 1 / d, then x * id rounded in the current mode (to
+ * nearest even, as nearbyintf) and truncated to int8 as the C cast does. */
+static void quantize_q8(const float *x, int cols, int8_t *q, float *dx) {
+    const __m512 absm = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+    for (int b = 0; b < cols / LUMI_Q8_BLOCK; b++) {
+        const float *xb = x + (size_t)LUMI_Q8_BLOCK * b;
+        __m512 v0 = _mm512_loadu_ps(xb), v1 = _mm512_loadu_ps(xb + 16);
+        __m512 m = _mm512_max_ps(_mm512_and_ps(v0, absm), _mm512_setzero_ps());
+        m = _mm512_max_ps(_mm512_and_ps(v1, absm), m);
+        float amax = _mm512_reduce_max_ps(m);
+        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        dx[b] = d;
+        __m512 s = _mm512_set1_ps(id);
+        int8_t *qb = q + (size_t)LUMI_Q8_BLOCK * b;
+        _mm_storeu_si128((__m128i *)(void *)qb, _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v0, s))));
+        _mm_storeu_si128((__m128i *)(void *)(qb + 16), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v1, s))));
+    }
+}
+
 /* ---- q8_0 with AVX512_VNNI: a pair of blocks per 512-bit register ----
  * The same q8dot as cpu_kernels_q8.h: lanes 0-7 hold the even block of a
  * pair, 8-15 the odd one, and vpdpbusd's four-product lane sums are the
@@ -406,7 +428,7 @@ INLINE VNNI __m512 q8v_pair(float a, float b) {
     return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(a)), _mm256_set1_ps(b), 1);
 }
 
-/* |w| . (x negated where w < 0): the products qw * qx, 4 per lane */
+/* |w| . (x negated where w < 0): the products qw * qx, 4 per lane (decode) */
 INLINE VNNI __m512i q8v_isum(__m512i wa, __mmask64 neg, __m512i x) {
     __m512i xs = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
     return _mm512_dpbusd_epi32(_mm512_setzero_si512(), wa, xs);
@@ -425,42 +447,69 @@ INLINE VNNI float q8v_dot(const unsigned char *row, const int8_t *xq, const floa
     return q8_hsum8(_mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1)));
 }
 
-/* R rows x T tokens, one zmm accumulator per pair */
+/* Prefill tile: R rows x T tokens, one zmm accumulator per pair. The sign
+ * fix-up leaves the inner loop: each token's block is made unsigned once
+ * (xu = qx + 128, an xor), and qw . qx = qw . xu - 128 * (sum of the four
+ * qw), so the row's correction, computed once per block pair, is the
+ * starting value of vpdpbusd: one integer instruction per row and token,
+ * and the same exact integer sums as before (every int8 works, -128 too). */
+/* -128 * (sum of each lane's four qw): vpdpbusd's starting value */
+INLINE VNNI __m512i q8v_nc(__m512i w) {
+    return _mm512_sub_epi32(_mm512_setzero_si512(),
+                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)0x80), w));
+}
+
+/* Rows of up to Q8V_PAIRS pairs of blocks (4096 columns) get their scale
+ * vectors and corrections prepared on the stack (32 KB) once per block of
+ * tokens rather than once per tile: measured +8% on 768x768 here */
+#define Q8V_PAIRS 64
+#ifndef Q8V_R
+#define Q8V_R 4
+#endif
+#ifndef Q8V_T
+#define Q8V_T 6
+#endif
 INLINE VNNI void q8v_tile(const int R, const int T, float *out, int os, const int8_t *xq, const float *xd,
-                     const unsigned char *W, size_t rb, const float *bias, int cols) {
+                          const unsigned char *W, size_t rb, const float *bias, int cols, const __m512 *pdw,
+                          const __m512i *pnc) {
     int nb = cols / LUMI_Q8_BLOCK;
-    __m512 acc[4][4];
-#pragma GCC unroll 4
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    __m512 acc[Q8V_R][8];
+#pragma GCC unroll 8
     for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
     for (int b = 0; b < nb; b += 2) {
         int odd = b + 1 < nb;
-        __m512i wa[4];
-        __mmask64 neg[4];
-        __m512 dw[4];
-#pragma GCC unroll 4
+        __m512i w[Q8V_R], nc[Q8V_R];
+        __m512 dw[Q8V_R];
+#pragma GCC unroll 8
         for (int r = 0; r < R; r++) {
             const unsigned char *row = W + (size_t)r * rb;
-            __m512i w = q8v_w(row, b, nb);
-            wa[r] = _mm512_abs_epi8(w);
-            neg[r] = _mm512_movepi8_mask(w);
-            dw[r] = q8v_pair(q8_dw(row, b), odd ? q8_dw(row, b + 1) : 0.0f);
+            w[r] = q8v_w(row, b, nb);
+            if (pdw) { /* prepared once per token block (q8v_prep) */
+                nc[r] = pnc[(size_t)r * Q8V_PAIRS + (size_t)b / 2];
+                dw[r] = pdw[(size_t)r * Q8V_PAIRS + (size_t)b / 2];
+            } else {
+                nc[r] = q8v_nc(w[r]);
+                dw[r] = q8v_pair(q8_dw(row, b), odd ? q8_dw(row, b + 1) : 0.0f);
+            }
         }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
-            __m512i x = q8v_x(xq + (size_t)t * cols, b, nb);
+            /* a missing odd block: w is 0 there, so its lanes sum to 0 */
+            __m512i xu = _mm512_xor_si512(q8v_x(xq + (size_t)t * cols, b, nb), flip);
             const float *d = xd + (size_t)t * nb;
             __m512 dx = q8v_pair(d[b], odd ? d[b + 1] : 0.0f);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int r = 0; r < R; r++)
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q8v_isum(wa[r], neg[r], x)), _mm512_mul_ps(dw[r], dx),
-                                            acc[r][t]);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(nc[r], xu, w[r])),
+                                            _mm512_mul_ps(dw[r], dx), acc[r][t]);
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
             __m512 a = acc[r][t];
             float s = q8_hsum8(_mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1)));
@@ -470,12 +519,31 @@ INLINE VNNI void q8v_tile(const int R, const int T, float *out, int os, const in
 
 #define Q8VTILE(R, T)                                                                                             \
     static VNNI void q8v_tile_##R##_##T(float *o, int os, const int8_t *xq, const float *xd, const unsigned char *W,   \
-                                   size_t rb, const float *b, int cols) {                                          \
-        q8v_tile(R, T, o, os, xq, xd, W, rb, b, cols);                                                            \
+                                   size_t rb, const float *b, int cols, const __m512 *pdw, const __m512i *pnc) {   \
+        q8v_tile(R, T, o, os, xq, xd, W, rb, b, cols, pdw, pnc);                                                  \
     }
-Q8VTILE(4, 1) Q8VTILE(4, 2) Q8VTILE(4, 3) Q8VTILE(4, 4) Q8VTILE(1, 1) Q8VTILE(1, 2) Q8VTILE(1, 3) Q8VTILE(1, 4)
-static const Q8TileFn Q8V4[5] = {NULL, q8v_tile_4_1, q8v_tile_4_2, q8v_tile_4_3, q8v_tile_4_4};
-static const Q8TileFn Q8V1[5] = {NULL, q8v_tile_1_1, q8v_tile_1_2, q8v_tile_1_3, q8v_tile_1_4};
+#define Q8VTILES(R) Q8VTILE(R, 1) Q8VTILE(R, 2) Q8VTILE(R, 3) Q8VTILE(R, 4) Q8VTILE(R, 5) Q8VTILE(R, 6) Q8VTILE(R, 7) Q8VTILE(R, 8)
+#define Q8VTABLE(R)                                                                                          \
+    {NULL, q8v_tile_##R##_1, q8v_tile_##R##_2, q8v_tile_##R##_3, q8v_tile_##R##_4, q8v_tile_##R##_5,       \
+     q8v_tile_##R##_6, q8v_tile_##R##_7, q8v_tile_##R##_8}
+#define Q8VTILES_R(R) Q8VTILES(R)
+#define Q8VTABLE_R(R) Q8VTABLE(R)
+Q8VTILES_R(Q8V_R) Q8VTILES(1)
+typedef void (*Q8VTileFn)(float *, int, const int8_t *, const float *, const unsigned char *, size_t, const float *,
+                          int, const __m512 *, const __m512i *);
+static const Q8VTileFn Q8VR[9] = Q8VTABLE_R(Q8V_R);
+static const Q8VTileFn Q8V1[9] = Q8VTABLE(1);
+
+/* The per-pair scale vectors and corrections of rows [0, R) */
+static VNNI void q8v_prep(const unsigned char *W, size_t rb, int R, int nb, __m512 *pdw, __m512i *pnc) {
+    for (int r = 0; r < R; r++)
+        for (int b = 0; b < nb; b += 2) {
+            const unsigned char *row = W + (size_t)r * rb;
+            int odd = b + 1 < nb;
+            pnc[(size_t)r * Q8V_PAIRS + (size_t)b / 2] = q8v_nc(q8v_w(row, b, nb));
+            pdw[(size_t)r * Q8V_PAIRS + (size_t)b / 2] = q8v_pair(q8_dw(row, b), odd ? q8_dw(row, b + 1) : 0.0f);
+        }
+}
 
 static VNNI void q8v_matmul(float *out, int os, const int8_t *xq, const float *xd, const void *Wv, const float *bias,
                        int cols, int t0, int t1, int r0, int r1) {
@@ -489,27 +557,34 @@ static VNNI void q8v_matmul(float *out, int os, const int8_t *xq, const float *x
         }
         return;
     }
+    /* rows of up to Q8V_PAIRS pairs: each group's scales and corrections
+     * are prepared once per block of 64 tokens (kept in L2), not per tile */
+    int prep = (nb + 1) / 2 <= Q8V_PAIRS;
+    __m512 pdw[Q8V_R * Q8V_PAIRS];
+    __m512i pnc[Q8V_R * Q8V_PAIRS];
     for (int tb = t0; tb < t1; tb += 64) {
         int te = tb + 64 < t1 ? tb + 64 : t1;
         for (int r = r0; r < r1;) {
-            int R = r + 4 <= r1 ? 4 : 1;
-            for (int t = tb; t < te; t += 4) {
-                int T = te - t < 4 ? te - t : 4;
-                (R == 4 ? Q8V4 : Q8V1)[T](out + (size_t)t * os + r, os, xq + (size_t)t * cols, xd + (size_t)t * nb,
-                                          W + (size_t)r * rb, rb, bias ? bias + r : NULL, cols);
+            int R = r + Q8V_R <= r1 ? Q8V_R : 1;
+            if (prep) q8v_prep(W + (size_t)r * rb, rb, R, nb, pdw, pnc);
+            for (int t = tb; t < te; t += Q8V_T) {
+                int T = te - t < Q8V_T ? te - t : Q8V_T;
+                (R == Q8V_R ? Q8VR : Q8V1)[T](out + (size_t)t * os + r, os, xq + (size_t)t * cols, xd + (size_t)t * nb,
+                                          W + (size_t)r * rb, rb, bias ? bias + r : NULL, cols, prep ? pdw : NULL,
+                                          prep ? pnc : NULL);
             }
             r += R;
         }
     }
 }
 
-static const LumiCpuKernels KV = {"avx512vnni", matmul, dot, matmul_dt, q8v_matmul, axpy, dots, axpys, read_sum, fma_burn};
+static const LumiCpuKernels KV = {"avx512vnni", matmul, dot, matmul_dt, q8v_matmul, axpy, dots, axpys, read_sum, fma_burn, quantize_q8};
 const LumiCpuKernels *lumi_cpu_kernels_avx512vnni(void) { return &KV; }
 #else
 const LumiCpuKernels *lumi_cpu_kernels_avx512vnni(void) { return NULL; }
 #endif
 
-static const LumiCpuKernels K = {"avx512", matmul, dot, matmul_dt, q8_matmul, axpy, dots, axpys, read_sum, fma_burn};
+static const LumiCpuKernels K = {"avx512", matmul, dot, matmul_dt, q8_matmul, axpy, dots, axpys, read_sum, fma_burn, quantize_q8};
 const LumiCpuKernels *lumi_cpu_kernels_avx512(void) { return &K; }
 #else
 const LumiCpuKernels *lumi_cpu_kernels_avx512(void) { return NULL; }
