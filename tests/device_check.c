@@ -9,12 +9,8 @@
 #include "../engine/dtype.h"
 #include "helpers.h"
 
-static const char *PATHS[] = {
-    "cache=fixed,prefill=batched",   "cache=fixed,prefill=token",   "cache=fixed,prefill=chunked:3",
-    "cache=growing,prefill=batched", "cache=growing,prefill=token", "cache=growing,prefill=chunked:5",
-    "cache=none,prefill=batched",    "cache=none,prefill=token",    "cache=none,prefill=chunked:4",
-};
-#define N_PATHS (sizeof PATHS / sizeof PATHS[0])
+#define PATHS TH_PATHS
+#define N_PATHS TH_N_PATHS
 
 void th_load(const char *path, LumiModel *m) {
     LumiErr e;
@@ -44,29 +40,13 @@ int th_no_device(const LumiModel *m, const char *backend, const char *test) {
     return 1;
 }
 
-/* Logits of every position, fed in two parts so every path also runs
- * against a non-empty cache. */
+/* backend plus one of the paths, default threads (see th_path_run) */
 static float *run(const LumiModel *m, const char *backend, const char *spec, const int *tok, int T) {
     char full[128];
     snprintf(full, sizeof full, "backend=%s,%s", backend, spec);
-    LumiSession s;
-    LumiErr e;
-    ck_assert_msg(th_open_path(&s, m, full, &e) == 0, "%s", e.msg);
-    size_t V = (size_t)m->cfg.vocab_size;
-    float *out = malloc((size_t)T * V * sizeof(float));
-    int first = T / 2;
-    ck_assert_msg(lumi_session_feed(&s, tok, first, out, &e) == 0, "%s: %s", full, e.msg);
-    ck_assert_msg(lumi_session_feed(&s, tok + first, T - first, out + (size_t)first * V, &e) == 0, "%s: %s", full,
-                  e.msg);
-    lumi_session_close(&s);
-    return out;
+    return th_path_run(m, full, -1, tok, T, NULL);
 }
 
-int *th_tokens(const LumiModel *m, int T) {
-    int *tok = malloc((size_t)T * sizeof(int));
-    for (int t = 0; t < T; t++) tok[t] = (t * 7919 + 1) % m->cfg.vocab_size;
-    return tok;
-}
 
 int th_first_mismatch(const LumiModel *m, const char *backend, const int *tok, int T, float **base_out) {
     size_t N = (size_t)T * m->cfg.vocab_size;

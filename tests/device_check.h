@@ -11,7 +11,6 @@ int th_open_path(LumiSession *s, const LumiModel *m, const char *spec, LumiErr *
  * built without its toolkit, no platform or no device. Any other failure
  * to open fails the test. */
 int th_no_device(const LumiModel *m, const char *backend, const char *test);
-int *th_tokens(const LumiModel *m, int T);
 /* Index of the first of the 9 paths whose logits differ bitwise from the
  * first's on `backend`, or -1; the first path's logits in *base_out. */
 int th_first_mismatch(const LumiModel *m, const char *backend, const int *tok, int T, float **base_out);

@@ -170,3 +170,35 @@ int th_skip_summary(int n_tests) {
     remove(skip_log);
     return fatal;
 }
+
+const char *const TH_PATHS[TH_N_PATHS] = {
+    "cache=fixed,prefill=batched",   "cache=fixed,prefill=token",   "cache=fixed,prefill=chunked:3",
+    "cache=growing,prefill=batched", "cache=growing,prefill=token", "cache=growing,prefill=chunked:5",
+    "cache=none,prefill=batched",    "cache=none,prefill=token",    "cache=none,prefill=chunked:4",
+};
+
+float *th_path_run(const LumiModel *m, const char *spec, int threads, const int *tok, int T,
+                   const LumiBackendOps *swap) {
+    LumiPathSpec p;
+    LumiErr e;
+    LumiSession s;
+    lumi_path_default(&p);
+    ck_assert_msg(lumi_path_parse(spec, &p, &e) == 0, "%s: %s", spec, e.msg);
+    if (threads >= 0) p.threads = threads;
+    ck_assert_msg(lumi_session_open(&s, m, &p, &e) == 0, "%s: %s", spec, e.msg);
+    if (swap) s.be = s.cache.be = swap;
+    size_t V = (size_t)m->cfg.vocab_size;
+    float *out = malloc((size_t)T * V * sizeof(float));
+    int first = T / 2;
+    ck_assert_msg(lumi_session_feed(&s, tok, first, out, &e) == 0, "%s: %s", spec, e.msg);
+    ck_assert_msg(lumi_session_feed(&s, tok + first, T - first, out + (size_t)first * V, &e) == 0, "%s: %s", spec,
+                  e.msg);
+    lumi_session_close(&s);
+    return out;
+}
+
+int *th_tokens(const LumiModel *m, int T) {
+    int *tok = malloc((size_t)T * sizeof(int));
+    for (int t = 0; t < T; t++) tok[t] = (t * 7919 + 1) % m->cfg.vocab_size;
+    return tok;
+}

@@ -52,6 +52,19 @@ float *th_logits(const LumiModel *m, const int *tok, int T);
 /* "ulimit -v 1000000; " (1 GB of address space for a shell command), or ""
  * in AddressSanitizer builds, whose shadow memory needs terabytes of it. */
 const char *th_ulimit_1g(void);
+/* The 9 cache x prefill paths the equivalence tests run; the first is the
+ * anchor the others must match. */
+#define TH_N_PATHS 9
+extern const char *const TH_PATHS[TH_N_PATHS];
+struct LumiBackendOps;
+/* Logits of every position of tok[0..T) on the path `spec`, fed in two
+ * calls so every path also runs against a non-empty cache: malloc'd
+ * [T, vocab]. threads >= 0 sets the thread count; swap (if non-NULL)
+ * replaces the session's backend table after opening (same context type). */
+float *th_path_run(const LumiModel *m, const char *spec, int threads, const int *tok, int T,
+                   const struct LumiBackendOps *swap);
+/* T token ids spread over the vocabulary. */
+int *th_tokens(const LumiModel *m, int T);
 /* max |a-b| */
 double th_max_abs(const float *a, const float *b, size_t n);
 

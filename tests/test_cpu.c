@@ -422,40 +422,16 @@ END_TEST
 
 /* ---- through the harness ---- */
 
-static const char *PATHS[] = {
-    "cache=fixed,prefill=batched",   "cache=fixed,prefill=token",   "cache=fixed,prefill=chunked:3",
-    "cache=growing,prefill=batched", "cache=growing,prefill=token", "cache=growing,prefill=chunked:5",
-    "cache=none,prefill=batched",    "cache=none,prefill=token",    "cache=none,prefill=chunked:4",
-};
-#define N_PATHS (sizeof PATHS / sizeof PATHS[0])
+#define PATHS TH_PATHS
+#define N_PATHS TH_N_PATHS
+#define tokens th_tokens
 
-/* Logits of every position, the prompt fed in two parts so every path also
- * runs against a non-empty cache. `swap` (if non-NULL) replaces the
- * session's backend table after opening (same context type). */
+/* backend plus one of the paths (see th_path_run) */
 static float *run(const LumiModel *m, const char *backend, const char *spec, int threads, const int *tok, int T,
                   const LumiBackendOps *swap) {
-    LumiPathSpec p;
-    LumiErr e;
-    LumiSession s;
-    lumi_path_default(&p);
-    ck_assert_msg(lumi_path_parse(spec, &p, &e) == 0, "%s", e.msg);
-    ck_assert(lumi_path_set(&p, "backend", backend, &e) == 0);
-    p.threads = threads;
-    ck_assert_msg(lumi_session_open(&s, m, &p, &e) == 0, "%s", e.msg);
-    if (swap) s.be = s.cache.be = swap;
-    size_t V = (size_t)m->cfg.vocab_size;
-    float *out = malloc((size_t)T * V * sizeof(float));
-    int first = T / 2;
-    ck_assert_msg(lumi_session_feed(&s, tok, first, out, &e) == 0, "%s", e.msg);
-    ck_assert_msg(lumi_session_feed(&s, tok + first, T - first, out + (size_t)first * V, &e) == 0, "%s", e.msg);
-    lumi_session_close(&s);
-    return out;
-}
-
-static int *tokens(const LumiModel *m, int T) {
-    int *tok = malloc((size_t)T * sizeof(int));
-    for (int t = 0; t < T; t++) tok[t] = (t * 7919 + 1) % m->cfg.vocab_size;
-    return tok;
+    char full[160];
+    snprintf(full, sizeof full, "backend=%s,%s", backend, spec);
+    return th_path_run(m, full, threads, tok, T, swap);
 }
 
 /* Returns the index of the first path whose logits differ bitwise from the
