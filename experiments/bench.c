@@ -22,6 +22,10 @@
 #include "gen_loop.h"
 
 #define MAX_REPS 64
+/* The paired decode's bandwidth probe: 4x the 32 MiB L3 of the machine this
+ * was written on, ~2-4 ms a pass. */
+#define PROBE_BYTES ((size_t)128 << 20)
+
 
 typedef struct {
     int ok;
@@ -36,6 +40,7 @@ typedef struct {
     char isa[16];
     int threads;
     double dev_gbs, dev_gflops; /* a device backend's own figures (peak()); 0: none */
+    LumiPaired paired;
 } Result;
 
 typedef struct {
@@ -73,6 +78,76 @@ static double prefill_flops(const LumiConfig *c, int n) {
     double att = 0;
     for (int p = 0; p < n; p++) att += 4.0 * d * (p + 1);
     return c->n_layers * (n * layer + att) + 2.0 * d * c->vocab_size;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+typedef struct {
+    LumiBwProbe *bw;
+    double t_leave; /* when the last sample ended, i.e. the next token's feed began */
+    double *gbs;    /* [max_new]: the sample taken before token i was fed */
+    double *sec;    /* [max_new]: feeding token i and drawing token i+1 */
+    int timed;
+} PairRun;
+
+/* Between tokens: the time since the last sample is one token's feed and
+ * draw, then a new sample (best of two passes: the first also absorbs the
+ * path's workers spinning down). */
+static int pair_token(void *ctx, int step, int token, const LumiSession *s, const LumiSampler *smp) {
+    (void)token, (void)s, (void)smp;
+    PairRun *pr = ctx;
+    double t = lumi_now();
+    if (step > 0) pr->sec[step - 1] = t - pr->t_leave, pr->timed = step;
+    pr->gbs[step] = lumi_bw_probe(pr->bw, 2);
+    pr->t_leave = lumi_now();
+    return 0;
+}
+
+/* See bench.h. The better neighbouring sample is the conservative choice:
+ * a token that straddles a change of level is judged against the higher. */
+void lumi_bench_paired(const double *gbs, const double *sec, int n, double bytes, LumiPaired *out) {
+    double *bw = lumi_xmalloc((size_t)n * sizeof *bw), *fr = lumi_xmalloc((size_t)n * sizeof *fr);
+    double *sb = lumi_xmalloc((size_t)n * sizeof *sb), *lv = lumi_xmalloc((size_t)n * sizeof *lv);
+    for (int i = 0; i < n; i++) {
+        bw[i] = gbs[i] > gbs[i + 1] ? gbs[i] : gbs[i + 1];
+        fr[i] = bytes / sec[i] / (bw[i] * 1e9);
+        sb[i] = bw[i];
+    }
+    memset(out, 0, sizeof *out);
+    out->tokens = n;
+    memcpy(lv, fr, (size_t)n * sizeof *lv);
+    out->frac = median(lv, n);
+    qsort(sb, (size_t)n, sizeof *sb, cmp_double);
+    double lo = sb[n / 10], hi = sb[n - 1 - n / 10];
+    double cut = hi >= 1.25 * lo ? sqrt(lo * hi) : 0;
+    for (int l = 0; l < 2; l++) {
+        int k = 0;
+        for (int i = 0; i < n; i++)
+            if ((bw[i] >= cut) == (l == 0)) lv[k] = fr[i], sb[k++] = bw[i];
+        out->n[l] = k;
+        if (k) out->frac_of[l] = median(lv, k), out->gbs[l] = median(sb, k);
+    }
+    free(bw), free(fr), free(sb), free(lv);
+}
+
+/* The decode once more through the one generation loop, with a bandwidth
+ * sample between every two tokens (see LumiPaired). */
+static int paired_decode(LumiSession *s, LumiSampler *smp, const LumiGenOpts *go, int *gen, int threads, double bytes,
+                         LumiPaired *out, LumiErr *e) {
+    PairRun pr = {.bw = lumi_bw_probe_new(threads > 0 ? threads : 0, PROBE_BYTES)};
+    pr.gbs = lumi_xcalloc((size_t)go->max_new + 1, sizeof *pr.gbs);
+    pr.sec = lumi_xcalloc((size_t)go->max_new + 1, sizeof *pr.sec);
+    LumiGenOpts o = *go;
+    o.on_token = pair_token, o.ctx = &pr;
+    LumiGenResult gr;
+    int bos = lumi_default_bos(NULL), rc = lumi_generate(s, &bos, 1, smp, &o, gen, &gr, e);
+    if (rc == 0 && pr.timed > 0) lumi_bench_paired(pr.gbs, pr.sec, pr.timed, bytes, out);
+    free(pr.gbs), free(pr.sec);
+    lumi_bw_probe_free(pr.bw);
+    return rc;
 }
 
 static void measure(const LumiBenchPlan *p, const LumiBenchModel *bm, const LumiPathSpec *spec, Result *r) {
@@ -129,6 +204,12 @@ static void measure(const LumiBenchPlan *p, const LumiBenchModel *bm, const Lumi
     getrusage(RUSAGE_SELF, &ru);
     r->rss_mb = ru.ru_maxrss / 1024.0;
     r->weight_bytes = (double)lumi_weights_bytes_per_token(s.be->weights(s.bectx), c);
+    /* after the RSS reading: the probe's buffer is not the path's memory */
+    if (!p->skip_machine && !s.be->peak && p->n_gen >= 2) {
+        lumi_session_reset(&s);
+        lumi_sampler_reset(&smp, 0);
+        if (paired_decode(&s, &smp, &go, gen, spec->threads, r->weight_bytes, &r->paired, &e) != 0) goto fail;
+    }
     LumiWeightsInfo wi;
     const LumiWeights *wt;
     int wd = spec->weights[0] ? lumi_weights_parse(spec->weights) : LUMI_WEIGHTS_FILE;
@@ -210,6 +291,11 @@ static void run_id(char *buf, size_t n) {
     strftime(buf, n, "%Y%m%dT%H%M%SZ", &tm);
 }
 
+/* A decode's fraction of read bandwidth: per token against the samples
+ * around it when the paired decode ran, else the repetitions' median
+ * against the samples around the path. */
+static double tg_fraction(const Row *w) { return w->r.paired.tokens ? w->r.paired.frac : w->tg_frac; }
+
 static int write_csv(const char *dir, const LumiBenchPlan *p, const Row *rows, int n, LumiErr *e) {
     char path[1300];
     snprintf(path, sizeof path, "%.1200s/bench.csv", dir);
@@ -224,8 +310,9 @@ static int write_csv(const char *dir, const LumiBenchPlan *p, const Row *rows, i
         }
         fprintf(f, "%s,\"%s\",pp,%d,%d,%.3f,%.3f,%.3f,%.4f,fma_peak,%.1f,\n", w->model->name, w->path, p->n_prompt,
                 p->reps, w->pp.med, w->pp.lo, w->pp.hi, w->pp_frac, w->r.rss_mb);
-        fprintf(f, "%s,\"%s\",tg,%d,%d,%.3f,%.3f,%.3f,%.4f,read_bandwidth,%.1f,\n", w->model->name, w->path, p->n_gen,
-                p->reps, w->tg.med, w->tg.lo, w->tg.hi, w->tg_frac, w->r.rss_mb);
+        fprintf(f, "%s,\"%s\",tg,%d,%d,%.3f,%.3f,%.3f,%.4f,%s,%.1f,\n", w->model->name, w->path, p->n_gen,
+                p->reps, w->tg.med, w->tg.lo, w->tg.hi, tg_fraction(w),
+                w->r.paired.tokens ? "read_bandwidth_per_token" : "read_bandwidth", w->r.rss_mb);
     }
     if (fclose(f) != 0) return lumi_err(e, "%s: write failed", path);
     return 0;
@@ -259,7 +346,18 @@ static void json_row(FILE *f, const LumiBenchPlan *p, const LumiMachine *mc, con
                    "\"fraction_of_read_bandwidth\": %.4f, \"reps\": [",
                 p->n_gen, w->tg.med, w->tg.lo, w->tg.hi, w->tg_frac);
         for (int k = 0; k < w->r.reps; k++) fprintf(f, "%s%.3f", k ? ", " : "", w->r.tg[k]);
-        fprintf(f, "]}");
+        fprintf(f, "]");
+        const LumiPaired *q = &w->r.paired;
+        if (q->tokens) {
+            fprintf(f, ", \"paired\": {\"tokens\": %d, \"fraction_of_read_bandwidth\": %.4f, \"levels\": [", q->tokens,
+                    q->frac);
+            for (int l = 0; l < 2; l++)
+                if (q->n[l])
+                    fprintf(f, "%s{\"read_gbs\": %.3f, \"tokens\": %d, \"fraction_of_read_bandwidth\": %.4f}",
+                            l ? ", " : "", q->gbs[l], q->n[l], q->frac_of[l]);
+            fprintf(f, "]}");
+        }
+        fprintf(f, "}");
     }
     fprintf(f, "}");
 }
@@ -378,9 +476,22 @@ static void print_table(const LumiBenchPlan *p, const LumiMachine *mc, const Row
         printf("| %-8s | %-44s | pp%-4d | %9.2f | %-19s | %8s | %8.0f | %9s |\n", w->model->name, w->path,
                p->n_prompt, w->pp.med, mm, fr, w->r.rss_mb, "");
         snprintf(mm, sizeof mm, "%.2f-%.2f", w->tg.lo, w->tg.hi);
-        if (mc) snprintf(fr, sizeof fr, "%.0f%% bw", 100 * w->tg_frac);
+        if (mc) snprintf(fr, sizeof fr, "%.0f%% bw", 100 * tg_fraction(w));
         printf("| %-8s | %-44s | tg%-4d | %9.2f | %-19s | %8s | %8.0f | %9.1f |\n", w->model->name, w->path,
                p->n_gen, w->tg.med, mm, fr, w->r.rss_mb, w->r.weight_bytes / 1e6);
+    }
+    int said = 0;
+    for (int i = 0; i < n; i++) {
+        const LumiPaired *q = &rows[i].r.paired;
+        if (!rows[i].r.ok || !q->tokens) continue;
+        if (!said++)
+            printf("decode against the read bandwidth sampled just before and after each token (median per token; "
+                   "by level when the host showed two):\n");
+        printf("  %s %s: %.0f%% over %d tokens", rows[i].model->name, rows[i].path, 100 * q->frac, q->tokens);
+        for (int l = 0; l < 2; l++)
+            if (q->n[l] && q->n[1]) printf("%s %.0f%% at %.1f GB/s (%d)", l ? "," : ";", 100 * q->frac_of[l], q->gbs[l], q->n[l]);
+            else if (q->n[l]) printf(", all at %.1f GB/s", q->gbs[l]);
+        printf("\n");
     }
     for (int i = 0; i < n; i++) {
         if (rows[i].r.ok && rows[i].r.dev_gbs > 0)

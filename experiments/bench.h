@@ -63,6 +63,32 @@ typedef struct {
 } LumiMachine;
 /* One sample (best of a few tries of each micro-benchmark). */
 void lumi_bench_machine(LumiMachine *m, int threads);
+/* A read-bandwidth probe that keeps its buffer and threads between samples,
+ * so that a sample can be taken next to each decoded token (the host's
+ * bandwidth changes by half within seconds; a fraction is only meaningful
+ * against a sample taken at the same time). bytes should be several times
+ * the last-level cache. lumi_bw_probe: the best of `tries` passes, GB/s. */
+typedef struct LumiBwProbe LumiBwProbe;
+LumiBwProbe *lumi_bw_probe_new(int threads, size_t bytes);
+double lumi_bw_probe(LumiBwProbe *p, int tries);
+int lumi_bw_probe_threads(const LumiBwProbe *p);
+void lumi_bw_probe_free(LumiBwProbe *p);
+/* Decode timed token by token with a read-bandwidth sample between every
+ * two tokens (`lumi bench` does this for host backends when it measures the
+ * machine). Each token's fraction is the bytes it read over its time,
+ * against the better of the samples just before and after it. The tokens
+ * are split into the host's two bandwidth levels at the geometric mean of
+ * the 10th and 90th percentile samples when those differ by 25% or more;
+ * [0] is the higher level, and n[1] == 0 when there was one level. */
+typedef struct {
+    int tokens;                /* tokens timed; 0: not measured */
+    double frac;               /* median fraction over all of them */
+    int n[2];                  /* tokens per level */
+    double gbs[2], frac_of[2]; /* median sample and median fraction per level */
+} LumiPaired;
+/* From gbs[0..n] (sample i taken before token i) and sec[0..n-1] (token i's
+ * time), for tokens of `bytes` each. */
+void lumi_bench_paired(const double *gbs, const double *sec, int n, double bytes, LumiPaired *out);
 /* bench.json's "machine" object (no trailing comma). */
 void lumi_bench_machine_json(FILE *f, const LumiMachine *mc);
 /* bench.dat, bench.gp and bench.png in dir: pp and tg tok/s of each

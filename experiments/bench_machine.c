@@ -41,34 +41,59 @@ static void fma_part(void *arg, int tid, int nt) {
     j->flops[tid % 64] = f;
 }
 
+struct LumiBwProbe {
+    LumiPool *pool;
+    MachJob j;
+};
+
+LumiBwProbe *lumi_bw_probe_new(int threads, size_t bytes) {
+    LumiBwProbe *p = lumi_xcalloc(1, sizeof *p);
+    p->pool = lumi_pool_new(threads);
+    p->j.k = lumi_cpu_kernels(NULL);
+    p->j.n = bytes / sizeof(float) / 64 * 64;
+    p->j.buf = lumi_aligned_alloc(p->j.n * sizeof(float));
+    lumi_pool_run(p->pool, touch_part, &p->j); /* fault the pages in on their readers */
+    return p;
+}
+
+double lumi_bw_probe(LumiBwProbe *p, int tries) {
+    double best = 0;
+    for (int rep = 0; rep < tries; rep++) {
+        double t0 = lumi_now();
+        lumi_pool_run(p->pool, read_part, &p->j);
+        double gbs = (double)(p->j.n * sizeof(float)) / (lumi_now() - t0) / 1e9;
+        if (gbs > best) best = gbs;
+    }
+    return best;
+}
+
+int lumi_bw_probe_threads(const LumiBwProbe *p) { return lumi_pool_size(p->pool); }
+
+void lumi_bw_probe_free(LumiBwProbe *p) {
+    if (!p) return;
+    free(p->j.buf);
+    lumi_pool_free(p->pool);
+    free(p);
+}
+
 void lumi_bench_machine(LumiMachine *m, int threads) {
     memset(m, 0, sizeof *m);
-    LumiPool *pool = lumi_pool_new(threads);
-    int nt = lumi_pool_size(pool);
-    MachJob j = {.k = lumi_cpu_kernels(NULL)};
-    m->threads = nt;
+    LumiBwProbe *bw = lumi_bw_probe_new(threads, BUF_BYTES);
+    MachJob j = {.k = bw->j.k};
+    m->threads = lumi_bw_probe_threads(bw);
     snprintf(m->isa, sizeof m->isa, "%s", j.k->name);
     m->buffer_bytes = BUF_BYTES;
-    j.buf = lumi_aligned_alloc(BUF_BYTES);
-    j.n = BUF_BYTES / sizeof(float);
-    lumi_pool_run(pool, touch_part, &j); /* fault the pages in on their readers */
-    for (int rep = 0; rep < 5; rep++) {
-        double t0 = lumi_now();
-        lumi_pool_run(pool, read_part, &j);
-        double gbs = (double)BUF_BYTES / (lumi_now() - t0) / 1e9;
-        if (gbs > m->read_gbs) m->read_gbs = gbs;
-    }
-    free(j.buf);
+    m->read_gbs = lumi_bw_probe(bw, 5);
     j.iters = 2000000;
     for (int rep = 0; rep < 5; rep++) {
         double t0 = lumi_now();
-        lumi_pool_run(pool, fma_part, &j);
+        lumi_pool_run(bw->pool, fma_part, &j);
         double dt = lumi_now() - t0, total = 0;
-        for (int i = 0; i < nt && i < 64; i++) total += j.flops[i];
+        for (int i = 0; i < m->threads && i < 64; i++) total += j.flops[i];
         if (total / dt / 1e9 > m->fma_gflops) m->fma_gflops = total / dt / 1e9;
     }
     m->read_gbs_min = m->read_gbs;
     m->fma_gflops_min = m->fma_gflops;
     m->samples = 1;
-    lumi_pool_free(pool);
+    lumi_bw_probe_free(bw);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../engine/util.h"
+#include "../experiments/bench.h"
 #include "helpers.h"
 
 static char *slurp(const char *path) {
@@ -95,6 +96,57 @@ START_TEST(bench_yaml_synthesizes_once) {
 }
 END_TEST
 
+/* The paired decode's summary on made-up samples: two levels are found
+ * and each token is judged against the better sample next to it. */
+START_TEST(bench_paired_splits_levels) {
+    /* samples before tokens 0..8: four tokens at 60 GB/s, then 30 GB/s */
+    double gbs[9] = {60, 61, 59, 60, 30, 31, 29, 30, 30}, sec[8];
+    double frac[8] = {0.9, 0.9, 0.9, 0.9, 0.95, 0.95, 0.95, 0.95};
+    for (int i = 0; i < 8; i++) {
+        double bw = gbs[i] > gbs[i + 1] ? gbs[i] : gbs[i + 1];
+        sec[i] = 1e9 / (frac[i] * bw * 1e9);
+    }
+    LumiPaired q;
+    lumi_bench_paired(gbs, sec, 8, 1e9, &q);
+    ck_assert_int_eq(q.tokens, 8);
+    ck_assert_int_eq(q.n[0], 4);
+    ck_assert_int_eq(q.n[1], 4);
+    ck_assert_double_eq_tol(q.frac, 0.925, 1e-9);
+    ck_assert_double_eq_tol(q.frac_of[0], 0.9, 1e-9);
+    ck_assert_double_eq_tol(q.frac_of[1], 0.95, 1e-9);
+    ck_assert_double_eq_tol(q.gbs[0], 60.5, 1e-9); /* token 3 is judged against 60, token 2 against 60 */
+    ck_assert_double_eq_tol(q.gbs[1], 30.5, 1e-9);
+    /* one level: samples within 25% of each other stay together */
+    for (int i = 0; i < 9; i++) gbs[i] = 50 + i;
+    for (int i = 0; i < 8; i++) sec[i] = 1e9 / (0.8 * gbs[i + 1] * 1e9);
+    lumi_bench_paired(gbs, sec, 8, 1e9, &q);
+    ck_assert_int_eq(q.n[0], 8);
+    ck_assert_int_eq(q.n[1], 0);
+    ck_assert_double_eq_tol(q.frac, 0.8, 1e-9);
+}
+END_TEST
+
+/* With the machine measured, decode is also timed token by token between
+ * bandwidth samples: n_gen - 1 tokens, a fraction in the table and JSON. */
+START_TEST(bench_machine_pairs_decode_tokens) {
+    const char *model = th_synth("bench_tiny.bin", 32, 48, 2, 4, 2, 64, 32, 0, 3);
+    const char *root = th_path("bench_out3");
+    char cmd[2048], *out;
+    snprintf(cmd, sizeof cmd, "./lumi bench -m %s --path backend=cpu -p 4 -n 6 -r 1 -o %s 2>&1", model, root);
+    ck_assert_int_eq(th_run(cmd, &out), 0);
+    ck_assert_msg(strstr(out, "sampled just before and after each token") && strstr(out, "over 5 tokens"), "%s", out);
+    free(out);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/bench.json", run_dir(root));
+    char *json = slurp(path);
+    const char *q = strstr(json, "\"paired\": {\"tokens\": 5, \"fraction_of_read_bandwidth\": ");
+    ck_assert_msg(q, "%s", json);
+    double f = atof(q + strlen("\"paired\": {\"tokens\": 5, \"fraction_of_read_bandwidth\": "));
+    ck_assert_msg(f > 0 && strstr(q, "\"levels\": [{\"read_gbs\": "), "%s", json);
+    free(json);
+}
+END_TEST
+
 START_TEST(bench_bad_input_exit_2) {
     const char *cfg = th_path("bench_bad.yaml");
     const char *text = "kind: bench\nmodels:\n  - name: x\n    file: models/kjv1M.bin\n    colour: red\n";
@@ -123,6 +175,8 @@ Suite *suite_bench(void) {
     tcase_add_test(tc, bench_flags_write_table_csv_json);
     tcase_add_test(tc, bench_yaml_synthesizes_once);
     tcase_add_test(tc, bench_bad_input_exit_2);
+    tcase_add_test(tc, bench_paired_splits_levels);
+    tcase_add_test(tc, bench_machine_pairs_decode_tokens);
     suite_add_tcase(s, tc);
     return s;
 }
