@@ -235,11 +235,14 @@ START_TEST(kernels_matmul_q8_match_twin) {
     int nt = n_tables();
     LumiRng r;
     lumi_rng_seed(&r, 88);
-    /* the last: rows past the VNNI kernel's prepared width (64 pairs) */
-    const int cols[] = {32, 64, 96, 160, 288, 32, 64, 96, 4192}, rows[] = {1, 3, 5, 7, 13, 4, 37, 2, 6};
-    const int ns[] = {1, 2, 3, 4, 5, 6, 7, 50, 9};
+    /* 4192: rows past the VNNI kernel's prepared width (64 pairs); then
+     * one-token cases (the decode loop), odd and even block counts, up to
+     * rows of 65600 columns */
+    const int cols[] = {32, 64, 96, 160, 288, 32, 64, 96, 4192, 96, 160, 256, 4192, 65600};
+    const int rows[] = {1, 3, 5, 7, 13, 4, 37, 2, 6, 6, 7, 5, 4, 3};
+    const int ns[] = {1, 2, 3, 4, 5, 6, 7, 50, 9, 1, 1, 1, 1, 1};
     int differ = 0;
-    for (int si = 0; si < 9; si++) {
+    for (int si = 0; si < (int)(sizeof cols / sizeof cols[0]); si++) {
         int R = rows[si], C = cols[si], N = ns[si], os = R + 2, nb = C / 32;
         float *src = malloc((size_t)R * C * 4), *x = malloc((size_t)N * C * 4), *bias = malloc((size_t)R * 4);
         float *got = malloc((size_t)N * os * 4), *want = malloc((size_t)N * os * 4), *xd = malloc((size_t)N * nb * 4);
