@@ -144,6 +144,43 @@ START_TEST(bench_machine_pairs_decode_tokens) {
     double f = atof(q + strlen("\"paired\": {\"tokens\": 5, \"fraction_of_read_bandwidth\": "));
     ck_assert_msg(f > 0 && strstr(q, "\"levels\": [{\"read_gbs\": "), "%s", json);
     free(json);
+    snprintf(path, sizeof path, "%s/bench.csv", run_dir(root));
+    char *csv = slurp(path);
+    ck_assert_msg(strstr(csv, ",tg,6,1,") && strstr(csv, ",read_bandwidth_per_token,"), "%s", csv);
+    free(csv);
+}
+END_TEST
+
+/* The kind's tables rebuilt from cases.jsonl (a resume) keep the paired
+ * fraction in bench.csv, as the run that measured it wrote it. */
+START_TEST(bench_resume_keeps_paired_fraction) {
+    const char *cfg = th_path("bench_pair.yaml"), *cache = th_path("bench_cache_pair"), *root = th_path("bench_out4");
+    char text[2048], cmd[2048], *out;
+    snprintf(text, sizeof text,
+             "kind: bench\nn_prompt: 4\nn_gen: 4\nreps: 1\nout: %s\ncache_dir: %s\n"
+             "models:\n  - name: tiny\n    synth: {dim: 24, hidden: 40, layers: 1, heads: 3, kv_heads: 1, vocab: 50, seq: 16}\n"
+             "paths:\n  - backend=cpu\n",
+             root, cache);
+    LumiErr e;
+    ck_assert(lumi_write_atomic(cfg, text, strlen(text), &e) == 0);
+    snprintf(cmd, sizeof cmd, "./lumi run %s 2>&1", cfg);
+    ck_assert_int_eq(th_run(cmd, &out), 0);
+    free(out);
+    const char *dir = run_dir(root);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/bench.csv", dir);
+    char *before = slurp(path);
+    ck_assert_msg(strstr(before, ",read_bandwidth_per_token,"), "%s", before);
+    snprintf(cmd, sizeof cmd, "./lumi run --resume %s 2>&1", dir);
+    ck_assert_int_eq(th_run(cmd, &out), 0);
+    free(out);
+    char *after = slurp(path);
+    ck_assert_msg(strstr(after, ",read_bandwidth_per_token,"), "rebuilt bench.csv lost the paired fraction:\n%s", after);
+    /* the same tg fraction, digit for digit */
+    const char *a = strstr(before, ",tg,"), *b = strstr(after, ",tg,");
+    ck_assert(a && b);
+    ck_assert_msg(strncmp(a, b, strcspn(a, "\n")) == 0, "before: %s\nafter: %s", before, after);
+    free(before), free(after);
 }
 END_TEST
 
@@ -177,6 +214,7 @@ Suite *suite_bench(void) {
     tcase_add_test(tc, bench_bad_input_exit_2);
     tcase_add_test(tc, bench_paired_splits_levels);
     tcase_add_test(tc, bench_machine_pairs_decode_tokens);
+    tcase_add_test(tc, bench_resume_keeps_paired_fraction);
     suite_add_tcase(s, tc);
     return s;
 }
