@@ -17,7 +17,8 @@ static const char *USAGE =
     "  -r N          repetitions, reported as median and min-max (default 3)\n"
     "  --threads N   threads for every path (default: each path's own, 0 = all cores)\n"
     "  -o DIR        results go to DIR/<run id>/ (default results/bench)\n"
-    "  --no-machine  skip the read-bandwidth and FMA-peak micro-benchmarks\n"
+    "  --no-machine  skip the read-bandwidth and FMA-peak micro-benchmarks (and the decode run\n"
+    "                timed token by token between bandwidth samples, which host paths get)\n"
     "  --allow-swap  run weights= tables larger than this machine's memory (refused otherwise)\n"
     "  a path's weights= dtype sets the bytes each token reads (MB/token) and so its bandwidth fraction\n";
 
