@@ -141,6 +141,7 @@ int lumi_gguf_write(const char *path, const LumiGgufSpec *s, LumiErr *e) {
         zeros(&w, pad(tensor_bytes(t)) - tensor_bytes(t));
     }
     free(buf);
+    if (w.ok) lumi_drop_file_cache(w.f); /* the next load gets 2 MiB pages */
     if (fclose(w.f) != 0) w.ok = 0;
     if (rc == 0 && !w.ok) rc = lumi_err(e, "%s: write failed (disk full?)", tmp);
     if (rc == 0 && rename(tmp, path) != 0) rc = lumi_err(e, "%s: cannot rename into place: %s", path, strerror(errno));

@@ -186,6 +186,7 @@ static int write_shard(const List *l, int shard, const char *path, LumiDType dt,
     free(text);
     for (int i = 0; i < l->n && ok; i++)
         if (l->t[i].shard == shard) ok = put_tensor(f, &l->t[i], dt) == 0;
+    if (ok) lumi_drop_file_cache(f); /* the next load gets 2 MiB pages */
     if (fclose(f) != 0) ok = 0;
     return ok ? 0 : lumi_err(e, "%s: write failed", path);
 }

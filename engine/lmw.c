@@ -406,6 +406,7 @@ int lumi_lmw_write(const LumiModel *m, const char *path, const LumiLmwWriteOpts 
 #undef NAME
     put_tensor(&w, "norm.weight", m->w.rms_final.data, d, 0, 0, 0);
     if (!c->shared_classifier) put_tensor(&w, "output.weight", m->w.cls.data, c->vocab_size, d, 1, 0);
+    if (w.ok) lumi_drop_file_cache(w.f); /* the next load gets 2 MiB pages */
     if (fclose(w.f) != 0) w.ok = 0;
     if (!w.ok) {
         remove(path);

@@ -63,6 +63,7 @@ int lumi_synth_write(const LumiSynthSpec *s, const char *path, LumiErr *e) {
     put_floats(&w, rope.sin, (size_t)c.seq_len * rope.half);
     lumi_rope_free(&rope);
     if (s->unshared) put_random(&w, (size_t)c.vocab_size * d, 0.0f, 2.0f * sd_d);
+    if (w.ok) lumi_drop_file_cache(w.f); /* the next load gets 2 MiB pages */
     if (fclose(w.f) != 0) w.ok = 0;
     if (!w.ok) return lumi_err(e, "%s: write failed", path);
     return 0;

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -71,6 +72,48 @@ void *lumi_aligned_alloc(size_t bytes) {
     return p;
 }
 
+/* Maps a file read-only at a 2 MiB-aligned address with MADV_HUGEPAGE, so
+ * that where the page cache holds the file in 2 MiB folios (a kernel with
+ * large folios, the file read in by readahead) the kernel maps them with
+ * one page-table entry each: decode streams the weights at up to ~1.4x the
+ * rate of 4 KiB pages here (TLB misses), still in place and shared. Falls
+ * back to a plain mapping; the hint is only a hint. */
+static void *map_huge(int fd, size_t size) {
+    const size_t H = LUMI_HUGE_PAGE;
+    if (size < H) return mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    char *res = mmap(NULL, size + H, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (res == MAP_FAILED) return mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    char *at = (char *)(((uintptr_t)res + H - 1) & ~(uintptr_t)(H - 1));
+    void *p = mmap(at, size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
+    if (p == MAP_FAILED) {
+        munmap(res, size + H);
+        return mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    }
+    /* give back the reservation around the mapping */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char *end = res + size + H, *mapped_end = at + (size + page - 1) / page * page;
+    if (at > res) munmap(res, (size_t)(at - res));
+    if (end > mapped_end) munmap(mapped_end, (size_t)(end - mapped_end));
+    madvise(p, size, MADV_HUGEPAGE);
+    return p;
+}
+
+void lumi_drop_file_cache(FILE *f) {
+    if (fflush(f) != 0) return;
+    struct stat st;
+    int fd = fileno(f);
+    if (fstat(fd, &st) != 0 || (size_t)st.st_size < LUMI_HUGE_PAGE) return;
+    if (fdatasync(fd) == 0) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+}
+
+void *lumi_huge_alloc(size_t bytes) {
+    void *p;
+    if (bytes < LUMI_HUGE_PAGE) return posix_memalign(&p, 64, bytes ? bytes : 64) == 0 ? p : NULL;
+    if (posix_memalign(&p, LUMI_HUGE_PAGE, bytes) != 0) return NULL;
+    madvise(p, bytes, MADV_HUGEPAGE); /* before the first write, so the faults take huge pages */
+    return p;
+}
+
 int lumi_map_file(const char *path, LumiMap *m, LumiErr *e) {
     m->data = NULL;
     m->size = 0;
@@ -89,7 +132,7 @@ int lumi_map_file(const char *path, LumiMap *m, LumiErr *e) {
         close(fd);
         return lumi_err(e, "%s: file is empty", path);
     }
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *p = map_huge(fd, (size_t)st.st_size);
     close(fd);
     if (p == MAP_FAILED) return lumi_err(e, "%s: mmap failed: %s", path, strerror(errno));
     m->data = p;

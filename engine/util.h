@@ -30,11 +30,23 @@ char *lumi_xstrdup(const char *s);
 /* 64-byte aligned allocation, for activations the SIMD kernels read. */
 void *lumi_aligned_alloc(size_t bytes);
 
-/* Read-only memory map of a whole file. */
+/* 2 MiB: the huge page size of x86-64 and arm64 (4 KiB granule). */
+#define LUMI_HUGE_PAGE ((size_t)2 << 20)
+/* Memory for large streamed data (a converted weights table, the bench's
+ * bandwidth buffers): 2 MiB aligned and asked for transparent huge pages
+ * (64-byte aligned below 2 MiB). NULL when out of memory; free() it. */
+void *lumi_huge_alloc(size_t bytes);
+/* Read-only memory map of a whole file (see util.c: 2 MiB aligned, with
+ * MADV_HUGEPAGE, so weights can sit on huge pages in place). */
 typedef struct { void *data; size_t size; } LumiMap;
 int lumi_map_file(const char *path, LumiMap *m, LumiErr *e);
 void lumi_unmap(LumiMap *m);
 
+/* For a model file lumi has just written (>= 2 MiB): flush, sync its data
+ * and drop it from the page cache. Pages a writer leaves in the cache are
+ * 4 KiB ones; read back by readahead they come in large folios, which the
+ * next load maps on 2 MiB pages (lumi_map_file). Best effort. */
+void lumi_drop_file_cache(FILE *f);
 /* Read a whole file into a malloc'd NUL-terminated buffer. */
 int lumi_read_file(const char *path, char **out, size_t *len, LumiErr *e);
 /* Write bytes to path atomically: temp file in the same folder, fsync, rename. */

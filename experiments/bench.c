@@ -40,6 +40,7 @@ typedef struct {
     char isa[16];
     int threads;
     double dev_gbs, dev_gflops; /* a device backend's own figures (peak()); 0: none */
+    double huge_mb;             /* of this process's memory, on 2 MiB pages (file or anonymous) */
     LumiPaired paired;
 } Result;
 
@@ -135,6 +136,20 @@ void lumi_bench_paired(const double *gbs, const double *sec, int n, double bytes
 
 /* The decode once more through the one generation loop, with a bandwidth
  * sample between every two tokens (see LumiPaired). */
+/* MB of this process mapped with 2 MiB page-table entries: file pages
+ * (FilePmdMapped) and transparent huge pages (AnonHugePages); the weights
+ * are nearly all of it. 0 where /proc/self/smaps_rollup is missing. */
+static double huge_page_mb(void) {
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (!f) return 0;
+    char line[256];
+    double kb = 0, v;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "FilePmdMapped: %lf kB", &v) == 1 || sscanf(line, "AnonHugePages: %lf kB", &v) == 1) kb += v;
+    fclose(f);
+    return kb / 1024;
+}
+
 static int paired_decode(LumiSession *s, LumiSampler *smp, const LumiGenOpts *go, int *gen, int threads, double bytes,
                          LumiPaired *out, LumiErr *e) {
     PairRun pr = {.bw = lumi_bw_probe_new(threads > 0 ? threads : 0, PROBE_BYTES)};
@@ -204,6 +219,7 @@ static void measure(const LumiBenchPlan *p, const LumiBenchModel *bm, const Lumi
     getrusage(RUSAGE_SELF, &ru);
     r->rss_mb = ru.ru_maxrss / 1024.0;
     r->weight_bytes = (double)lumi_weights_bytes_per_token(s.be->weights(s.bectx), c);
+    r->huge_mb = huge_page_mb();
     /* after the RSS reading: the probe's buffer is not the path's memory */
     if (!p->skip_machine && !s.be->peak && p->n_gen >= 2) {
         lumi_session_reset(&s);
@@ -333,7 +349,8 @@ static void json_row(FILE *f, const LumiBenchPlan *p, const LumiMachine *mc, con
     } else {
         fprintf(f, ", \"isa\": \"%s\", \"peak_rss_mb\": %.1f, \"weight_bytes_per_token\": %.0f", w->r.isa,
                 w->r.rss_mb, w->r.weight_bytes);
-        fprintf(f, ", \"weights_load_s\": %.4f, \"weights_copied_bytes\": %.0f", w->r.weights_s, w->r.weights_copied);
+        fprintf(f, ", \"weights_load_s\": %.4f, \"weights_copied_bytes\": %.0f, \"huge_page_mb\": %.1f", w->r.weights_s,
+                w->r.weights_copied, w->r.huge_mb);
         if (mc)
             fprintf(f, ", \"read_gbs_around\": %.3f, \"fma_gflops_around\": %.3f", w->local_gbs, w->local_gflops);
         if (w->r.dev_gbs > 0)
@@ -497,6 +514,9 @@ static void print_table(const LumiBenchPlan *p, const LumiMachine *mc, const Row
         if (rows[i].r.ok && rows[i].r.dev_gbs > 0)
             printf("device of %s: read bandwidth %.1f GB/s, FMA peak %.1f GFLOP/s (its 'of peak' is against these)\n",
                    rows[i].path, rows[i].r.dev_gbs, rows[i].r.dev_gflops);
+        if (rows[i].r.ok && !rows[i].r.dev_gbs)
+            printf("%s %s: %.0f MB on 2 MiB pages (a token reads %.0f MB)\n", rows[i].model->name, rows[i].path,
+                   rows[i].r.huge_mb, rows[i].r.weight_bytes / 1e6);
         if (rows[i].r.ok && rows[i].r.weights_copied > 0)
             printf("%s %s: weights= table built at load in %.2f s (%.0f MB converted or realigned)\n",
                    rows[i].model->name, rows[i].path, rows[i].r.weights_s, rows[i].r.weights_copied / 1e6);

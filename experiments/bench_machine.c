@@ -51,7 +51,10 @@ LumiBwProbe *lumi_bw_probe_new(int threads, size_t bytes) {
     p->pool = lumi_pool_new(threads);
     p->j.k = lumi_cpu_kernels(NULL);
     p->j.n = bytes / sizeof(float) / 64 * 64;
-    p->j.buf = lumi_aligned_alloc(p->j.n * sizeof(float));
+    /* on huge pages, as the weights are where the kernel allows it: the
+     * bandwidth a path is judged against is what the same pages give */
+    p->j.buf = lumi_huge_alloc(p->j.n * sizeof(float));
+    if (!p->j.buf) p->j.buf = lumi_aligned_alloc(p->j.n * sizeof(float)); /* exits when out of memory */
     lumi_pool_run(p->pool, touch_part, &p->j); /* fault the pages in on their readers */
     return p;
 }

@@ -59,6 +59,7 @@ START_TEST(bench_flags_write_table_csv_json) {
     snprintf(path, sizeof path, "%s/bench.json", dir);
     char *json = slurp(path);
     ck_assert_msg(strstr(json, "\"machine\": null") && strstr(json, "\"n_prompt\": 6"), "%s", json);
+    ck_assert_msg(strstr(json, "\"huge_page_mb\": "), "%s", json);
     /* median within min-max, per test and path */
     int seen = 0;
     for (const char *p = json; (p = strstr(p, "\"median\": ")); p++, seen++) {

@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -202,10 +205,94 @@ START_TEST(rope_table_grows_exactly) {
 }
 END_TEST
 
+/* VmFlags of the mapping that holds p, from /proc/self/smaps ("" if not found). */
+static void vm_flags(const void *p, char *out, size_t n) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    int in = 0;
+    out[0] = 0;
+    if (!f) return;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (in && !strncmp(line, "VmFlags:", 8)) snprintf(out, n, "%.200s", line + 8);
+    }
+    fclose(f);
+}
+
+static int count_maps(void) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    int n = 0, ch;
+    while (f && (ch = fgetc(f)) != EOF) n += ch == '\n';
+    if (f) fclose(f);
+    return n;
+}
+
+/* A model file of 2 MiB or more is mapped 2 MiB aligned with the huge page
+ * hint (so the kernel may map large page-cache folios with one entry each),
+ * reads back the file's bytes, and leaves no reservation behind; a smaller
+ * file gets a plain mapping. */
+START_TEST(map_file_is_huge_page_aligned) {
+    const char *big = th_path("map_big.bin"), *small = th_path("map_small.bin");
+    size_t nb = LUMI_HUGE_PAGE + 12345, ns = 100000;
+    unsigned char *bytes = malloc(nb);
+    for (size_t i = 0; i < nb; i++) bytes[i] = (unsigned char)(i * 131 + 7);
+    LumiErr e;
+    ck_assert(lumi_write_atomic(big, bytes, nb, &e) == 0);
+    ck_assert(lumi_write_atomic(small, bytes, ns, &e) == 0);
+    LumiMap m;
+    ck_assert_msg(lumi_map_file(big, &m, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(m.size, nb);
+    ck_assert_msg((uintptr_t)m.data % LUMI_HUGE_PAGE == 0, "mapped at %p", m.data);
+    ck_assert(memcmp(m.data, bytes, nb) == 0);
+    char flags[256];
+    vm_flags(m.data, flags, sizeof flags);
+    ck_assert_msg(strstr(flags, " hg"), "no MADV_HUGEPAGE on the mapping: VmFlags:%s", flags);
+    lumi_unmap(&m);
+    /* mapping and unmapping leaves the address space as it was */
+    int before = count_maps();
+    for (int i = 0; i < 50; i++) {
+        ck_assert(lumi_map_file(big, &m, &e) == 0);
+        lumi_unmap(&m);
+    }
+    ck_assert_int_eq(count_maps(), before);
+    ck_assert(lumi_map_file(small, &m, &e) == 0);
+    ck_assert(memcmp(m.data, bytes, ns) == 0);
+    vm_flags(m.data, flags, sizeof flags);
+    ck_assert_msg(!strstr(flags, " hg"), "a small file got the hint: VmFlags:%s", flags);
+    lumi_unmap(&m);
+    free(bytes);
+}
+END_TEST
+
+/* A model file lumi writes leaves the page cache (so the next load reads it
+ * into large folios): none of its pages are resident afterwards. */
+START_TEST(written_model_leaves_page_cache) {
+    const char *model = th_synth("cache_drop.bin", 256, 512, 2, 4, 4, 1000, 64, 0, 5);
+    struct statfs fs;
+    if (statfs(model, &fs) == 0 && fs.f_type == 0x01021994) /* TMPFS_MAGIC: the cache is the file */
+        TH_SKIP("a disk-backed test folder", "%s is on tmpfs, whose pages cannot be dropped", model);
+    LumiMap m;
+    LumiErr e;
+    ck_assert(lumi_map_file(model, &m, &e) == 0);
+    ck_assert_msg(m.size >= LUMI_HUGE_PAGE, "the model is only %zu bytes", m.size);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), np = (m.size + page - 1) / page, resident = 0;
+    unsigned char *vec = malloc(np);
+    ck_assert(mincore(m.data, m.size, vec) == 0);
+    for (size_t i = 0; i < np; i++) resident += vec[i] & 1;
+    free(vec);
+    lumi_unmap(&m);
+    ck_assert_msg(resident == 0, "%zu of %zu pages of a freshly written model are still cached", resident, np);
+}
+END_TEST
+
 Suite *suite_model(void) {
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("load");
     tcase_add_test(tc, rejects_bad_headers);
+    tcase_add_test(tc, map_file_is_huge_page_aligned);
+    tcase_add_test(tc, written_model_leaves_page_cache);
     tcase_add_test(tc, rejects_size_mismatch);
     tcase_add_test(tc, v1_matches_v0);
     tcase_add_test(tc, default_model_header);
