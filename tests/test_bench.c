@@ -72,16 +72,27 @@ START_TEST(bench_flags_write_table_csv_json) {
 }
 END_TEST
 
-START_TEST(bench_yaml_synthesizes_once) {
-    const char *cfg = th_path("bench.yaml"), *cache = th_path("bench_cache"), *root = th_path("bench_out2");
-    char text[2048], cmd[2048], *out;
+/* A `kind: bench` config on a tiny synthesized model (cached in `cache`),
+ * writing under `root`; `keys` adds top-level lines. Returns its path. */
+static const char *tiny_bench_yaml(const char *name, const char *cache, const char *root, const char *keys,
+                                   const char *path) {
+    const char *cfg = th_path(name);
+    char text[2048];
     snprintf(text, sizeof text,
-             "kind: bench\nn_prompt: 5\nn_gen: 3\nreps: 1\nmachine: false\nout: %s\ncache_dir: %s\n"
+             "kind: bench\nreps: 1\n%sout: %s\ncache_dir: %s\n"
              "models:\n  - name: tiny\n    synth: {dim: 24, hidden: 40, layers: 1, heads: 3, kv_heads: 1, vocab: 50, seq: 16}\n"
-             "paths:\n  - {cache: growing, prefill: chunked:2}\n",
-             root, cache);
+             "paths:\n  - %s\n",
+             keys, root, cache, path);
     LumiErr e;
     ck_assert(lumi_write_atomic(cfg, text, strlen(text), &e) == 0);
+    return cfg;
+}
+
+START_TEST(bench_yaml_synthesizes_once) {
+    const char *cache = th_path("bench_cache"), *root = th_path("bench_out2");
+    const char *cfg = tiny_bench_yaml("bench.yaml", cache, root, "n_prompt: 5\nn_gen: 3\nmachine: false\n",
+                                      "{cache: growing, prefill: chunked:2}");
+    char cmd[2048], *out;
     snprintf(cmd, sizeof cmd, "./lumi bench --config %s 2>&1", cfg);
     ck_assert_int_eq(th_run(cmd, &out), 0);
     ck_assert_msg(strstr(out, "synthesizing") && strstr(out, "backend=cpu,cache=growing,prefill=chunked:2"), "%s", out);
@@ -155,15 +166,10 @@ END_TEST
 /* The kind's tables rebuilt from cases.jsonl (a resume) keep the paired
  * fraction in bench.csv, as the run that measured it wrote it. */
 START_TEST(bench_resume_keeps_paired_fraction) {
-    const char *cfg = th_path("bench_pair.yaml"), *cache = th_path("bench_cache_pair"), *root = th_path("bench_out4");
-    char text[2048], cmd[2048], *out;
-    snprintf(text, sizeof text,
-             "kind: bench\nn_prompt: 4\nn_gen: 4\nreps: 1\nout: %s\ncache_dir: %s\n"
-             "models:\n  - name: tiny\n    synth: {dim: 24, hidden: 40, layers: 1, heads: 3, kv_heads: 1, vocab: 50, seq: 16}\n"
-             "paths:\n  - backend=cpu\n",
-             root, cache);
-    LumiErr e;
-    ck_assert(lumi_write_atomic(cfg, text, strlen(text), &e) == 0);
+    const char *root = th_path("bench_out4");
+    const char *cfg = tiny_bench_yaml("bench_pair.yaml", th_path("bench_cache_pair"), root, "n_prompt: 4\nn_gen: 4\n",
+                                      "backend=cpu");
+    char cmd[2048], *out;
     snprintf(cmd, sizeof cmd, "./lumi run %s 2>&1", cfg);
     ck_assert_int_eq(th_run(cmd, &out), 0);
     free(out);
