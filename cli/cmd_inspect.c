@@ -96,6 +96,9 @@ int cmd_inspect(int argc, char **argv) {
     if (c->rope_scaling == LUMI_ROPE_SCALING_LLAMA3)
         printf("rope scaling:      llama3, factor %g, low_freq_factor %g, high_freq_factor %g, original context %d\n",
                c->rope_factor, c->rope_low_freq_factor, c->rope_high_freq_factor, c->rope_orig_ctx);
+    if (c->rope_scaling == LUMI_ROPE_SCALING_FACTORS)
+        printf("rope scaling:      per-pair frequency divisors from the file (rope_freqs), %g .. %g\n",
+               (double)m.rope_factors[0], (double)m.rope_factors[c->head_size / 2 - 1]);
     printf("norm_eps:          %g\n", c->norm_eps);
     printf("qkv_bias:          %s\n", c->qkv_bias ? "yes" : "no");
     printf("qk_norm:           %s\n", c->qk_norm ? "yes (per-head RMSNorm of q and k)" : "no");

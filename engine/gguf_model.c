@@ -8,6 +8,7 @@
  * weights and biases are widened to f32 here: backends take them as f32.
  * Q8_0 scales are checked once at load: a NaN or infinite scale would
  * poison every logit, so it is refused naming the tensor. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,27 @@ static int meta_int(GgufFile *g, const char *arch, const char *key, int required
     return 0;
 }
 
+/* rope_freqs.weight (Llama 3.1/3.2 GGUFs): one f32 divisor per rotary
+ * pair, each finite and positive; the model then uses FACTORS scaling.
+ * Ignoring it would run Llama 3.1 with Llama 3's angles: wrong logits at
+ * every position past the first, silently. */
+static int rope_factors(const GgufFile *g, const char *path, LumiConfig *c, const float **out, LumiErr *e) {
+    const GgufTensor *t = lumi_gguf_tensor(g, "rope_freqs.weight");
+    *out = NULL;
+    if (!t) return 0;
+    int half = c->head_size / 2;
+    if (t->type != GGML_F32 || t->n_dims != 1 || t->ne[0] != (uint64_t)half || (uintptr_t)t->data % 4 != 0)
+        return lumi_err(e, "%s: tensor rope_freqs.weight must be f32 [%d] (head size %d / 2)", path, half, c->head_size);
+    const float *f = (const float *)(const void *)t->data;
+    for (int i = 0; i < half; i++)
+        if (!(f[i] > 0) || !isfinite(f[i]))
+            return lumi_err(e, "%s: tensor rope_freqs.weight[%d] is %g: a frequency divisor must be finite and > 0", path,
+                            i, (double)f[i]);
+    c->rope_scaling = LUMI_ROPE_SCALING_FACTORS;
+    *out = f;
+    return 0;
+}
+
 int lumi_gguf_load(const char *path, LumiModel *m, LumiErr *e) {
     GgufFile g;
     if (lumi_gguf_open(path, &g, e) != 0) return -1;
@@ -159,6 +181,7 @@ int lumi_gguf_load(const char *path, LumiModel *m, LumiErr *e) {
         lumi_err(e, "%s: partial rotary (rope.dimension_count %d < head size %d) is not supported", path, rot, c->head_size);
         goto out;
     }
+    if (rope_factors(&g, path, c, &m->rope_factors, e) != 0) goto out;
 
     /* the widening arena is sized by the metadata: bound it by the file
      * first (every supported type takes at least a byte per weight), so a

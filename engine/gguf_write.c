@@ -168,6 +168,9 @@ int lumi_gguf_write_model(const char *path, const LumiModel *m, const LumiTokeni
     if (c->qkv_bias || c->rope_style != LUMI_ROPE_INTERLEAVED)
         return lumi_err(e, "%s: %s cannot be written as GGUF 'llama' (q/k/v biases or rotate-half RoPE, as qwen2)",
                         path, m->path);
+    if (c->rope_scaling == LUMI_ROPE_SCALING_LINEAR || c->rope_scaling == LUMI_ROPE_SCALING_LLAMA3)
+        return lumi_err(e, "%s: %s has rope scaling, which this writer does not store (only a GGUF's own rope_freqs)",
+                        path, m->path);
     const LumiWeights *w;
     LumiWeightsInfo info;
     if (lumi_weights_get(m, t, &w, &info, e) != 0) return -1;
@@ -178,7 +181,7 @@ int lumi_gguf_write_model(const char *path, const LumiModel *m, const LumiTokeni
                                 m->path, l, w->layers[l].w2.cols);
         return lumi_err(e, "%s: a matrix's rows are not whole 32-blocks: q8_0 cannot represent it", m->path);
     }
-    int cap = 3 + 9 * c->n_layers, n = 0;
+    int cap = 4 + 9 * c->n_layers, n = 0;
     LumiGgufTensor *ts = lumi_xcalloc((size_t)cap, sizeof *ts);
     const LumiMat **mats = lumi_xcalloc((size_t)cap, sizeof *mats);
 #define ADD(mat, fmt, ...)                                                                           \
@@ -202,10 +205,12 @@ int lumi_gguf_write_model(const char *path, const LumiModel *m, const LumiTokeni
     }
     ADD(&w->rms_final, "%s", "output_norm.weight");
     if (!c->shared_classifier) ADD(&w->cls, "%s", "output.weight");
+    LumiMat rf = lumi_vec(m->rope_factors, c->head_size / 2);
+    if (c->rope_scaling == LUMI_ROPE_SCALING_FACTORS) ADD(&rf, "%s", "rope_freqs.weight"); /* as read */
 #undef ADD
-    /* norm vectors are 1-D tensors */
+    /* norm vectors and the rope divisors are 1-D tensors */
     for (int i = 0; i < n; i++)
-        if (strstr(ts[i].name, "norm")) ts[i].rows = 0;
+        if (strstr(ts[i].name, "norm") || !strcmp(ts[i].name, "rope_freqs.weight")) ts[i].rows = 0;
     ModelSrc src = {mats};
     const char *base = strrchr(m->path, '/');
     LumiGgufSpec s = {c, base ? base + 1 : m->path, tok, t, ts, n, fill_model, &src};

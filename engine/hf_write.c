@@ -233,6 +233,9 @@ static json_t *config_json(const LumiModel *m, LumiHfLayout layout, LumiDType dt
 int lumi_hf_write(const LumiModel *m, const char *dir, const LumiHfWriteOpts *o, LumiErr *e) {
     const LumiConfig *c = &m->cfg;
     if (o->dtype != LUMI_F32 && o->dtype != LUMI_BF16) return lumi_err(e, "%s: hf output dtype must be f32 or bf16", dir);
+    if (c->rope_scaling == LUMI_ROPE_SCALING_FACTORS) /* no config.json form: the divisors are not its parameters */
+        return lumi_err(e, "%s: %s has per-pair RoPE divisors (GGUF rope_freqs), which config.json cannot express", dir,
+                        m->path);
     if (o->layout == LUMI_HF_QWEN1 && (c->n_kv_heads != c->n_heads || c->qk_norm || c->rope_scaling))
         return lumi_err(e, "%s: the Qwen 1.0 layout has no GQA, q/k norm or rope scaling", dir);
     /* the writer reads f32: the model's f32 table (its own tensors when

@@ -208,6 +208,8 @@ int lumi_model_load(const char *path, LumiModel *m, LumiErr *e) {
     }
     m->path = lumi_xstrdup(path);
     lumi_rope_init(&m->rope, &m->cfg);
+    if (m->rope_factors) /* as llama.cpp applies rope_freqs: theta_i = p * base^(-2i/d) / factor_i */
+        for (int i = 0; i < m->rope.half; i++) m->rope.freq[i] /= m->rope_factors[i];
     m->wcache = lumi_weight_cache_new();
     return 0;
 }

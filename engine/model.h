@@ -17,8 +17,16 @@ typedef enum { LUMI_ROPE_INTERLEAVED = 0, LUMI_ROPE_HALF } LumiRopeStyle;
 
 /* Rotary frequency scaling for contexts longer than the training one.
  * LINEAR divides every frequency by `factor`; LLAMA3 (Llama 3.1/3.2) divides
- * only the low frequencies and blends the band between (engine/model.c). */
-typedef enum { LUMI_ROPE_SCALING_NONE = 0, LUMI_ROPE_SCALING_LINEAR, LUMI_ROPE_SCALING_LLAMA3 } LumiRopeScaling;
+ * only the low frequencies and blends the band between (engine/model.c);
+ * FACTORS divides each pair's frequency by its own factor, read from the
+ * file (a GGUF's rope_freqs tensor: how llama.cpp's converter stores Llama
+ * 3.1/3.2's scaling; LumiModel.rope_factors). */
+typedef enum {
+    LUMI_ROPE_SCALING_NONE = 0,
+    LUMI_ROPE_SCALING_LINEAR,
+    LUMI_ROPE_SCALING_LLAMA3,
+    LUMI_ROPE_SCALING_FACTORS
+} LumiRopeScaling;
 
 typedef struct {
     int dim;          /* residual width */
@@ -97,6 +105,7 @@ typedef struct {
     LumiMap *shards;     /* further mappings (sharded checkpoints), n_shards of them */
     int n_shards;
     struct LumiWeightCache *wcache; /* the weights= tables built from w (engine/weights.h) */
+    const float *rope_factors; /* LUMI_ROPE_SCALING_FACTORS: [head_size/2] divisors, in the mapping */
 } LumiModel;
 
 /* Checks the hyperparameters; names `what` (usually the file) in the error. */

@@ -1,6 +1,7 @@
 /* test_gguf.c: GGUF models and embedded tokenizers. A test-side writer
  * stores a synthesized llama2.c model as GGUF (f32 or f16); logits must
  * match the original (f32) or the f16-rounded weights exactly. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,9 @@ static uint16_t to_f16(float x) { /* round to nearest, normal range only (test w
 
 typedef struct { char name[64]; const float *d; int rows, cols; } T;
 
-static void write_gguf(const char *path, const LumiModel *m, int f16) {
+/* As llama.cpp's converter writes Llama 3.1: rf (n_rf floats), when given,
+ * becomes the 1-D f32 tensor rope_freqs.weight. */
+static void write_gguf_rope(const char *path, const LumiModel *m, int f16, const float *rf, int n_rf) {
     const LumiConfig *c = &m->cfg;
     T t[128];
     int n = 0;
@@ -57,6 +60,7 @@ static void write_gguf(const char *path, const LumiModel *m, int f16) {
     }
     ADD("output_norm.weight", m->w.rms_final.data, c->dim, 0);
     if (!c->shared_classifier) ADD("output.weight", m->w.cls.data, c->vocab_size, c->dim);
+    if (rf) ADD("rope_freqs.weight", rf, n_rf, 0);
 #undef ADD
     FILE *f = fopen(path, "wb");
     uint32_t ver = 3;
@@ -93,6 +97,76 @@ static void write_gguf(const char *path, const LumiModel *m, int f16) {
     }
     fclose(f);
 }
+
+static void write_gguf(const char *path, const LumiModel *m, int f16) { write_gguf_rope(path, m, f16, NULL, 0); }
+
+/* A GGUF's rope_freqs (Llama 3.1/3.2 from llama.cpp's converter) divides
+ * each pair's frequency, as llama.cpp applies it; logits then differ from
+ * the same weights without it past position 0 (where every angle is 0).
+ * convert keeps it in GGUF and refuses formats that cannot hold it; a
+ * malformed one is refused by name. */
+START_TEST(gguf_rope_freqs_divide_frequencies) {
+    const char *src = th_synth("rf_src.bin", 64, 96, 2, 4, 2, 80, 32, 0, 11); /* head size 16: 8 pairs */
+    LumiModel a, b, plain;
+    LumiErr e;
+    ck_assert(lumi_model_load(src, &a, &e) == 0);
+    const float rf[8] = {1, 1, 1.5f, 2, 4, 8, 8, 8};
+    const char *g = th_path("rf.gguf"), *gp = th_path("rf_plain.gguf");
+    write_gguf_rope(g, &a, 0, rf, 8);
+    write_gguf(gp, &a, 0);
+    ck_assert_msg(lumi_model_load(g, &b, &e) == 0, "%s", e.msg);
+    ck_assert(lumi_model_load(gp, &plain, &e) == 0);
+    ck_assert_int_eq(b.cfg.rope_scaling, LUMI_ROPE_SCALING_FACTORS);
+    ck_assert_int_eq(plain.cfg.rope_scaling, LUMI_ROPE_SCALING_NONE);
+    for (int i = 0; i < 8; i++) {
+        double base = pow(10000.0, -2.0 * i / 16.0);
+        ck_assert_msg(fabs(b.rope.freq[i] / (base / rf[i]) - 1) < 1e-12, "pair %d: %.17g", i, b.rope.freq[i]);
+        ck_assert(fabs(plain.rope.freq[i] / base - 1) < 1e-12);
+    }
+    int tok[6] = {1, 5, 9, 13, 40, 63};
+    float *x = th_logits(&b, tok, 6), *y = th_logits(&plain, tok, 6);
+    ck_assert_msg(memcmp(x, y, 80 * sizeof(float)) == 0, "position 0 rotates by 0 either way");
+    ck_assert_msg(th_max_abs(x + 80, y + 80, 5 * 80) > 1e-4, "the divisors changed nothing");
+    /* convert: GGUF keeps the divisors (same logits); .lmw and config.json cannot hold them */
+    char cmd[2400], *out;
+    const char *g2 = th_path("rf_back.gguf");
+    snprintf(cmd, sizeof cmd, "./lumi convert %s %s --dtype f32 2>&1", g, g2);
+    ck_assert_int_eq(th_run(cmd, &out), 0);
+    free(out);
+    LumiModel c2;
+    ck_assert_msg(lumi_model_load(g2, &c2, &e) == 0, "%s", e.msg);
+    ck_assert(c2.rope_factors && memcmp(c2.rope_factors, rf, sizeof rf) == 0);
+    float *z = th_logits(&c2, tok, 6);
+    ck_assert(memcmp(x, z, 6 * 80 * sizeof(float)) == 0);
+    free(z);
+    lumi_model_free(&c2);
+    snprintf(cmd, sizeof cmd, "./lumi convert %s %s 2>&1", g, th_path("rf.lmw"));
+    ck_assert_int_eq(th_run(cmd, &out), 2);
+    ck_assert_msg(strstr(out, "rope"), "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "./lumi convert %s %s --hf 2>&1", g, th_path("rf_hf"));
+    ck_assert_int_eq(th_run(cmd, &out), 2);
+    ck_assert_msg(strstr(out, "rope_freqs"), "%s", out);
+    free(out);
+    free(x), free(y);
+    lumi_model_free(&b), lumi_model_free(&plain);
+    /* malformed: a zero, a NaN, the wrong length */
+    float bad[9] = {1, 1, 1, 0, 1, 1, 1, 1, 1};
+    const char *gb = th_path("rf_bad.gguf");
+    write_gguf_rope(gb, &a, 0, bad, 8);
+    ck_assert_int_eq(lumi_model_load(gb, &b, &e), -1);
+    ck_assert_msg(strstr(e.msg, "rope_freqs.weight[3]") && strstr(e.msg, gb), "%s", e.msg);
+    bad[3] = NAN;
+    write_gguf_rope(gb, &a, 0, bad, 8);
+    ck_assert_int_eq(lumi_model_load(gb, &b, &e), -1);
+    ck_assert_msg(strstr(e.msg, "rope_freqs.weight[3]"), "%s", e.msg);
+    bad[3] = 1;
+    write_gguf_rope(gb, &a, 0, bad, 9);
+    ck_assert_int_eq(lumi_model_load(gb, &b, &e), -1);
+    ck_assert_msg(strstr(e.msg, "rope_freqs.weight must be f32 [8]"), "%s", e.msg);
+    lumi_model_free(&a);
+}
+END_TEST
 
 START_TEST(gguf_f32_matches_llama2c) {
     const char *v0 = th_synth("g_src.bin", 32, 48, 2, 4, 2, 64, 16, 1, 31);
@@ -181,6 +255,7 @@ Suite *suite_gguf(void) {
     TCase *tc = tcase_create("load");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, gguf_f32_matches_llama2c);
+    tcase_add_test(tc, gguf_rope_freqs_divide_frequencies);
     tcase_add_test(tc, q8_0_widening);
     tcase_add_test(tc, shared_tiny_gguf);
     suite_add_tcase(s, tc);
