@@ -137,9 +137,9 @@ int lumi_gguf_load(const char *path, LumiModel *m, LumiErr *e) {
     }
     memcpy(arch, arch_s, arch_len);
     arch[arch_len] = 0;
-    int qwen = !strcmp(arch, "qwen2");
+    int qwen3 = !strcmp(arch, "qwen3"), qwen = qwen3 || !strcmp(arch, "qwen2");
     if (strcmp(arch, "llama") && !qwen) {
-        lumi_err(e, "%s: architecture '%s' is not supported (llama, qwen2)", path, arch);
+        lumi_err(e, "%s: architecture '%s' is not supported (llama, qwen2, qwen3)", path, arch);
         goto out;
     }
     LumiConfig *c = &m->cfg;
@@ -167,6 +167,7 @@ int lumi_gguf_load(const char *path, LumiModel *m, LumiErr *e) {
     c->rope_style = qwen ? LUMI_ROPE_HALF : LUMI_ROPE_INTERLEAVED;
     c->shared_classifier = lumi_gguf_tensor(&g, "output.weight") == NULL;
     c->qkv_bias = lumi_gguf_tensor(&g, "blk.0.attn_q.bias") != NULL;
+    c->qk_norm = qwen3; /* Qwen 3: RMSNorm of each head's q and k before RoPE */
     /* scaling schemes would change the angles: refuse rather than be wrong */
     snprintf(k, sizeof k, "%s.rope.scaling.type", arch);
     if (lumi_gguf_find(&g, k)) {
@@ -182,6 +183,13 @@ int lumi_gguf_load(const char *path, LumiModel *m, LumiErr *e) {
         goto out;
     }
     if (rope_factors(&g, path, c, &m->rope_factors, e) != 0) goto out;
+    int key_len = c->head_size; /* Qwen3-0.6B/4B: head_dim is not dim / heads */
+    if (meta_int(&g, arch, "attention.key_length", 0, &key_len, e) != 0) goto out;
+    if (key_len != c->head_size) {
+        lumi_err(e, "%s: attention.key_length %d differs from embedding_length / head_count = %d: not supported", path,
+                 key_len, c->head_size);
+        goto out;
+    }
 
     /* the widening arena is sized by the metadata: bound it by the file
      * first (every supported type takes at least a byte per weight), so a
@@ -192,7 +200,8 @@ int lumi_gguf_load(const char *path, LumiModel *m, LumiErr *e) {
         goto out;
     }
     /* the arena holds the widened vectors only: norms and biases */
-    size_t vec_floats = (size_t)c->n_layers * (3 * (size_t)c->dim + 2 * (size_t)c->kv_dim) + (size_t)c->dim;
+    size_t vec_floats =
+        (size_t)c->n_layers * (3 * (size_t)c->dim + 2 * (size_t)c->kv_dim + 2 * (size_t)c->head_size) + (size_t)c->dim;
     Ld ld = {&g, NULL, 0, vec_floats, LUMI_F32, e};
     ld.arena = m->owned = lumi_xmalloc(ld.cap * sizeof(float));
     int d = c->dim, hd = c->hidden_dim, kv = c->kv_dim, V = c->vocab_size, ok = 1;
@@ -220,6 +229,11 @@ int lumi_gguf_load(const char *path, LumiModel *m, LumiErr *e) {
             L->bk = lumi_vec(T(kv, 0, "blk.%d.attn_k.bias", l), kv);
             L->bv = lumi_vec(T(kv, 0, "blk.%d.attn_v.bias", l), kv);
             ok = L->bq.data && L->bk.data && L->bv.data;
+        }
+        if (ok && c->qk_norm) {
+            L->q_norm = lumi_vec(T(c->head_size, 0, "blk.%d.attn_q_norm.weight", l), c->head_size);
+            L->k_norm = lumi_vec(T(c->head_size, 0, "blk.%d.attn_k_norm.weight", l), c->head_size);
+            ok = L->q_norm.data && L->k_norm.data;
         }
     }
     if (ok) ok = (m->w.rms_final = lumi_vec(T(d, 0, "%s", "output_norm.weight"), d)).data != NULL;

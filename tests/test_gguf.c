@@ -25,6 +25,11 @@ static void kv_u32(FILE *f, const char *k, uint32_t v) {
     wstr(f, k), fwrite(&t, 4, 1, f), fwrite(&v, 4, 1, f);
 }
 
+static void kv_f32(FILE *f, const char *k, float v) {
+    uint32_t t = 6;
+    wstr(f, k), fwrite(&t, 4, 1, f), fwrite(&v, 4, 1, f);
+}
+
 static uint16_t to_f16(float x) { /* round to nearest, normal range only (test weights are small) */
     uint32_t u;
     memcpy(&u, &x, 4);
@@ -37,9 +42,13 @@ static uint16_t to_f16(float x) { /* round to nearest, normal range only (test w
 
 typedef struct { char name[64]; const float *d; int rows, cols; } T;
 
-/* As llama.cpp's converter writes Llama 3.1: rf (n_rf floats), when given,
- * becomes the 1-D f32 tensor rope_freqs.weight. */
-static void write_gguf_rope(const char *path, const LumiModel *m, int f16, const float *rf, int n_rf) {
+/* The model's tensors as GGUF architecture `arch` (keys "<arch>.*"), with
+ * q/k/v biases and q/k norms when the model has them, as llama.cpp names
+ * them. rf (n_rf floats), when given, becomes the 1-D f32 tensor
+ * rope_freqs.weight, as llama.cpp's converter writes Llama 3.1; key_len > 0
+ * writes attention.key_length. */
+static void write_gguf_arch(const char *path, const LumiModel *m, int f16, const float *rf, int n_rf, const char *arch,
+                            int key_len) {
     const LumiConfig *c = &m->cfg;
     T t[128];
     int n = 0;
@@ -57,6 +66,15 @@ static void write_gguf_rope(const char *path, const LumiModel *m, int f16, const
         snprintf(nm, 64, "blk.%d.ffn_gate.weight", l), ADD(nm, L->w1.data, c->hidden_dim, c->dim);
         snprintf(nm, 64, "blk.%d.ffn_down.weight", l), ADD(nm, L->w2.data, c->dim, c->hidden_dim);
         snprintf(nm, 64, "blk.%d.ffn_up.weight", l), ADD(nm, L->w3.data, c->hidden_dim, c->dim);
+        if (c->qkv_bias) {
+            snprintf(nm, 64, "blk.%d.attn_q.bias", l), ADD(nm, L->bq.data, c->dim, 0);
+            snprintf(nm, 64, "blk.%d.attn_k.bias", l), ADD(nm, L->bk.data, c->kv_dim, 0);
+            snprintf(nm, 64, "blk.%d.attn_v.bias", l), ADD(nm, L->bv.data, c->kv_dim, 0);
+        }
+        if (c->qk_norm) {
+            snprintf(nm, 64, "blk.%d.attn_q_norm.weight", l), ADD(nm, L->q_norm.data, c->head_size, 0);
+            snprintf(nm, 64, "blk.%d.attn_k_norm.weight", l), ADD(nm, L->k_norm.data, c->head_size, 0);
+        }
     }
     ADD("output_norm.weight", m->w.rms_final.data, c->dim, 0);
     if (!c->shared_classifier) ADD("output.weight", m->w.cls.data, c->vocab_size, c->dim);
@@ -64,17 +82,23 @@ static void write_gguf_rope(const char *path, const LumiModel *m, int f16, const
 #undef ADD
     FILE *f = fopen(path, "wb");
     uint32_t ver = 3;
-    uint64_t nt = (uint64_t)n, nkv = 8;
+    uint64_t nt = (uint64_t)n, nkv = 10 + (key_len > 0);
     fwrite("GGUF", 1, 4, f), fwrite(&ver, 4, 1, f), fwrite(&nt, 8, 1, f), fwrite(&nkv, 8, 1, f);
     uint32_t st = 8;
-    wstr(f, "general.architecture"), fwrite(&st, 4, 1, f), wstr(f, "llama");
-    kv_u32(f, "llama.embedding_length", (uint32_t)c->dim);
-    kv_u32(f, "llama.feed_forward_length", (uint32_t)c->hidden_dim);
-    kv_u32(f, "llama.block_count", (uint32_t)c->n_layers);
-    kv_u32(f, "llama.attention.head_count", (uint32_t)c->n_heads);
-    kv_u32(f, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads);
-    kv_u32(f, "llama.context_length", (uint32_t)c->seq_len);
-    kv_u32(f, "llama.rope.dimension_count", (uint32_t)c->head_size);
+    wstr(f, "general.architecture"), fwrite(&st, 4, 1, f), wstr(f, arch);
+    char k[96];
+#define KV(key, v) (snprintf(k, sizeof k, "%s.%s", arch, key), kv_u32(f, k, (uint32_t)(v)))
+    KV("embedding_length", c->dim);
+    KV("feed_forward_length", c->hidden_dim);
+    KV("block_count", c->n_layers);
+    KV("attention.head_count", c->n_heads);
+    KV("attention.head_count_kv", c->n_kv_heads);
+    KV("context_length", c->seq_len);
+    KV("rope.dimension_count", c->head_size);
+    if (key_len > 0) KV("attention.key_length", key_len);
+#undef KV
+    snprintf(k, sizeof k, "%s.rope.freq_base", arch), kv_f32(f, k, c->rope_theta);
+    snprintf(k, sizeof k, "%s.attention.layer_norm_rms_epsilon", arch), kv_f32(f, k, c->norm_eps);
     uint64_t off = 0;
     for (int i = 0; i < n; i++) {
         uint32_t nd = t[i].cols ? 2 : 1, type = t[i].cols && f16 ? 1 : 0;
@@ -98,7 +122,10 @@ static void write_gguf_rope(const char *path, const LumiModel *m, int f16, const
     fclose(f);
 }
 
-static void write_gguf(const char *path, const LumiModel *m, int f16) { write_gguf_rope(path, m, f16, NULL, 0); }
+static void write_gguf(const char *path, const LumiModel *m, int f16) { write_gguf_arch(path, m, f16, NULL, 0, "llama", 0); }
+static void write_gguf_rope(const char *path, const LumiModel *m, const float *rf, int n_rf) {
+    write_gguf_arch(path, m, 0, rf, n_rf, "llama", 0);
+}
 
 /* A GGUF's rope_freqs (Llama 3.1/3.2 from llama.cpp's converter) divides
  * each pair's frequency, as llama.cpp applies it; logits then differ from
@@ -112,7 +139,7 @@ START_TEST(gguf_rope_freqs_divide_frequencies) {
     ck_assert(lumi_model_load(src, &a, &e) == 0);
     const float rf[8] = {1, 1, 1.5f, 2, 4, 8, 8, 8};
     const char *g = th_path("rf.gguf"), *gp = th_path("rf_plain.gguf");
-    write_gguf_rope(g, &a, 0, rf, 8);
+    write_gguf_rope(g, &a, rf, 8);
     write_gguf(gp, &a, 0);
     ck_assert_msg(lumi_model_load(g, &b, &e) == 0, "%s", e.msg);
     ck_assert(lumi_model_load(gp, &plain, &e) == 0);
@@ -153,18 +180,61 @@ START_TEST(gguf_rope_freqs_divide_frequencies) {
     /* malformed: a zero, a NaN, the wrong length */
     float bad[9] = {1, 1, 1, 0, 1, 1, 1, 1, 1};
     const char *gb = th_path("rf_bad.gguf");
-    write_gguf_rope(gb, &a, 0, bad, 8);
+    write_gguf_rope(gb, &a, bad, 8);
     ck_assert_int_eq(lumi_model_load(gb, &b, &e), -1);
     ck_assert_msg(strstr(e.msg, "rope_freqs.weight[3]") && strstr(e.msg, gb), "%s", e.msg);
     bad[3] = NAN;
-    write_gguf_rope(gb, &a, 0, bad, 8);
+    write_gguf_rope(gb, &a, bad, 8);
     ck_assert_int_eq(lumi_model_load(gb, &b, &e), -1);
     ck_assert_msg(strstr(e.msg, "rope_freqs.weight[3]"), "%s", e.msg);
     bad[3] = 1;
-    write_gguf_rope(gb, &a, 0, bad, 9);
+    write_gguf_rope(gb, &a, bad, 9);
     ck_assert_int_eq(lumi_model_load(gb, &b, &e), -1);
     ck_assert_msg(strstr(e.msg, "rope_freqs.weight must be f32 [8]"), "%s", e.msg);
     lumi_model_free(&a);
+}
+END_TEST
+
+/* GGUF `qwen2` (q/k/v biases) and `qwen3` (q/k norms) hold the same
+ * tensors as the Hugging Face layout, rotate-half rows included: loaded
+ * from either, a synthesized model gives bitwise the same logits. A
+ * key_length other than dim / heads (Qwen3-0.6B/4B) is refused. */
+START_TEST(gguf_qwen_matches_hf_layout) {
+    const char *kinds[2][3] = {{"qwen2", "--qkv-bias", "q2"}, {"qwen3", "--qk-norm", "q3"}};
+    int tok[6] = {1, 5, 9, 13, 40, 63};
+    for (int q = 0; q < 2; q++) {
+        char dir[600], cmd[1400], gname[64], *out;
+        snprintf(dir, sizeof dir, "%s", th_path(kinds[q][2]));
+        snprintf(cmd, sizeof cmd,
+                 "./lumi synth --dim 64 --hidden 96 --layers 2 --heads 4 --kv-heads 2 --vocab 80 --seq 32 --hf %s "
+                 "--rope-theta 1000000 -o %s 2>&1",
+                 kinds[q][1], dir);
+        ck_assert_msg(th_run(cmd, &out) == 0, "%s", out);
+        free(out);
+        LumiModel hf, gg;
+        LumiErr e;
+        ck_assert_msg(lumi_model_load(dir, &hf, &e) == 0, "%s", e.msg);
+        ck_assert_int_eq(hf.cfg.qk_norm, q == 1);
+        ck_assert_int_eq(hf.cfg.qkv_bias, q == 0);
+        snprintf(gname, sizeof gname, "%s.gguf", kinds[q][2]);
+        const char *g = th_path(gname);
+        write_gguf_arch(g, &hf, 0, NULL, 0, kinds[q][0], q == 1 ? hf.cfg.head_size : 0);
+        ck_assert_msg(lumi_model_load(g, &gg, &e) == 0, "%s", e.msg);
+        ck_assert_int_eq(gg.cfg.qk_norm, q == 1);
+        ck_assert_int_eq(gg.cfg.qkv_bias, q == 0);
+        ck_assert_int_eq(gg.cfg.rope_style, LUMI_ROPE_HALF);
+        float *x = th_logits(&hf, tok, 6), *y = th_logits(&gg, tok, 6);
+        ck_assert_msg(memcmp(x, y, 6 * 80 * sizeof(float)) == 0, "%s: max |diff| %g", kinds[q][0],
+                      th_max_abs(x, y, 6 * 80));
+        free(x), free(y);
+        lumi_model_free(&gg);
+        if (q == 1) { /* head_dim 32 on 4 heads of a 64-wide model */
+            write_gguf_arch(g, &hf, 0, NULL, 0, "qwen3", 32);
+            ck_assert_int_eq(lumi_model_load(g, &gg, &e), -1);
+            ck_assert_msg(strstr(e.msg, "key_length 32") && strstr(e.msg, g), "%s", e.msg);
+        }
+        lumi_model_free(&hf);
+    }
 }
 END_TEST
 
@@ -256,6 +326,7 @@ Suite *suite_gguf(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, gguf_f32_matches_llama2c);
     tcase_add_test(tc, gguf_rope_freqs_divide_frequencies);
+    tcase_add_test(tc, gguf_qwen_matches_hf_layout);
     tcase_add_test(tc, q8_0_widening);
     tcase_add_test(tc, shared_tiny_gguf);
     suite_add_tcase(s, tc);
