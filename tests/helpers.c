@@ -202,3 +202,17 @@ int *th_tokens(const LumiModel *m, int T) {
     for (int t = 0; t < T; t++) tok[t] = (t * 7919 + 1) % m->cfg.vocab_size;
     return tok;
 }
+
+void th_write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    fputs(text, f);
+    ck_assert_msg(fclose(f) == 0, "writing %s failed", path);
+}
+
+char *th_slurp(const char *path) {
+    char *s;
+    LumiErr e;
+    ck_assert_msg(lumi_read_file(path, &s, NULL, &e) == 0, "%s", e.msg);
+    return s;
+}

@@ -65,6 +65,10 @@ float *th_path_run(const LumiModel *m, const char *spec, int threads, const int 
                    const struct LumiBackendOps *swap);
 /* T token ids spread over the vocabulary. */
 int *th_tokens(const LumiModel *m, int T);
+/* Writes text to path (the test fails if it cannot); reads a whole file,
+ * malloc'd and NUL-terminated (the test fails if it cannot). */
+void th_write_text(const char *path, const char *text);
+char *th_slurp(const char *path);
 /* max |a-b| */
 double th_max_abs(const float *a, const float *b, size_t n);
 

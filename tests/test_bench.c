@@ -10,14 +10,6 @@
 #include "../experiments/bench.h"
 #include "helpers.h"
 
-static char *slurp(const char *path) {
-    char *buf;
-    size_t len;
-    LumiErr e;
-    ck_assert_msg(lumi_read_file(path, &buf, &len, &e) == 0, "%s", e.msg);
-    return buf;
-}
-
 /* The one run folder under root (each test uses a fresh root). */
 static const char *run_dir(const char *root) {
     static char dir[1024];
@@ -52,12 +44,12 @@ START_TEST(bench_flags_write_table_csv_json) {
     const char *dir = run_dir(root);
     char path[1200];
     snprintf(path, sizeof path, "%s/bench.csv", dir);
-    char *csv = slurp(path);
+    char *csv = th_slurp(path);
     ck_assert_int_eq(count_lines(csv), 1 + 2 * 2); /* header + pp,tg per path */
     ck_assert_msg(strstr(csv, "\"backend=cpu,cache=fixed,prefill=batched\",pp,6,2,"), "%s", csv);
     free(csv);
     snprintf(path, sizeof path, "%s/bench.json", dir);
-    char *json = slurp(path);
+    char *json = th_slurp(path);
     ck_assert_msg(strstr(json, "\"machine\": null") && strstr(json, "\"n_prompt\": 6"), "%s", json);
     ck_assert_msg(strstr(json, "\"huge_page_mb\": "), "%s", json);
     /* median within min-max, per test and path */
@@ -150,14 +142,14 @@ START_TEST(bench_machine_pairs_decode_tokens) {
     free(out);
     char path[1200];
     snprintf(path, sizeof path, "%s/bench.json", run_dir(root));
-    char *json = slurp(path);
+    char *json = th_slurp(path);
     const char *q = strstr(json, "\"paired\": {\"tokens\": 5, \"fraction_of_read_bandwidth\": ");
     ck_assert_msg(q, "%s", json);
     double f = atof(q + strlen("\"paired\": {\"tokens\": 5, \"fraction_of_read_bandwidth\": "));
     ck_assert_msg(f > 0 && strstr(q, "\"levels\": [{\"read_gbs\": "), "%s", json);
     free(json);
     snprintf(path, sizeof path, "%s/bench.csv", run_dir(root));
-    char *csv = slurp(path);
+    char *csv = th_slurp(path);
     ck_assert_msg(strstr(csv, ",tg,6,1,") && strstr(csv, ",read_bandwidth_per_token,"), "%s", csv);
     free(csv);
 }
@@ -176,12 +168,12 @@ START_TEST(bench_resume_keeps_paired_fraction) {
     const char *dir = run_dir(root);
     char path[1200];
     snprintf(path, sizeof path, "%s/bench.csv", dir);
-    char *before = slurp(path);
+    char *before = th_slurp(path);
     ck_assert_msg(strstr(before, ",read_bandwidth_per_token,"), "%s", before);
     snprintf(cmd, sizeof cmd, "./lumi run --resume %s 2>&1", dir);
     ck_assert_int_eq(th_run(cmd, &out), 0);
     free(out);
-    char *after = slurp(path);
+    char *after = th_slurp(path);
     ck_assert_msg(strstr(after, ",read_bandwidth_per_token,"), "rebuilt bench.csv lost the paired fraction:\n%s", after);
     /* the same tg fraction, digit for digit */
     const char *a = strstr(before, ",tg,"), *b = strstr(after, ",tg,");

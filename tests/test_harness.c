@@ -19,20 +19,6 @@
 
 #define LUMI "./lumi"
 
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-static char *slurp(const char *path) {
-    char *s;
-    LumiErr e;
-    ck_assert_msg(lumi_read_file(path, &s, NULL, &e) == 0, "%s", e.msg);
-    return s;
-}
-
 static int count(const char *hay, const char *needle) {
     int n = 0;
     for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
@@ -75,7 +61,7 @@ static const char *config(const char *file, const char *name, const char *model,
     const char *tok = strstr(model, "vocab: 64,") ? "" : "tokenizer: models/kjv512.bin\n";
     snprintf(text, sizeof text, "name: %s\nkind: equivalence\nmodel: %s\n%soutput: %s\ngoldens: %s\n%s", name, model, tok,
              th_path("results"), th_path(name), body);
-    write_text(path, text);
+    th_write_text(path, text);
     return path;
 }
 
@@ -84,7 +70,7 @@ static const char *MATRIX = "paths:\n  cache: [none, growing, fixed]\n  prefill:
 START_TEST(every_path_default_model) {
     SKIP_UNLESS_FILE(DEFAULT_MODEL);
     char body[1024];
-    write_text(th_path("h_prompt.txt"), "And God said\n");
+    th_write_text(th_path("h_prompt.txt"), "And God said\n");
     snprintf(body, sizeof body,
              "prompts: [\"In the beginning\", {name: ids, ids: [1, 400, 30]}, {name: f, file: %s}]\nsteps: 5\n%s",
              th_path("h_prompt.txt"), MATRIX);
@@ -100,7 +86,7 @@ START_TEST(every_path_default_model) {
         ck_assert_msg(th_exists(p), "missing %s", p);
     }
     snprintf(p, sizeof p, "%s/cases.jsonl", dir);
-    char *cases = slurp(p);
+    char *cases = th_slurp(p);
     ck_assert_int_eq(count(cases, "\n"), 3 * (1 + 9)); /* per prompt: the reference + 9 paths */
     ck_assert_int_eq(count(cases, "\"verdict\":\"pass\""), 27);
     /* the file prompt is its text without the final newline: BOS + "And God said" */
@@ -108,7 +94,7 @@ START_TEST(every_path_default_model) {
                                 "\"reference\",\"prompt_ids\":[1,"),
                   "%s", cases);
     snprintf(p, sizeof p, "%s/run.json", dir);
-    char *run = slurp(p);
+    char *run = th_slurp(p);
     ck_assert_msg(strstr(run, "\"crc32\":\"") && strstr(run, "\"status\":\"complete\"") && strstr(run, "\"machine\""),
                   "%s", run);
     free(run);
@@ -229,7 +215,7 @@ START_TEST(config_errors_are_positioned) {
     };
     const char *cfg = th_path("h_bad.yaml");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        write_text(cfg, cases[i].body);
+        th_write_text(cfg, cases[i].body);
         char *out;
         ck_assert_int_eq(lumi("run", cfg, &out), 2);
         ck_assert_msg(strstr(out, "h_bad.yaml") && strstr(out, cases[i].want1) && strstr(out, cases[i].want2),
@@ -244,7 +230,7 @@ END_TEST
 static char *cases_without_seconds(const char *dir) {
     char p[700];
     snprintf(p, sizeof p, "%s/cases.jsonl", dir);
-    char *s = slurp(p), *w = s;
+    char *s = th_slurp(p), *w = s;
     for (const char *r = s; *r;) {
         if (!strncmp(r, ",\"seconds\":", 11)) {
             r += 11;
@@ -291,11 +277,11 @@ START_TEST(resume_completes_an_interrupted_run) {
     char p2[700];
     snprintf(p, sizeof p, "%s/equivalence.csv", dir);
     snprintf(p2, sizeof p2, "%s/equivalence.csv", run_dir(th_path("results"), "h_full"));
-    char *c1 = slurp(p), *c2 = slurp(p2);
+    char *c1 = th_slurp(p), *c2 = th_slurp(p2);
     ck_assert_str_eq(c1, c2);
     /* a case recorded as an error (a path that failed to run) is retried */
     snprintf(p, sizeof p, "%s/cases.jsonl", dir);
-    char *all = slurp(p), *last = all + strlen(all) - 1;
+    char *all = th_slurp(p), *last = all + strlen(all) - 1;
     while (last > all && last[-1] != '\n') last--;
     char *path_at = strstr(last, "\"path\":\"");
     ck_assert(path_at != NULL);
@@ -314,7 +300,7 @@ START_TEST(resume_completes_an_interrupted_run) {
     free(out);
     free(c1);
     snprintf(p, sizeof p, "%s/equivalence.csv", dir);
-    c1 = slurp(p);
+    c1 = th_slurp(p);
     ck_assert_str_eq(c1, c2);
     /* resuming with a different config is refused */
     snprintf(cmd, sizeof cmd, "%s --resume %s", full, dir);
@@ -350,13 +336,13 @@ static void shift_golden_logit(const char *dir, const char *file, int pos, int c
     uint32_t crc;
     LumiErr e;
     ck_assert(lumi_npy_gz_write(path, data, rows, cols, &crc, &e) == 0);
-    char *m = slurp(man), oldhex[16], newhex[16];
+    char *m = th_slurp(man), oldhex[16], newhex[16];
     snprintf(oldhex, sizeof oldhex, "%08x", (unsigned)old);
     snprintf(newhex, sizeof newhex, "%08x", (unsigned)crc);
     char *at = strstr(m, oldhex);
     ck_assert(at != NULL);
     memcpy(at, newhex, 8);
-    write_text(man, m);
+    th_write_text(man, m);
     free(m);
     free(raw);
 }
@@ -526,14 +512,14 @@ START_TEST(generate_kind) {
              "name: h_gen\nkind: generate\nmodel: %s\ntokenizer: models/kjv512.bin\noutput: %s\n"
              "prompts: [\"In the beginning\"]\nsteps: 6\npaths: {cache: [fixed, none]}\n",
              DEFAULT_MODEL, th_path("results"));
-    write_text(cfg, text);
+    th_write_text(cfg, text);
     char *out;
     ck_assert_int_eq(lumi("run", cfg, &out), 0);
     ck_assert_int_eq(count(out, "== p0 on "), 2);
     free(out);
     char p[700];
     snprintf(p, sizeof p, "%s/generate.csv", run_dir(th_path("results"), "h_gen"));
-    char *csv = slurp(p);
+    char *csv = th_slurp(p);
     ck_assert_int_eq(count(csv, "\n"), 3);
     free(csv);
 }
@@ -553,7 +539,7 @@ START_TEST(sampler_matches_generate) {
     free(out);
     char p[700];
     snprintf(p, sizeof p, "%s/cases.jsonl", run_dir(th_path("results"), "h_sampler"));
-    char *cases = slurp(p);
+    char *cases = th_slurp(p);
     char *gen;
     ck_assert_int_eq(th_run(LUMI " generate -m " DEFAULT_MODEL " -z models/kjv512.bin -p 'And it came to pass, and the LORD said unto Moses, and' -n 40 "
                             "-t 0.9 --top-k 40 --repeat-penalty 1.5 --repeat-last-n 16 --seed 7 --json 2>/dev/null",

@@ -16,20 +16,6 @@
 
 #define LUMI "./lumi"
 
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-static char *slurp(const char *path) {
-    char *s;
-    LumiErr e;
-    ck_assert_msg(lumi_read_file(path, &s, NULL, &e) == 0, "%s", e.msg);
-    return s;
-}
-
 static int same_file(const char *a, const char *b) {
     char cmd[1300];
     snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", a, b);
@@ -83,7 +69,7 @@ static const char *config(const char *tmpl, const char *name) {
     static int k;
     char *b = p[k++ % 4];
     snprintf(b, 512, "%s", th_path(file));
-    write_text(b, text);
+    th_write_text(b, text);
     return b;
 }
 
@@ -175,11 +161,11 @@ START_TEST(equivalence_merge_is_byte_identical) {
     ck_assert(file_eq(dir("eq_full"), dir("eq_merged"), "equivalence.txt"));
     char p[700];
     snprintf(p, sizeof p, "%s/run.json", dir("eq_s2"));
-    char *run = slurp(p);
+    char *run = th_slurp(p);
     ck_assert_msg(strstr(run, "\"shard\":{\"index\":2,\"count\":3,"), "%s", run);
     free(run);
     snprintf(p, sizeof p, "%s/run.json", dir("eq_merged"));
-    run = slurp(p);
+    run = th_slurp(p);
     ck_assert_msg(strstr(run, "\"merged_from\":[") && strstr(run, "\"status\":\"complete\""), "%s", run);
     free(run);
     /* the comparison can fail: a shard whose logits differed gives another table */
@@ -428,7 +414,7 @@ START_TEST(every_kind_records_provenance) {
         snprintf(p, sizeof p, "%s/config.yaml", dir(run_dir));
         ck_assert_msg(same_file(cfg, p), "%s: config.yaml is not the config", names[k]);
         snprintf(p, sizeof p, "%s/run.json", dir(run_dir));
-        char *run = slurp(p);
+        char *run = th_slurp(p);
         const char *members[] = {"\"name\":", "\"kind\":", "\"run_id\":", "\"crc32\":\"", "\"commit\":",
                                  "\"lumi_version\":", "\"machine\":", "\"prompts\":[", "\"status\":\"complete\""};
         for (size_t m = 0; m < sizeof members / sizeof *members; m++)
@@ -444,7 +430,7 @@ START_TEST(golden_record_records_provenance) {
     snprintf(text, sizeof text, EQUIV, "pv_golden", th_path("results"));
     snprintf(text + strlen(text), sizeof text - strlen(text), "goldens: %s\n", th_path("pv_goldens"));
     snprintf(cfg, sizeof cfg, "%s", th_path("pv_golden.yaml"));
-    write_text(cfg, text);
+    th_write_text(cfg, text);
     ck_assert_msg(sh(&out, LUMI " golden record %s", cfg) == 0, "%s", out);
     free(out);
     ck_assert_int_eq(sh(NULL, "cmp %s %s/config.yaml", cfg, th_path("pv_goldens")), 0);
@@ -478,7 +464,7 @@ START_TEST(bench_shards_and_provenance) {
              th_path("pv_bench"));
     char cfg[512];
     snprintf(cfg, sizeof cfg, "%s", th_path("pv_bench.yaml"));
-    write_text(cfg, text);
+    th_write_text(cfg, text);
     ck_assert_msg(sh(&out, LUMI " run %s", cfg) == 0, "%s", out);
     free(out);
     ck_assert_int_eq(sh(NULL, "cmp %s %s/*/config.yaml", cfg, th_path("pv_bench")), 0);
@@ -545,7 +531,7 @@ START_TEST(golden_merge_is_byte_identical) {
     snprintf(w, sizeof w, "%s", th_path("gm_whole"));
     snprintf(text + strlen(text), sizeof text - strlen(text), "goldens: %s\n", g);
     snprintf(cfg, sizeof cfg, "%s", th_path("gm_golden.yaml"));
-    write_text(cfg, text);
+    th_write_text(cfg, text);
     ck_assert_msg(sh(&out, LUMI " golden record %s && mv %s %s", cfg, g, w) == 0, "%s", out);
     free(out);
     for (int i = 1; i <= 3; i++) {
@@ -596,7 +582,7 @@ START_TEST(slurm_scripts) {
     free(out);
     char p[700];
     snprintf(p, sizeof p, "%s/array.sh", d);
-    char *array = slurp(p);
+    char *array = th_slurp(p);
     const char *want[] = {"#!/bin/bash\n", "#SBATCH --array=1-3\n", "#SBATCH --partition=short\n",
                           "#SBATCH --time=00:20:00\n", "#SBATCH --mem=1G\n", "#SBATCH --cpus-per-task=2\n",
                           "/logs/shard-%a.out\n", "i=$SLURM_ARRAY_TASK_ID\n", " --shard \"$i/3\" --dir \"$d\"\n",
@@ -606,12 +592,12 @@ START_TEST(slurm_scripts) {
     ck_assert_msg(strstr(array, "#SBATCH --array") < strstr(array, "set -eu"), "%s", array);
     ck_assert_int_eq(count(array, "#SBATCH"), 9);
     snprintf(p, sizeof p, "%s/merge.sh", d);
-    char *merge = slurp(p);
+    char *merge = th_slurp(p);
     char line[1200];
     snprintf(line, sizeof line, " merge '%s/merged' '%s/shard-*'\n", d, d);
     ck_assert_msg(strstr(merge, line) && !strstr(merge, "--array"), "%s", merge);
     snprintf(p, sizeof p, "%s/submit.sh", d);
-    char *submit = slurp(p);
+    char *submit = th_slurp(p);
     ck_assert_msg(strstr(submit, "sbatch --parsable --dependency=afterok:$array '") && strstr(submit, "/merge.sh'"),
                   "%s", submit);
     free(array);
@@ -635,7 +621,7 @@ START_TEST(slurm_scripts) {
                          "--shards 2 --partition 'a b'", "", "--shards 2 --output \"/tmp/it's\"", "--shards 2 --bogus"};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
         ck_assert_msg(sh(NULL, LUMI " slurm %s %s --output %s", cfg, bad[k], dir("slurm_bad")) == 2, "accepted %s", bad[k]);
-    write_text(th_path("slurm_nokind.yaml"), "name: x\nkind: nosuch\n");
+    th_write_text(th_path("slurm_nokind.yaml"), "name: x\nkind: nosuch\n");
     ck_assert_int_eq(sh(NULL, LUMI " slurm %s --shards 2 --output %s", th_path("slurm_nokind.yaml"), dir("slurm_bad")), 2);
     ck_assert_int_eq(sh(NULL, LUMI " slurm --help"), 0);
     ck_assert_int_eq(sh(&out, LUMI " slurm %s --shards 2 --output %s --json", cfg, dir("slurm_json")), 0);

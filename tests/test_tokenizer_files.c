@@ -285,12 +285,6 @@ START_TEST(mutated_files) {
 END_TEST
 
 
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-}
-
 static int has_stop(const LumiTokenizer *t, int id) {
     int ids[16], n = lumi_tokenizer_stop_ids(t, ids, 16);
     for (int i = 0; i < n; i++)
@@ -312,7 +306,7 @@ START_TEST(metadata_files) {
     size_t len;
     ck_assert(lumi_read_file(src, &json, &len, &e) == 0);
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    write_text(path, json);
+    th_write_text(path, json);
     free(json);
     char tok[600];
     snprintf(tok, sizeof tok, "%s", path);
@@ -323,11 +317,11 @@ START_TEST(metadata_files) {
     ck_assert_int_eq(lumi_tokenizer_stop_ids(&t, (int[4]){0}, 4), 0);
     lumi_tokenizer_free(&t);
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-    write_text(path, "{\"bos_token\": {\"content\": \"<|start|>\"}, \"eos_token\": \"<|end|>\", \"model_max_length\": 1e30}");
+    th_write_text(path, "{\"bos_token\": {\"content\": \"<|start|>\"}, \"eos_token\": \"<|end|>\", \"model_max_length\": 1e30}");
     snprintf(path, sizeof path, "%s/generation_config.json", dir);
-    write_text(path, "{\"eos_token_id\": [257, 5]}");
+    th_write_text(path, "{\"eos_token_id\": [257, 5]}");
     snprintf(path, sizeof path, "%s/config.json", dir);
-    write_text(path, "{\"eos_token_id\": 6, \"vocab_size\": 259}");
+    th_write_text(path, "{\"eos_token_id\": 6, \"vocab_size\": 259}");
     ck_assert_msg(lumi_tokenizer_load(tok, &t, &e) == 0, "%s", e.msg);
     ck_assert_int_eq(lumi_tokenizer_bos(&t), 258);
     ck_assert(has_stop(&t, 257) && has_stop(&t, 5) && has_stop(&t, 6));
@@ -335,13 +329,13 @@ START_TEST(metadata_files) {
     lumi_tokenizer_free(&t);
     /* add_bos_token false: the model has a BOS token but does not add it */
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-    write_text(path, "{\"bos_token\": \"<|start|>\", \"add_bos_token\": false}");
+    th_write_text(path, "{\"bos_token\": \"<|start|>\", \"add_bos_token\": false}");
     ck_assert(lumi_tokenizer_load(tok, &t, &e) == 0);
     ck_assert_int_eq(lumi_tokenizer_bos(&t), -1);
     lumi_tokenizer_free(&t);
     /* an end id outside the vocabulary is refused, naming file and field */
     snprintf(path, sizeof path, "%s/generation_config.json", dir);
-    write_text(path, "{\"eos_token_id\": [257, 99999]}");
+    th_write_text(path, "{\"eos_token_id\": [257, 99999]}");
     ck_assert_int_eq(lumi_tokenizer_load(tok, &t, &e), -1);
     ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "eos_token_id"), "%s", e.msg);
 }
