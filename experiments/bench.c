@@ -26,7 +26,6 @@
  * was written on, ~2-4 ms a pass. */
 #define PROBE_BYTES ((size_t)128 << 20)
 
-
 typedef struct {
     int ok;
     char err[1024];
@@ -134,8 +133,6 @@ void lumi_bench_paired(const double *gbs, const double *sec, int n, double bytes
     free(bw), free(fr), free(sb), free(lv);
 }
 
-/* The decode once more through the one generation loop, with a bandwidth
- * sample between every two tokens (see LumiPaired). */
 /* MB of this process mapped with 2 MiB page-table entries: file pages
  * (FilePmdMapped) and transparent huge pages (AnonHugePages); the weights
  * are nearly all of it. 0 where /proc/self/smaps_rollup is missing. */
@@ -150,6 +147,8 @@ static double huge_page_mb(void) {
     return kb / 1024;
 }
 
+/* The decode once more through the one generation loop, with a bandwidth
+ * sample between every two tokens (see LumiPaired). */
 static int paired_decode(LumiSession *s, LumiSampler *smp, const LumiGenOpts *go, int *gen, int threads, double bytes,
                          LumiPaired *out, LumiErr *e) {
     PairRun pr = {.bw = lumi_bw_probe_new(threads > 0 ? threads : 0, PROBE_BYTES)};
