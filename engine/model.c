@@ -185,13 +185,16 @@ static int is_safetensors(const char *path) {
            (n >= 23 && !strcmp(path + n - 23, ".safetensors.index.json"));
 }
 
+/* Through a mapping, not read(): a read() at offset 0 would cache the
+ * file's start in small folios, and the weights' mapping could not put
+ * its first 2 MiB on one huge page (see map_huge in util.c). */
 static int has_magic(const char *path, const char *magic) {
-    char got[4] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t n = fread(got, 1, 4, f);
-    fclose(f);
-    return n == 4 && !memcmp(got, magic, 4);
+    LumiMap map;
+    LumiErr e;
+    if (lumi_map_file(path, &map, &e) != 0) return 0;
+    int ok = map.size >= 4 && !memcmp(map.data, magic, 4);
+    lumi_unmap(&map);
+    return ok;
 }
 
 int lumi_model_load(const char *path, LumiModel *m, LumiErr *e) {
