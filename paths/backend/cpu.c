@@ -26,13 +26,20 @@
 #include "cpu_kernels.h"
 #include "cpu_threads.h"
 
+/* A thread's matmul work range (see mat_part), alone in its cache line: the
+ * threads take from their own ranges all through a matmul, and ranges
+ * sharing a line made every take move that line between the cores. */
+typedef struct {
+    _Alignas(64) _Atomic uint64_t v;
+} MatRange;
+
 typedef struct {
     const LumiModel *m;
     const LumiWeights *w;
     const LumiCpuKernels *k;
     LumiPool *pool;
     float *scores; /* [threads, seq_len] attention scratch, one row per thread */
-    _Atomic uint64_t *range; /* [threads] matmul work ranges (see mat_part) */
+    MatRange *range;         /* [threads] matmul work ranges (see mat_part) */
     float *wscratch;         /* [threads][LUMI_CPU_SLAB * max_cols]: widened weight rows (matmul_dt) */
     size_t wscratch_floats;  /* per thread */
     int8_t *xq;              /* q8_0 matmuls: the activations quantized, [rows, cols] */
@@ -98,7 +105,7 @@ static int cpu_init(void **ctx, const LumiModel *m, const LumiWeights *w, const 
     c->k = k;
     c->pool = lumi_pool_new(o->threads);
     c->scores = lumi_aligned_alloc((size_t)lumi_pool_size(c->pool) * (size_t)m->cfg.seq_len * sizeof(float));
-    c->range = lumi_xcalloc((size_t)lumi_pool_size(c->pool), sizeof *c->range);
+    c->range = lumi_aligned_alloc((size_t)lumi_pool_size(c->pool) * sizeof *c->range);
     const LumiConfig *cf = &m->cfg;
     size_t max_cols = (size_t)(cf->hidden_dim > cf->dim ? cf->hidden_dim : cf->dim);
     c->wscratch_floats = (LUMI_CPU_SLAB * max_cols + 15) / 16 * 16; /* keeps every thread's share 64-byte aligned */
@@ -202,7 +209,7 @@ typedef struct {
     LumiDType type;
     int cols, rows, n;
     int slab;                /* groups per slab */
-    _Atomic uint64_t *range; /* [threads]: front | back << 32, in groups */
+    MatRange *range;         /* [threads]: front | back << 32, in groups */
     float *scratch;          /* [threads][scratch_floats] */
     size_t scratch_floats;
     const int8_t *xq;        /* q8_0: quantized activations and scales */
@@ -241,9 +248,9 @@ static void mat_rows(const MatJob *j, int tid, uint32_t g0, uint32_t g1) {
 static void mat_part(void *arg, int tid, int nt) {
     MatJob *j = arg;
     uint32_t g0, g1;
-    while (take(&j->range[tid], j->slab, 0, &g0, &g1)) mat_rows(j, tid, g0, g1);
+    while (take(&j->range[tid].v, j->slab, 0, &g0, &g1)) mat_rows(j, tid, g0, g1);
     for (int v = 1; v < nt; v++)
-        while (take(&j->range[(tid + v) % nt], j->slab, 1, &g0, &g1)) mat_rows(j, tid, g0, g1);
+        while (take(&j->range[(tid + v) % nt].v, j->slab, 1, &g0, &g1)) mat_rows(j, tid, g0, g1);
 }
 
 /* Below this many multiply-adds a job is cheaper than waking the pool. */
@@ -288,12 +295,12 @@ static void cpu_matmul(void *ctx, LumiRef out, int out_stride, LumiRef x, const 
         j.xq = c->xq, j.xd = c->xd;
     }
     if ((size_t)w->rows * (size_t)w->cols * (size_t)n < MIN_PARALLEL_MACS || nt == 1) {
-        atomic_store(&c->range[0], pack(0, (uint32_t)groups));
+        atomic_store(&c->range[0].v, pack(0, (uint32_t)groups));
         mat_part(&j, 0, 1);
         return;
     }
     for (int t = 0; t < nt; t++)
-        atomic_store(&c->range[t], pack((uint32_t)((long)groups * t / nt), (uint32_t)((long)groups * (t + 1) / nt)));
+        atomic_store(&c->range[t].v, pack((uint32_t)((long)groups * t / nt), (uint32_t)((long)groups * (t + 1) / nt)));
     /* ~16 slabs per share: small enough that a thief finds work to take,
      * large enough that taking them costs nothing */
     j.slab = groups / (nt * 16) > 1 ? groups / (nt * 16) : 1;
