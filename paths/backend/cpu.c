@@ -225,7 +225,10 @@ static int take(_Atomic uint64_t *r, int slab, int from_back, uint32_t *g0, uint
     for (;;) {
         uint32_t f = (uint32_t)v, b = (uint32_t)(v >> 32);
         if (f >= b) return 0;
-        uint32_t n = b - f < (uint32_t)slab ? b - f : (uint32_t)slab;
+        /* an eighth of what is left, at most a slab: slabs shrink towards
+         * the end, so the threads finish within a few rows of each other */
+        uint32_t n = (b - f) / 8 < (uint32_t)slab ? (b - f) / 8 : (uint32_t)slab;
+        if (n == 0) n = 1;
         uint64_t nv = from_back ? pack(f, b - n) : pack(f + n, b);
         if (atomic_compare_exchange_weak(r, &v, nv)) {
             *g0 = from_back ? b - n : f;
