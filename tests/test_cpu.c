@@ -6,8 +6,10 @@
  *  - batch invariance through the harness: all 9 cache x prefill paths
  *    bitwise equal, threads=1 equal to threads=2, SIMD equal to the forced
  *    scalar fallback, and within 1e-4 of ref;
- *  - perturbations proving those bitwise checks can fail. */
+ *  - perturbations proving those bitwise checks can fail;
+ *  - the thread pool's placement of its workers. */
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "../engine/dtype.h"
 #include "../paths/session.h"
 #include "../paths/backend/cpu_kernels.h"
+#include "../paths/backend/cpu_threads.h"
 #include "helpers.h"
 
 extern const LumiBackendOps lumi_backend_cpu, lumi_backend_ref;
@@ -583,6 +586,55 @@ START_TEST(blas_within_tolerance) {
 }
 END_TEST
 
+/* What each pool thread may run on: cpus[tid] = its only CPU, or -1 when
+ * it may run on several. */
+static void report_affinity(void *arg, int tid, int nt) {
+    (void)nt;
+    int *cpus = arg;
+    cpu_set_t set;
+    cpus[tid] = -2;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return;
+    cpus[tid] = -1;
+    if (CPU_COUNT(&set) == 1)
+        for (int c = 0; c < CPU_SETSIZE; c++)
+            if (CPU_ISSET(c, &set)) cpus[tid] = c;
+}
+
+/* A pool that uses every CPU pins each worker to its own CPU, none to the
+ * caller's (where a new thread may otherwise stay for ~100 ms, the two
+ * spinning on one core); the caller stays free. A pool with fewer threads
+ * pins nothing. */
+START_TEST(pool_pins_workers_off_the_callers_cpu) {
+    int n = lumi_cpu_count();
+    cpu_set_t own;
+    ck_assert(sched_getaffinity(0, sizeof own, &own) == 0);
+    if (n < 2 || CPU_COUNT(&own) != n)
+        TH_SKIP("two or more CPUs", "this process may run on %d CPU(s) (%d counted)", CPU_COUNT(&own), n);
+    int me = -1, cpus[1024];
+    LumiPool *p = NULL;
+    for (int tries = 0; tries < 20 && !p; tries++) { /* the caller may move while the pool starts: again */
+        me = sched_getcpu();
+        p = lumi_pool_new(n);
+        if (sched_getcpu() != me) lumi_pool_free(p), p = NULL;
+    }
+    ck_assert_msg(p, "the caller changed CPUs each time a pool started");
+    ck_assert_int_le(lumi_pool_size(p), 1024);
+    lumi_pool_run(p, report_affinity, cpus);
+    ck_assert_msg(cpus[0] == -1, "the caller was pinned to CPU %d", cpus[0]);
+    for (int i = 1; i < lumi_pool_size(p); i++) {
+        ck_assert_msg(cpus[i] >= 0 && CPU_ISSET(cpus[i], &own), "worker %d not pinned to one allowed CPU (%d)", i,
+                      cpus[i]);
+        ck_assert_msg(cpus[i] != me, "worker %d pinned to the caller's CPU %d", i, me);
+        for (int j = 1; j < i; j++) ck_assert_msg(cpus[i] != cpus[j], "workers %d and %d share CPU %d", j, i, cpus[i]);
+    }
+    lumi_pool_free(p);
+    p = lumi_pool_new(n - 1);
+    lumi_pool_run(p, report_affinity, cpus);
+    for (int i = 0; i < lumi_pool_size(p); i++) ck_assert_msg(cpus[i] == -1, "thread %d of a smaller pool pinned", i);
+    lumi_pool_free(p);
+}
+END_TEST
+
 Suite *suite_cpu(void) {
     Suite *s = suite_create("cpu");
     TCase *k = tcase_create("kernels");
@@ -596,6 +648,7 @@ Suite *suite_cpu(void) {
     tcase_add_test(k, kernels_quantize_q8_match_c);
     tcase_add_test(k, q8_activation_quantizer);
     tcase_add_test(k, ops_match_ref_odd_heads_gqa);
+    tcase_add_test(k, pool_pins_workers_off_the_callers_cpu);
     suite_add_tcase(s, k);
     TCase *h = tcase_create("harness");
     tcase_set_timeout(h, 120);
