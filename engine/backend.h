@@ -47,6 +47,14 @@ typedef struct {
     int device;       /* device backends: index; -1: LUMI_<BACKEND>_DEVICE or the first */
 } LumiBackendOpts;
 
+/* One output of a matmul: out (row stride out_stride) = w x (+ bias when
+ * bias && bias->data). */
+typedef struct {
+    LumiRef out;
+    int out_stride;
+    const LumiMat *w, *bias;
+} LumiMatmulOut;
+
 typedef struct LumiBackendOps {
     const char *name;
     const char *doc;
@@ -72,6 +80,10 @@ typedef struct LumiBackendOps {
     void (*rmsnorm)(void *ctx, LumiRef out, LumiRef x, const LumiMat *w, int n, int dim, float eps);
     /* out[t, r] = sum_c W[r, c] x[t, c] (+ bias[r] when bias->data); out row stride out_stride */
     void (*matmul)(void *ctx, LumiRef out, int out_stride, LumiRef x, const LumiMat *w, const LumiMat *bias, int n);
+    /* Optional (NULL: one matmul each): o[i].out = o[i].w x for i < count,
+     * the same results as count matmuls; the matrices share x, so a backend
+     * may run them as one piece of work (q, k and v; gate and up). */
+    void (*matmuls)(void *ctx, LumiRef x, int n, const LumiMatmulOut *o, int count);
     /* rotate n rows of n_heads heads in place; row t is at position pos0 + t */
     void (*rope)(void *ctx, LumiRef x, int stride, int n, int pos0, int n_heads, int head_size);
     /* causal attention of n queries at positions pos0.. over keys 0..pos0+t.

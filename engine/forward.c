@@ -4,6 +4,13 @@
  * and attention reads rows 0..pos for each query. */
 #include "forward.h"
 
+/* o[i].out = o[i].w x: in one call where the backend takes several */
+static void matmuls(const LumiForward *f, LumiRef x, int n, const LumiMatmulOut *o, int count) {
+    if (f->be->matmuls) f->be->matmuls(f->ctx, x, n, o, count);
+    else
+        for (int i = 0; i < count; i++) f->be->matmul(f->ctx, o[i].out, o[i].out_stride, x, o[i].w, o[i].bias, n);
+}
+
 void lumi_forward(const LumiForward *f, const int *tokens, int n, int pos0, int logits_from) {
     const LumiConfig *c = f->cfg;
     const LumiBackendOps *be = f->be;
@@ -19,9 +26,8 @@ void lumi_forward(const LumiForward *f, const int *tokens, int n, int pos0, int 
 
         /* attention: x += Wo attn(rope(Wq xn), rope(Wk xn), Wv xn) */
         be->rmsnorm(ctx, f->xb, f->x, &L->rms_att, n, dim, eps);
-        be->matmul(ctx, f->q, dim, f->xb, &L->wq, &L->bq, n);
-        be->matmul(ctx, k, kv, f->xb, &L->wk, &L->bk, n);
-        be->matmul(ctx, v, kv, f->xb, &L->wv, &L->bv, n);
+        LumiMatmulOut qkv[] = {{f->q, dim, &L->wq, &L->bq}, {k, kv, &L->wk, &L->bk}, {v, kv, &L->wv, &L->bv}};
+        matmuls(f, f->xb, n, qkv, 3);
         if (L->q_norm.data) { /* Qwen 3: RMSNorm of each head's q and k (in place), before RoPE */
             be->rmsnorm(ctx, f->q, f->q, &L->q_norm, n * c->n_heads, c->head_size, eps);
             be->rmsnorm(ctx, k, k, &L->k_norm, n * c->n_kv_heads, c->head_size, eps);
@@ -34,8 +40,8 @@ void lumi_forward(const LumiForward *f, const int *tokens, int n, int pos0, int 
 
         /* feed-forward: x += W2 (silu(W1 xn) * W3 xn) */
         be->rmsnorm(ctx, f->xb, f->x, &L->rms_ffn, n, dim, eps);
-        be->matmul(ctx, f->hb, hid, f->xb, &L->w1, NULL, n);
-        be->matmul(ctx, f->hb2, hid, f->xb, &L->w3, NULL, n);
+        LumiMatmulOut gate_up[] = {{f->hb, hid, &L->w1, NULL}, {f->hb2, hid, &L->w3, NULL}};
+        matmuls(f, f->xb, n, gate_up, 2);
         be->swiglu(ctx, f->hb, f->hb2, (size_t)n * hid);
         be->matmul(ctx, f->xb, dim, f->hb, &L->w2, NULL, n);
         be->add(ctx, f->x, f->xb, (size_t)n * dim);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../engine/dtype.h"
+#include "../engine/weights.h"
 #include "../paths/session.h"
 #include "../paths/backend/cpu_kernels.h"
 #include "../paths/backend/cpu_threads.h"
@@ -426,6 +427,45 @@ START_TEST(ops_match_ref_odd_heads_gqa) {
 }
 END_TEST
 
+/* matmuls (q, k, v as one job split between the threads) gives bitwise what
+ * one matmul per matrix gives, in each weights= dtype, with the parts'
+ * boundaries inside the threads' ranges (GQA: k and v shorter than q), and
+ * when the dtypes differ (then one job each). */
+START_TEST(matmuls_equal_one_matmul_each) {
+    LumiModel m;
+    load(th_synth("cpu_mms.bin", 256, 512, 1, 8, 2, 300, 16, 1, 23), &m);
+    const LumiConfig *c = &m.cfg;
+    const LumiWeights *ws[3];
+    const int dts[3] = {LUMI_F32, LUMI_BF16, LUMI_Q8_0};
+    LumiErr e;
+    for (int d = 0; d < 3; d++) ck_assert_msg(lumi_weights_get(&m, dts[d], &ws[d], NULL, &e) == 0, "%s", e.msg);
+    int n = 3;
+    size_t D = (size_t)c->dim, KV = (size_t)c->kv_dim, all = (size_t)n * (D + 2 * KV);
+    float *x = malloc((size_t)n * D * 4), *a = malloc(all * 4), *b = malloc(all * 4);
+    LumiRng r;
+    lumi_rng_seed(&r, 9);
+    fill(x, (size_t)n * D, &r);
+    LumiBackendOpts o = {2, 0, -1};
+    for (int d = 0; d <= 3; d++) { /* 3: q in f32, k in bf16, v in q8_0 */
+        const LumiLayer *L = &ws[d < 3 ? d : 0]->layers[0];
+        const LumiMat *w[3] = {&L->wq, d < 3 ? &L->wk : &ws[1]->layers[0].wk, d < 3 ? &L->wv : &ws[2]->layers[0].wv};
+        void *ctx;
+        ck_assert_msg(lumi_backend_cpu.init(&ctx, &m, ws[d < 3 ? d : 0], &o, &e) == 0, "%s", e.msg);
+        size_t off[3] = {0, n * D, n * (D + KV)};
+        int stride[3] = {c->dim, c->kv_dim, c->kv_dim};
+        LumiMatmulOut mo[3];
+        for (int i = 0; i < 3; i++) mo[i] = (LumiMatmulOut){R(a + off[i]), stride[i], w[i], NULL};
+        for (size_t i = 0; i < all; i++) a[i] = b[i] = -12345.0f;
+        lumi_backend_cpu.matmuls(ctx, R(x), n, mo, 3);
+        for (int i = 0; i < 3; i++) lumi_backend_cpu.matmul(ctx, R(b + off[i]), stride[i], R(x), w[i], NULL, n);
+        ck_assert_msg(memcmp(a, b, all * 4) == 0, "weights case %d: matmuls differs from one matmul each", d);
+        lumi_backend_cpu.free(ctx);
+    }
+    free(x), free(a), free(b);
+    lumi_model_free(&m);
+}
+END_TEST
+
 /* ---- through the harness ---- */
 
 #define PATHS TH_PATHS
@@ -546,6 +586,7 @@ START_TEST(perturbed_backend_breaks_invariance) {
     int T = 12, *tok = tokens(&m, T);
     LumiBackendOps bad = lumi_backend_cpu;
     bad.matmul = order_by_n_matmul;
+    bad.matmuls = NULL; /* every matmul through the perturbed one */
     ck_assert_msg(first_mismatch(&m, tok, T, 2, &bad, NULL) >= 0, "an n-dependent matmul order went unnoticed");
     ck_assert_int_eq(first_mismatch(&m, tok, T, 2, NULL, NULL), -1);
     free(tok);
@@ -648,6 +689,7 @@ Suite *suite_cpu(void) {
     tcase_add_test(k, kernels_quantize_q8_match_c);
     tcase_add_test(k, q8_activation_quantizer);
     tcase_add_test(k, ops_match_ref_odd_heads_gqa);
+    tcase_add_test(k, matmuls_equal_one_matmul_each);
     tcase_add_test(k, pool_pins_workers_off_the_callers_cpu);
     suite_add_tcase(s, k);
     TCase *h = tcase_create("harness");
