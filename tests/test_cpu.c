@@ -279,6 +279,55 @@ START_TEST(kernels_matmul_q8_match_twin) {
 }
 END_TEST
 
+/* decode2 (two row sets of one token in flight) gives bitwise what the
+ * table's one-row decode gives each set, for every dtype: sets of unequal
+ * length in different matrices, with and without bias, odd and even block
+ * counts, rows past the prepared q8_0 width. Sentinels catch stray rows. */
+START_TEST(kernels_decode2_match_one_row) {
+    LumiRng r;
+    lumi_rng_seed(&r, 31);
+    const LumiDType types[] = {LUMI_F32, LUMI_BF16, LUMI_F16, LUMI_Q8_0};
+    const int cols_f[] = {17, 100, 129, 768}, cols_q[] = {96, 256, 768, 65600};
+    int tried = 0;
+    for (int k = 0; k < n_tables(); k++) {
+        if (!tables[k]->decode2) continue;
+        for (int ti = 0; ti < 4; ti++)
+            for (int ci = 0; ci < 4; ci++) {
+                LumiDType ty = types[ti];
+                int C = ty == LUMI_Q8_0 ? cols_q[ci] : cols_f[ci], RA = 9, RB = 6, nb = C / 32;
+                size_t rb = lumi_row_bytes(ty, C);
+                float *src = malloc((size_t)(RA + RB) * C * 4), *x = malloc((size_t)C * 4), *bias = malloc(9 * 4);
+                unsigned char *W = malloc(rb * (RA + RB));
+                int8_t *xq = malloc((size_t)C);
+                float *xd = malloc((size_t)(nb + 1) * 4), got[15], want[15];
+                fill(src, (size_t)(RA + RB) * C, &r), fill(x, (size_t)C, &r), fill(bias, 9, &r);
+                for (int i = 0; i < RA + RB; i++) lumi_narrow(ty, src + (size_t)i * C, (size_t)C, W + rb * i);
+                if (ty == LUMI_Q8_0) lumi_quantize_q8_act(x, C, xq, xd);
+                const unsigned char *A = W, *B = W + rb * RA;
+                for (int with_bias = 0; with_bias < 2; with_bias++) {
+                    const float *ba = with_bias ? bias : NULL;
+                    for (int i = 0; i < 15; i++) got[i] = want[i] = -12345.0f;
+                    /* the one-row loops: rows 1..7 of A into want[0..9), rows 0..4 of B into want[9..15) */
+                    if (ty == LUMI_Q8_0) {
+                        tables[k]->matmul_q8(want, 0, xq, xd, A, ba, C, 0, 1, 1, 8);
+                        tables[k]->matmul_q8(want + 9, 0, xq, xd, B, NULL, C, 0, 1, 0, 5);
+                    } else {
+                        tables[k]->matmul_dt(ty, want, 0, x, A, ba, C, 0, 1, 1, 8, NULL);
+                        tables[k]->matmul_dt(ty, want + 9, 0, x, B, NULL, C, 0, 1, 0, 5, NULL);
+                    }
+                    LumiRowSet a = {got, A, ba, 1, 8}, b = {got + 9, B, NULL, 0, 5};
+                    tables[k]->decode2(ty, x, xq, xd, C, (ci & 1) ? &b : &a, (ci & 1) ? &a : &b);
+                    ck_assert_msg(memcmp(got, want, sizeof got) == 0, "%s decode2 %s cols=%d bias=%d differs",
+                                  tables[k]->name, lumi_dtype_name(ty), C, with_bias);
+                    tried++;
+                }
+                free(src), free(x), free(bias), free(W), free(xq), free(xd);
+            }
+    }
+    if (!tried) TH_SKIP("a kernel table with decode2", "this CPU runs no AVX-512 table");
+}
+END_TEST
+
 /* Every table's quantize_q8 is lumi_quantize_q8_act bitwise (the AVX-512
  * tables vectorize it): random blocks of many magnitudes, ties at .5, a zero
  * block, -0, a lone large element. Rounding by truncation instead must
@@ -439,13 +488,13 @@ START_TEST(matmuls_equal_one_matmul_each) {
     const int dts[3] = {LUMI_F32, LUMI_BF16, LUMI_Q8_0};
     LumiErr e;
     for (int d = 0; d < 3; d++) ck_assert_msg(lumi_weights_get(&m, dts[d], &ws[d], NULL, &e) == 0, "%s", e.msg);
-    int n = 3;
-    size_t D = (size_t)c->dim, KV = (size_t)c->kv_dim, all = (size_t)n * (D + 2 * KV);
-    float *x = malloc((size_t)n * D * 4), *a = malloc(all * 4), *b = malloc(all * 4);
+    size_t D = (size_t)c->dim, KV = (size_t)c->kv_dim, all = 3 * (D + 2 * KV);
+    float *x = malloc(3 * D * 4), *a = malloc(all * 4), *b = malloc(all * 4);
     LumiRng r;
     lumi_rng_seed(&r, 9);
-    fill(x, (size_t)n * D, &r);
+    fill(x, 3 * D, &r);
     LumiBackendOpts o = {2, 0, -1};
+    for (int n = 3; n >= 1; n -= 2) /* n = 1: decode, two weight streams per thread (decode2) */
     for (int d = 0; d <= 3; d++) { /* 3: q in f32, k in bf16, v in q8_0 */
         const LumiLayer *L = &ws[d < 3 ? d : 0]->layers[0];
         const LumiMat *w[3] = {&L->wq, d < 3 ? &L->wk : &ws[1]->layers[0].wk, d < 3 ? &L->wv : &ws[2]->layers[0].wv};
@@ -458,7 +507,7 @@ START_TEST(matmuls_equal_one_matmul_each) {
         for (size_t i = 0; i < all; i++) a[i] = b[i] = -12345.0f;
         lumi_backend_cpu.matmuls(ctx, R(x), n, mo, 3);
         for (int i = 0; i < 3; i++) lumi_backend_cpu.matmul(ctx, R(b + off[i]), stride[i], R(x), w[i], NULL, n);
-        ck_assert_msg(memcmp(a, b, all * 4) == 0, "weights case %d: matmuls differs from one matmul each", d);
+        ck_assert_msg(memcmp(a, b, all * 4) == 0, "weights case %d, n=%d: matmuls differs from one matmul each", d, n);
         lumi_backend_cpu.free(ctx);
     }
     free(x), free(a), free(b);
@@ -686,6 +735,7 @@ Suite *suite_cpu(void) {
     tcase_add_test(k, kernels_matmul_dtypes_match_twin);
     tcase_add_test(k, perturbed_bf16_activations_differ);
     tcase_add_test(k, kernels_matmul_q8_match_twin);
+    tcase_add_test(k, kernels_decode2_match_one_row);
     tcase_add_test(k, kernels_quantize_q8_match_c);
     tcase_add_test(k, q8_activation_quantizer);
     tcase_add_test(k, ops_match_ref_odd_heads_gqa);

@@ -41,7 +41,7 @@ typedef struct {
     float *scores; /* [threads][scores_per_thread] attention scratch */
     size_t scores_per_thread; /* att_group rows of seq_len scores */
     int att_group;           /* heads per attention unit (at most 64) */
-    MatRange *range;         /* [threads] matmul work ranges (see mat_part) */
+    MatRange *range;         /* [2 x threads] matmul work ranges (see mat_part) */
     float *wscratch;         /* [threads][LUMI_CPU_SLAB * max_cols]: widened weight rows (matmul_dt) */
     size_t wscratch_floats;  /* per thread */
     int8_t *xq;              /* q8_0 matmuls: the activations quantized, [rows, cols] */
@@ -110,7 +110,7 @@ static int cpu_init(void **ctx, const LumiModel *m, const LumiWeights *w, const 
     c->att_group = g < 64 ? g : 64;
     c->scores_per_thread = ((size_t)c->att_group * (size_t)m->cfg.seq_len + 15) / 16 * 16;
     c->scores = lumi_aligned_alloc((size_t)nt * c->scores_per_thread * sizeof(float));
-    c->range = lumi_aligned_alloc((size_t)lumi_pool_size(c->pool) * sizeof *c->range);
+    c->range = lumi_aligned_alloc(2 * (size_t)lumi_pool_size(c->pool) * sizeof *c->range);
     const LumiConfig *cf = &m->cfg;
     size_t max_cols = (size_t)(cf->hidden_dim > cf->dim ? cf->hidden_dim : cf->dim);
     c->wscratch_floats = (LUMI_CPU_SLAB * max_cols + 15) / 16 * 16; /* keeps every thread's share 64-byte aligned */
@@ -224,7 +224,8 @@ typedef struct {
     int parts;
     MatPart part[MAX_PARTS]; /* their groups one after the other */
     int slab;                /* groups per slab */
-    MatRange *range;         /* [threads]: front | back << 32, in groups */
+    int two;                 /* decode2: two ranges per thread, read together */
+    MatRange *range;         /* [threads, or 2 x threads]: front | back << 32, in groups */
     float *scratch;          /* [threads][scratch_floats] */
     size_t scratch_floats;
     const int8_t *xq;        /* q8_0: quantized activations and scales */
@@ -268,9 +269,42 @@ static void mat_rows(const MatJob *j, int tid, uint32_t g0, uint32_t g1) {
     }
 }
 
+/* The part holding all of groups [g0, g1), or NULL */
+static const MatPart *part_of(const MatJob *j, uint32_t g0, uint32_t g1) {
+    for (int i = 0; i < j->parts; i++)
+        if (j->part[i].g0 <= g0 && g1 <= j->part[i].g1) return &j->part[i];
+    return NULL;
+}
+
+/* Decode of groups [g0, g1) and [h0, h1) together (two weight streams) */
+static void mat_rows2(const MatJob *j, int tid, uint32_t g0, uint32_t g1, uint32_t h0, uint32_t h1) {
+    const MatPart *p = part_of(j, g0, g1), *q = part_of(j, h0, h1);
+    if (!p || !q) { /* a chunk across two matrices: each alone */
+        mat_rows(j, tid, g0, g1), mat_rows(j, tid, h0, h1);
+        return;
+    }
+    int pr = (int)(g1 - p->g0) * 4, qr = (int)(h1 - q->g0) * 4;
+    LumiRowSet a = {p->out, p->W, p->bias, (int)(g0 - p->g0) * 4, pr < p->rows ? pr : p->rows};
+    LumiRowSet b = {q->out, q->W, q->bias, (int)(h0 - q->g0) * 4, qr < q->rows ? qr : q->rows};
+    j->k->decode2(j->type, j->x, j->xq, j->xd, j->cols, &a, &b);
+}
+
 static void mat_part(void *arg, int tid, int nt) {
     MatJob *j = arg;
-    uint32_t g0, g1;
+    uint32_t g0 = 0, g1 = 0, h0 = 0, h1 = 0;
+    if (j->two) { /* own ranges 2 tid and 2 tid + 1, a chunk of each at a time */
+        int nr = 2 * nt;
+        for (;;) {
+            int a = take(&j->range[2 * tid].v, j->slab, 0, &g0, &g1), b = take(&j->range[2 * tid + 1].v, j->slab, 0, &h0, &h1);
+            if (a && b) mat_rows2(j, tid, g0, g1, h0, h1);
+            else if (a) mat_rows(j, tid, g0, g1);
+            else if (b) mat_rows(j, tid, h0, h1);
+            else break;
+        }
+        for (int v = 2; v < nr; v++)
+            while (take(&j->range[(2 * tid + v) % nr].v, j->slab, 1, &g0, &g1)) mat_rows(j, tid, g0, g1);
+        return;
+    }
     while (take(&j->range[tid].v, j->slab, 0, &g0, &g1)) mat_rows(j, tid, g0, g1);
     for (int v = 1; v < nt; v++)
         while (take(&j->range[(tid + v) % nt].v, j->slab, 1, &g0, &g1)) mat_rows(j, tid, g0, g1);
@@ -314,8 +348,8 @@ static void quantize_x(Cpu *c, const float *x, int n, int cols) {
 static void run_matmuls(Cpu *c, LumiRef x, int n, const LumiMatmulOut *o, int count) {
     int nt = lumi_pool_size(c->pool);
     const LumiMat *w0 = o[0].w;
-    MatJob j = {c->k, lumi_host(x), w0->type, w0->cols, n, count, {{0}}, 1, c->range, c->wscratch,
-                c->wscratch_floats, NULL, NULL};
+    MatJob j = {c->k, lumi_host(x), w0->type, w0->cols, n, count, {{0}}, 1, n == 1 && c->k->decode2, c->range,
+                c->wscratch, c->wscratch_floats, NULL, NULL};
     uint32_t groups = 0;
     size_t macs = 0;
     for (int i = 0; i < count; i++) {
@@ -329,17 +363,17 @@ static void run_matmuls(Cpu *c, LumiRef x, int n, const LumiMatmulOut *o, int co
         quantize_x(c, j.x, n, j.cols);
         j.xq = c->xq, j.xd = c->xd;
     }
-    if (macs < MIN_PARALLEL_MACS || nt == 1) {
-        atomic_store(&c->range[0].v, pack(0, groups));
-        mat_part(&j, 0, 1);
-        return;
-    }
-    for (int t = 0; t < nt; t++)
-        atomic_store(&c->range[t].v, pack((uint32_t)((long)groups * t / nt), (uint32_t)((long)groups * (t + 1) / nt)));
+    int alone = macs < MIN_PARALLEL_MACS || nt == 1;
+    if (alone) nt = 1;
+    /* one range per thread, or two (decode2): a thread's share in halves */
+    int nr = j.two ? 2 * nt : nt;
+    for (int r = 0; r < nr; r++)
+        atomic_store(&c->range[r].v, pack((uint32_t)((long)groups * r / nr), (uint32_t)((long)groups * (r + 1) / nr)));
     /* ~16 slabs per share: small enough that a thief finds work to take,
      * large enough that taking them costs nothing */
     j.slab = (int)groups / (nt * 16) > 1 ? (int)groups / (nt * 16) : 1;
-    lumi_pool_run(c->pool, mat_part, &j);
+    if (alone) mat_part(&j, 0, 1);
+    else lumi_pool_run(c->pool, mat_part, &j);
 }
 
 static void cpu_matmul(void *ctx, LumiRef out, int out_stride, LumiRef x, const LumiMat *w, const LumiMat *bias, int n) {

@@ -41,6 +41,14 @@
 #define LUMI_CPU_LANES 16
 #define LUMI_CPU_SLAB 16 /* weight rows widened at a time (matmul_dt scratch) */
 
+/* Rows [r0, r1) of one matrix for decode: out[r] = dot(W[r], x) (+ bias[r]). */
+typedef struct {
+    float *out;
+    const void *W;
+    const float *bias;
+    int r0, r1;
+} LumiRowSet;
+
 typedef struct {
     const char *name; /* "avx512", "avx2", "scalar" */
     /* out[t*os + r] = dot16(W[r, :], x[t, :], cols) (+ bias[r]) for
@@ -77,6 +85,15 @@ typedef struct {
      * AVX-512 tables vectorize it: the C loop's nearbyintf calls took ~4 ns
      * an element, a quarter of a q8_0 prefill matmul's time) */
     void (*quantize_q8)(const float *x, int cols, int8_t *q, float *dx);
+    /* Optional (NULL: each set alone, through matmul_dt / matmul_q8): decode
+     * of one token against the rows of a and of b (dtype t, cols wide; x for
+     * f32/bf16/f16, xq and xd for q8_0), a.r0 + i in flight with b.r0 + i,
+     * so that a thread reads two weight streams at once. The cpu backend
+     * gives it sets half a thread's share apart: two adjacent rows in flight
+     * streamed slower than one (the prefetchers), two far apart faster.
+     * Results are bitwise those of the one-row loops. */
+    void (*decode2)(LumiDType t, const float *x, const int8_t *xq, const float *xd, int cols, const LumiRowSet *a,
+                    const LumiRowSet *b);
 } LumiCpuKernels;
 
 const LumiCpuKernels *lumi_cpu_kernels_scalar(void);

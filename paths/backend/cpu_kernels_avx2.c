@@ -265,7 +265,7 @@ static double fma_burn(long iters, double *flops) {
     return hsum(s, _mm256_setzero_ps());
 }
 
-static const LumiCpuKernels K = {"avx2", matmul, dot, matmul_dt, q8_matmul, axpy, dots, axpys, read_sum, fma_burn, lumi_quantize_q8_act};
+static const LumiCpuKernels K = {"avx2", matmul, dot, matmul_dt, q8_matmul, axpy, dots, axpys, read_sum, fma_burn, lumi_quantize_q8_act, NULL};
 const LumiCpuKernels *lumi_cpu_kernels_avx2(void) { return &K; }
 #else
 const LumiCpuKernels *lumi_cpu_kernels_avx2(void) { return NULL; }

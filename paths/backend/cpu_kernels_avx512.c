@@ -184,6 +184,67 @@ INLINE float wdot(const int DT, const unsigned char *row, const float *x, int co
     return hsum(acc);
 }
 
+/* 16 weights of dtype DT (f32 too) from element k, zeros where m is off */
+INLINE __m512 anyload(const int DT, const unsigned char *row, int k, __mmask16 m) {
+    if (DT == LUMI_F32) return _mm512_maskz_loadu_ps(m, (const float *)(const void *)row + k);
+    return wload(DT, row, k, m);
+}
+
+/* Two rows' dot16 chains at once (decode2), each in the shared order */
+INLINE void wdot2(const int DT, const unsigned char *ra, const unsigned char *rb, const float *x, int cols, float *sa,
+                  float *sb) {
+    __m512 a = _mm512_setzero_ps(), b = a;
+    int k = 0;
+#pragma GCC unroll 2
+    for (; k + 16 <= cols; k += 16) {
+        __m512 xv = _mm512_loadu_ps(x + k);
+        a = _mm512_fmadd_ps(anyload(DT, ra, k, 0xFFFF), xv, a);
+        b = _mm512_fmadd_ps(anyload(DT, rb, k, 0xFFFF), xv, b);
+    }
+    if (k < cols) {
+        __mmask16 m = tail_mask(cols - k);
+        __m512 xv = _mm512_maskz_loadu_ps(m, x + k);
+        a = _mm512_fmadd_ps(anyload(DT, ra, k, m), xv, a);
+        b = _mm512_fmadd_ps(anyload(DT, rb, k, m), xv, b);
+    }
+    *sa = hsum(a), *sb = hsum(b);
+}
+
+/* decode2's loop: rows a.r0 + i and b.r0 + i together by pair(), then the
+ * longer set's rest alone by one(); both compute a row the same way. */
+typedef struct {
+    const float *x; /* f32/bf16/f16 */
+    int cols;
+    const int8_t *xq; /* q8_0: the token quantized, and its prepared pairs */
+    const __m512i *ncx;
+    const __m512 *dxp;
+} Tok;
+typedef void (*PairFn)(const Tok *t, const unsigned char *ra, const unsigned char *rb, float *sa, float *sb);
+typedef float (*OneFn)(const Tok *t, const unsigned char *row);
+
+static void decode_sets(const Tok *t, size_t rb, const LumiRowSet *a, const LumiRowSet *b, PairFn pair, OneFn one) {
+    int na = a->r1 - a->r0, nb = b->r1 - b->r0, n = na < nb ? na : nb;
+    for (int i = 0; i < n; i++) {
+        int ra = a->r0 + i, rbi = b->r0 + i;
+        float sa, sb;
+        pair(t, (const unsigned char *)a->W + (size_t)ra * rb, (const unsigned char *)b->W + (size_t)rbi * rb, &sa, &sb);
+        a->out[ra] = a->bias ? sa + a->bias[ra] : sa;
+        b->out[rbi] = b->bias ? sb + b->bias[rbi] : sb;
+    }
+    const LumiRowSet *l = na > n ? a : b;
+    for (int r = l->r0 + n; r < l->r1; r++) {
+        float s1 = one(t, (const unsigned char *)l->W + (size_t)r * rb);
+        l->out[r] = l->bias ? s1 + l->bias[r] : s1;
+    }
+}
+
+#define PAIR_ONE(D)                                                                                          \
+    static void pair_##D(const Tok *t, const unsigned char *ra, const unsigned char *rb, float *sa, float *sb) { \
+        wdot2(LUMI_##D, ra, rb, t->x, t->cols, sa, sb);                                                    \
+    }
+PAIR_ONE(F32) PAIR_ONE(BF16) PAIR_ONE(F16)
+static float one_F32(const Tok *t, const unsigned char *row) { return dot((const float *)(const void *)row, t->x, t->cols); }
+
 typedef void (*WTileFn)(float *, int, const float *, const unsigned char *, size_t, const float *, int);
 #define WTILE(D, R, T)                                                                                          \
     static void wtile_##D##_##R##_##T(float *o, int os, const float *x, const unsigned char *W, size_t rb,       \
@@ -200,6 +261,23 @@ typedef void (*WTileFn)(float *, int, const float *, const unsigned char *, size
     static float wdot_##D(const unsigned char *row, const float *x, int cols) { return wdot(LUMI_##D, row, x, cols); }
 WTILES(BF16)
 WTILES(F16)
+
+static float one_BF16(const Tok *t, const unsigned char *row) { return wdot_BF16(row, t->x, t->cols); }
+static float one_F16(const Tok *t, const unsigned char *row) { return wdot_F16(row, t->x, t->cols); }
+
+/* decode2 of the AVX-512 table; q8_0 (256-bit integer dot here) takes each set alone */
+static void decode2(LumiDType dt, const float *x, const int8_t *xq, const float *xd, int cols, const LumiRowSet *a,
+                    const LumiRowSet *b) {
+    Tok t = {x, cols, NULL, NULL, NULL};
+    switch (dt) {
+    case LUMI_F32: decode_sets(&t, (size_t)cols * 4, a, b, pair_F32, one_F32); return;
+    case LUMI_BF16: decode_sets(&t, lumi_row_bytes(dt, cols), a, b, pair_BF16, one_BF16); return;
+    case LUMI_F16: decode_sets(&t, lumi_row_bytes(dt, cols), a, b, pair_F16, one_F16); return;
+    default:
+        q8_matmul(a->out, 0, xq, xd, a->W, a->bias, cols, 0, 1, a->r0, a->r1);
+        q8_matmul(b->out, 0, xq, xd, b->W, b->bias, cols, 0, 1, b->r0, b->r1);
+    }
+}
 
 /* Rows [0, n) of W widened exactly into dst (rows cols floats apart). */
 static void widen_rows(LumiDType dt, const unsigned char *W, size_t rb, int n, int cols, float *dst) {
@@ -466,23 +544,54 @@ static VNNI void q8d_prep(const int8_t *xq, const float *xd, int nb, __m512i *nc
     }
 }
 
+/* The 64 weights of block pair p of a row made unsigned (both blocks exist) */
+INLINE VNNI __m512i q8d_w(const unsigned char *q) {
+    __m256i lo = _mm256_loadu_si256((const __m256i *)(const void *)(q + 2));
+    __m256i hi = _mm256_loadu_si256((const __m256i *)(const void *)(q + LUMI_Q8_BLOCK_BYTES + 2));
+    return _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), _mm512_set1_epi8((char)0x80));
+}
+
+/* acc += block pair p of row q (its byte 0) against the token, in q8dot's order */
+INLINE VNNI __m512 q8d_step(__m512 acc, const unsigned char *q, __m512i x, __m512i ncx, __m512 dxp) {
+    __m512i s = _mm512_dpbusd_epi32(ncx, q8d_w(q), x);
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(q8d_dw(q), dxp), acc);
+}
+
+/* An odd last block alone: zero weights and activations in the odd half */
+INLINE VNNI __m512 q8d_last(__m512 acc, const unsigned char *row, const int8_t *xq, __m512i ncx, __m512 dxp, int nb) {
+    __m512i w = _mm512_xor_si512(q8v_w(row, nb - 1, nb), _mm512_set1_epi8((char)0x80));
+    __m512i s = _mm512_dpbusd_epi32(ncx, w, q8v_x(xq, nb - 1, nb));
+    __m512 dw = q8v_pair(q8_dw(row, nb - 1), 0.0f);
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, dxp), acc);
+}
+
+INLINE VNNI float q8d_sum(__m512 acc) {
+    return q8_hsum8(_mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1)));
+}
+
 INLINE VNNI float q8d_dot(const unsigned char *row, const int8_t *xq, const __m512i *ncx, const __m512 *dxp, int nb) {
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
     __m512 acc = _mm512_setzero_ps();
     int np = nb / 2;
+    for (int p = 0; p < np; p++)
+        acc = q8d_step(acc, row + (size_t)p * 2 * LUMI_Q8_BLOCK_BYTES, _mm512_loadu_si512(xq + (size_t)p * 2 * LUMI_Q8_BLOCK),
+                       ncx[p], dxp[p]);
+    if (nb & 1) acc = q8d_last(acc, row, xq, ncx[np], dxp[np], nb);
+    return q8d_sum(acc);
+}
+
+/* Two rows at once (two weight streams), each in q8d_dot's order */
+INLINE VNNI void q8d_dot2(const unsigned char *ra, const unsigned char *rb, const int8_t *xq, const __m512i *ncx,
+                          const __m512 *dxp, int nb, float *sa, float *sb) {
+    __m512 a = _mm512_setzero_ps(), b = a;
+    int np = nb / 2;
     for (int p = 0; p < np; p++) {
-        const unsigned char *q = row + (size_t)p * 2 * LUMI_Q8_BLOCK_BYTES;
-        __m512i w = _mm512_xor_si512(q8v_w(row, 2 * p, nb), flip);
-        __m512i s = _mm512_dpbusd_epi32(ncx[p], w, _mm512_loadu_si512(xq + (size_t)p * 2 * LUMI_Q8_BLOCK));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(q8d_dw(q), dxp[p]), acc);
+        __m512i x = _mm512_loadu_si512(xq + (size_t)p * 2 * LUMI_Q8_BLOCK);
+        size_t o = (size_t)p * 2 * LUMI_Q8_BLOCK_BYTES;
+        a = q8d_step(a, ra + o, x, ncx[p], dxp[p]);
+        b = q8d_step(b, rb + o, x, ncx[p], dxp[p]);
     }
-    if (nb & 1) { /* the last block alone: zero weights and activations in the odd half */
-        __m512i w = _mm512_xor_si512(q8v_w(row, nb - 1, nb), flip);
-        __m512i s = _mm512_dpbusd_epi32(ncx[np], w, q8v_x(xq, nb - 1, nb));
-        __m512 dw = q8v_pair(q8_dw(row, nb - 1), 0.0f);
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, dxp[np]), acc);
-    }
-    return q8_hsum8(_mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1)));
+    if (nb & 1) a = q8d_last(a, ra, xq, ncx[np], dxp[np], nb), b = q8d_last(b, rb, xq, ncx[np], dxp[np], nb);
+    *sa = q8d_sum(a), *sb = q8d_sum(b);
 }
 
 INLINE VNNI float q8v_dot(const unsigned char *row, const int8_t *xq, const float *xd, int nb) {
@@ -641,13 +750,41 @@ static VNNI void q8v_matmul(float *out, int os, const int8_t *xq, const float *x
     }
 }
 
-static const LumiCpuKernels KV = {"avx512vnni", matmul, dot, matmul_dt, q8v_matmul, axpy, dots, axpys, read_sum, fma_burn, quantize_q8};
+static VNNI void pair_q8(const Tok *t, const unsigned char *ra, const unsigned char *rb, float *sa, float *sb) {
+    q8d_dot2(ra, rb, t->xq, t->ncx, t->dxp, t->cols / LUMI_Q8_BLOCK, sa, sb);
+}
+static VNNI float one_q8(const Tok *t, const unsigned char *row) {
+    return q8d_dot(row, t->xq, t->ncx, t->dxp, t->cols / LUMI_Q8_BLOCK);
+}
+
+/* decode2 with AVX512_VNNI: q8_0 rows in pairs too (rows of up to Q8D_PAIRS
+ * block pairs; longer ones each set alone) */
+static VNNI void decode2_vnni(LumiDType dt, const float *x, const int8_t *xq, const float *xd, int cols,
+                              const LumiRowSet *a, const LumiRowSet *b) {
+    int nb = cols / LUMI_Q8_BLOCK;
+    if (dt != LUMI_Q8_0 || (nb + 1) / 2 > Q8D_PAIRS) {
+        if (dt != LUMI_Q8_0) decode2(dt, x, xq, xd, cols, a, b);
+        else
+            q8v_matmul(a->out, 0, xq, xd, a->W, a->bias, cols, 0, 1, a->r0, a->r1),
+                q8v_matmul(b->out, 0, xq, xd, b->W, b->bias, cols, 0, 1, b->r0, b->r1);
+        return;
+    }
+    __m512i ncx[Q8D_PAIRS];
+    __m512 dxp[Q8D_PAIRS];
+    q8d_prep(xq, xd, nb, ncx, dxp);
+    Tok t = {x, cols, xq, ncx, dxp};
+    decode_sets(&t, (size_t)nb * LUMI_Q8_BLOCK_BYTES, a, b, pair_q8, one_q8);
+}
+
+static const LumiCpuKernels KV = {"avx512vnni", matmul, dot, matmul_dt, q8v_matmul, axpy, dots, axpys, read_sum,
+                                  fma_burn, quantize_q8, decode2_vnni};
 const LumiCpuKernels *lumi_cpu_kernels_avx512vnni(void) { return &KV; }
 #else
 const LumiCpuKernels *lumi_cpu_kernels_avx512vnni(void) { return NULL; }
 #endif
 
-static const LumiCpuKernels K = {"avx512", matmul, dot, matmul_dt, q8_matmul, axpy, dots, axpys, read_sum, fma_burn, quantize_q8};
+static const LumiCpuKernels K = {"avx512", matmul, dot, matmul_dt, q8_matmul, axpy, dots, axpys, read_sum, fma_burn,
+                                 quantize_q8, decode2};
 const LumiCpuKernels *lumi_cpu_kernels_avx512(void) { return &K; }
 #else
 const LumiCpuKernels *lumi_cpu_kernels_avx512(void) { return NULL; }

@@ -136,5 +136,5 @@ static double fma_burn(long iters, double *flops) {
     return (double)a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
 }
 
-static const LumiCpuKernels K = {"scalar", matmul, dot, matmul_dt, matmul_q8, axpy, dots, axpys, read_sum, fma_burn, lumi_quantize_q8_act};
+static const LumiCpuKernels K = {"scalar", matmul, dot, matmul_dt, matmul_q8, axpy, dots, axpys, read_sum, fma_burn, lumi_quantize_q8_act, NULL};
 const LumiCpuKernels *lumi_cpu_kernels_scalar(void) { return &K; }
