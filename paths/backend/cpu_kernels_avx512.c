@@ -222,7 +222,7 @@ typedef struct {
 typedef void (*PairFn)(const Tok *t, const unsigned char *ra, const unsigned char *rb, float *sa, float *sb);
 typedef float (*OneFn)(const Tok *t, const unsigned char *row);
 
-static void decode_sets(const Tok *t, size_t rb, const LumiRowSet *a, const LumiRowSet *b, PairFn pair, OneFn one) {
+INLINE void decode_sets(const Tok *t, size_t rb, const LumiRowSet *a, const LumiRowSet *b, PairFn pair, OneFn one) {
     int na = a->r1 - a->r0, nb = b->r1 - b->r0, n = na < nb ? na : nb;
     for (int i = 0; i < n; i++) {
         int ra = a->r0 + i, rbi = b->r0 + i;
@@ -239,11 +239,11 @@ static void decode_sets(const Tok *t, size_t rb, const LumiRowSet *a, const Lumi
 }
 
 #define PAIR_ONE(D)                                                                                          \
-    static void pair_##D(const Tok *t, const unsigned char *ra, const unsigned char *rb, float *sa, float *sb) { \
+    INLINE void pair_##D(const Tok *t, const unsigned char *ra, const unsigned char *rb, float *sa, float *sb) { \
         wdot2(LUMI_##D, ra, rb, t->x, t->cols, sa, sb);                                                    \
     }
 PAIR_ONE(F32) PAIR_ONE(BF16) PAIR_ONE(F16)
-static float one_F32(const Tok *t, const unsigned char *row) { return dot((const float *)(const void *)row, t->x, t->cols); }
+INLINE float one_F32(const Tok *t, const unsigned char *row) { return dot((const float *)(const void *)row, t->x, t->cols); }
 
 typedef void (*WTileFn)(float *, int, const float *, const unsigned char *, size_t, const float *, int);
 #define WTILE(D, R, T)                                                                                          \
@@ -262,8 +262,8 @@ typedef void (*WTileFn)(float *, int, const float *, const unsigned char *, size
 WTILES(BF16)
 WTILES(F16)
 
-static float one_BF16(const Tok *t, const unsigned char *row) { return wdot_BF16(row, t->x, t->cols); }
-static float one_F16(const Tok *t, const unsigned char *row) { return wdot_F16(row, t->x, t->cols); }
+INLINE float one_BF16(const Tok *t, const unsigned char *row) { return wdot_BF16(row, t->x, t->cols); }
+INLINE float one_F16(const Tok *t, const unsigned char *row) { return wdot_F16(row, t->x, t->cols); }
 
 /* decode2 of the AVX-512 table; q8_0 (256-bit integer dot here) takes each set alone */
 static void decode2(LumiDType dt, const float *x, const int8_t *xq, const float *xd, int cols, const LumiRowSet *a,
@@ -750,10 +750,10 @@ static VNNI void q8v_matmul(float *out, int os, const int8_t *xq, const float *x
     }
 }
 
-static VNNI void pair_q8(const Tok *t, const unsigned char *ra, const unsigned char *rb, float *sa, float *sb) {
+INLINE VNNI void pair_q8(const Tok *t, const unsigned char *ra, const unsigned char *rb, float *sa, float *sb) {
     q8d_dot2(ra, rb, t->xq, t->ncx, t->dxp, t->cols / LUMI_Q8_BLOCK, sa, sb);
 }
-static VNNI float one_q8(const Tok *t, const unsigned char *row) {
+INLINE VNNI float one_q8(const Tok *t, const unsigned char *row) {
     return q8d_dot(row, t->xq, t->ncx, t->dxp, t->cols / LUMI_Q8_BLOCK);
 }
 
