@@ -39,6 +39,8 @@ struct LumiPool {
     atomic_int pending;  /* workers still running the current job */
     atomic_int quit;
     atomic_int sleepers; /* workers blocked on cv: only then is a wake-up needed */
+    cpu_set_t own;           /* the CPUs this process may run on, at creation */
+    atomic_int *started_on;  /* [n]: the CPU each worker started on (lumi_pool_started_on) */
     LumiPoolFn fn;
     void *arg;
 };
@@ -46,6 +48,7 @@ struct LumiPool {
 typedef struct {
     LumiPool *p;
     int id;
+    int widen; /* started on a chosen CPU: open the process's mask again */
 } Worker;
 
 int lumi_cpu_count(void) {
@@ -90,6 +93,8 @@ static void *worker_main(void *arg) {
     Worker *w = arg;
     LumiPool *p = w->p;
     int id = w->id;
+    atomic_store(&p->started_on[id], sched_getcpu());
+    if (w->widen) pthread_setaffinity_np(pthread_self(), sizeof p->own, &p->own);
     free(w);
     unsigned seen = 0;
     for (;;) {
@@ -100,28 +105,20 @@ static void *worker_main(void *arg) {
     }
 }
 
-/* Pins the workers, one to each CPU other than the caller's, when the pool
- * uses every CPU this process may run on. A new thread may start on its
- * creator's CPU, and the scheduler keeps two spinning threads there
- * (each counts as cache-hot) for ~100 ms: measured, one run in two began
- * with the worker on the caller's CPU, each job of that time waiting 10-20
- * us for it. The caller itself stays free to move. */
-static void pin_workers(LumiPool *p) {
-    cpu_set_t own;
-    int here = sched_getcpu();
-    if (p->n < 2 || sched_getaffinity(0, sizeof own, &own) != 0 || CPU_COUNT(&own) != p->n || here < 0 ||
-        !CPU_ISSET(here, &own))
-        return;
-    int c = -1;
-    for (int i = 1; i < p->n; i++) {
-        do c++;
-        while (c < CPU_SETSIZE && (!CPU_ISSET(c, &own) || c == here));
-        if (c >= CPU_SETSIZE) return;
-        cpu_set_t one;
-        CPU_ZERO(&one);
-        CPU_SET(c, &one);
-        pthread_setaffinity_np(p->th[i], sizeof one, &one); /* a hint: if refused, the thread runs anywhere */
-    }
+/* The CPU worker i (1..) starts on when the pool uses every CPU this
+ * process may run on: the i-th of them other than the caller's; -1 to let
+ * the scheduler choose. A new thread may start on its creator's CPU, and
+ * the scheduler keeps two spinning threads there (each counts as cache-hot)
+ * for ~100 ms: measured, one run in two began with the worker on the
+ * caller's CPU, each job of that time waiting 10-20 us for it. The worker
+ * then widens its mask again (worker_main): only its start is placed, so
+ * pools that live side by side (a probe beside a session) are not bound to
+ * share one CPU. */
+static int start_cpu(const cpu_set_t *own, int n, int here, int i) {
+    if (n < 2 || CPU_COUNT(own) != n || here < 0 || !CPU_ISSET(here, own)) return -1;
+    for (int c = 0, k = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, own) && c != here && ++k == i) return c;
+    return -1;
 }
 
 LumiPool *lumi_pool_new(int n) {
@@ -131,19 +128,35 @@ LumiPool *lumi_pool_new(int n) {
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->th = lumi_xcalloc((size_t)n, sizeof(pthread_t));
+    p->started_on = lumi_xcalloc((size_t)n, sizeof *p->started_on);
+    int own_ok = sched_getaffinity(0, sizeof p->own, &p->own) == 0, here = sched_getcpu();
     for (int i = 1; i < n; i++) {
         Worker *w = lumi_xmalloc(sizeof *w);
-        *w = (Worker){p, i};
-        if (pthread_create(&p->th[i], NULL, worker_main, w) != 0) {
+        *w = (Worker){p, i, 0};
+        atomic_store(&p->started_on[i], -1);
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        int c = own_ok ? start_cpu(&p->own, n, here, i) : -1;
+        if (c >= 0) {
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(c, &one);
+            pthread_attr_setaffinity_np(&attr, sizeof one, &one); /* a hint: if refused, it starts anywhere */
+        }
+        w->widen = c >= 0;
+        int rc = pthread_create(&p->th[i], &attr, worker_main, w);
+        pthread_attr_destroy(&attr);
+        if (rc != 0) {
             /* run with the threads we got: the work split adapts to n */
             free(w);
             p->n = i;
             break;
         }
     }
-    pin_workers(p);
     return p;
 }
+
+int lumi_pool_started_on(const LumiPool *p, int i) { return i > 0 && i < p->n ? atomic_load(&p->started_on[i]) : -1; }
 
 /* A worker increments sleepers under the mutex before it re-checks gen and
  * waits, so either it sees the new gen, or we see it sleeping (both are
@@ -181,6 +194,7 @@ void lumi_pool_free(LumiPool *p) {
     for (int i = 1; i < p->n; i++) pthread_join(p->th[i], NULL);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
+    free(p->started_on);
     free(p->th);
     free(p);
 }

@@ -14,6 +14,10 @@ LumiPool *lumi_pool_new(int n);
 void lumi_pool_free(LumiPool *p);
 int lumi_pool_size(const LumiPool *p);
 void lumi_pool_run(LumiPool *p, LumiPoolFn fn, void *arg);
+/* The CPU worker i (1..n-1) was first seen on, -1 before it ran. A pool
+ * that uses every CPU the process may run on starts each worker on its own
+ * CPU other than the creating thread's (see cpu_threads.c). */
+int lumi_pool_started_on(const LumiPool *p, int i);
 /* CPUs this process may run on. */
 int lumi_cpu_count(void);
 
