@@ -194,15 +194,17 @@ static void cpu_rmsnorm(void *ctx, LumiRef out, LumiRef x, const LumiMat *w, int
 
 /* ---- matmul: each thread streams its own share of rows, and steals ----
  * The output rows, in groups of 4 (the register tile), are split into one
- * contiguous range per thread. A thread takes slabs from the front of its
- * own range, so its weights are one sequential stream that the hardware
- * prefetchers follow from slab to slab (each new stream costs a ramp-up:
- * that is most of what separates decode from the read bandwidth). A thread
- * that runs dry takes slabs from the back of another's range: on a shared
- * machine one thread is often slowed for a while, and a static split would
- * make the other wait. A range is one 64-bit atomic (front, back), so every
- * group is computed exactly once; which thread computes a row never
- * changes its bits. */
+ * contiguous range per thread, or for decode with the table's decode2 into
+ * two, the halves of the thread's share. A thread takes slabs from the
+ * front of its own range(s), so its weights are one (two) sequential
+ * streams that the hardware prefetchers follow from slab to slab: two far
+ * apart keep more reads in flight than one (+10-15% at the host's higher
+ * bandwidth), two adjacent rows confuse the prefetchers. A thread that runs
+ * dry takes slabs from the back of another's range: on a shared machine
+ * one thread is often slowed for a while, and a static split would make the
+ * other wait. A range is one 64-bit atomic (front, back), so every group is
+ * computed exactly once; which thread computes a row, and which row is in
+ * flight beside it, never changes its bits. */
 
 /* One matrix of a job: its output rows, in groups [g0, g1) of the job's */
 typedef struct {

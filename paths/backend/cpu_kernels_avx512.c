@@ -102,9 +102,9 @@ static void matmul(float *out, int os, const float *x, const float *W, const flo
                    int r0, int r1) {
     if (t1 - t0 == 1) {
         /* Decode is a matvec bound by memory: one row at a time reads the
-         * weights as a single sequential stream, which the hardware
-         * prefetchers follow best (measured: ~25% faster here than 4
-         * interleaved row streams, with or without software prefetch). */
+         * weights as one sequential stream (measured: ~25% faster than 4
+         * adjacent rows in flight, with or without software prefetch); the
+         * cpu backend adds a second, far-away stream through decode2. */
         for (int r = r0; r < r1; r++) {
             float s = dot(W + (size_t)r * cols, x + (size_t)t0 * cols, cols);
             out[(size_t)t0 * os + r] = bias ? s + bias[r] : s;
@@ -331,8 +331,9 @@ static void matmul_dt(LumiDType dt, float *out, int os, const float *x, const vo
     const unsigned char *W = Wv;
     size_t rb = lumi_row_bytes(dt, cols);
     if (t1 - t0 == 1) {
-        /* Decode: one row at a time, as for f32 (measured: four rows in
-         * flight, four chains, was 1.5-2x slower per core for q8_0/bf16) */
+        /* Decode: one row at a time, as for f32 (measured: four adjacent
+         * rows in flight were 1.5-2x slower per core; decode2 pairs rows
+         * far apart instead) */
         for (int r = r0; r < r1; r++) {
             float s = dotf(W + (size_t)r * rb, x + (size_t)t0 * cols, cols);
             out[(size_t)t0 * os + r] = bias ? s + bias[r] : s;
