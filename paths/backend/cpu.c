@@ -198,7 +198,7 @@ static void cpu_rmsnorm(void *ctx, LumiRef out, LumiRef x, const LumiMat *w, int
  * two, the halves of the thread's share. A thread takes slabs from the
  * front of its own range(s), so its weights are one (two) sequential
  * streams that the hardware prefetchers follow from slab to slab: two far
- * apart keep more reads in flight than one (+10-15% at the host's higher
+ * apart keep more reads in flight than one (~10% at the host's higher
  * bandwidth), two adjacent rows confuse the prefetchers. A thread that runs
  * dry takes slabs from the back of another's range: on a shared machine
  * one thread is often slowed for a while, and a static split would make the
@@ -297,7 +297,8 @@ static void mat_part(void *arg, int tid, int nt) {
     if (j->two) { /* own ranges 2 tid and 2 tid + 1, a chunk of each at a time */
         int nr = 2 * nt;
         for (;;) {
-            int a = take(&j->range[2 * tid].v, j->slab, 0, &g0, &g1), b = take(&j->range[2 * tid + 1].v, j->slab, 0, &h0, &h1);
+            int a = take(&j->range[2 * tid].v, j->slab, 0, &g0, &g1);
+            int b = take(&j->range[2 * tid + 1].v, j->slab, 0, &h0, &h1);
             if (a && b) mat_rows2(j, tid, g0, g1, h0, h1);
             else if (a) mat_rows(j, tid, g0, g1);
             else if (b) mat_rows(j, tid, h0, h1);
