@@ -607,6 +607,35 @@ INLINE VNNI float q8v_dot(const unsigned char *row, const int8_t *xq, const floa
     }
     return q8_hsum8(_mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1)));
 }
+INLINE VNNI void pair_q8(const Tok *t, const unsigned char *ra, const unsigned char *rb, float *sa, float *sb) {
+    q8d_dot2(ra, rb, t->xq, t->ncx, t->dxp, t->cols / LUMI_Q8_BLOCK, sa, sb);
+}
+INLINE VNNI float one_q8(const Tok *t, const unsigned char *row) {
+    return q8d_dot(row, t->xq, t->ncx, t->dxp, t->cols / LUMI_Q8_BLOCK);
+}
+
+/* Decode of one token (xq, xd: its row) against the rows of a and of b, in
+ * pairs (decode_sets). Rows of up to Q8D_PAIRS block pairs get the token
+ * prepared on the stack; longer ones take q8v_dot, each set alone. */
+static VNNI void q8v_decode(const int8_t *xq, const float *xd, int cols, const LumiRowSet *a, const LumiRowSet *b) {
+    int nb = cols / LUMI_Q8_BLOCK;
+    size_t rb = (size_t)nb * LUMI_Q8_BLOCK_BYTES;
+    if ((nb + 1) / 2 > Q8D_PAIRS) {
+        const LumiRowSet *sets[2] = {a, b};
+        for (int i = 0; i < 2; i++)
+            for (int r = sets[i]->r0; r < sets[i]->r1; r++) {
+                float s = q8v_dot((const unsigned char *)sets[i]->W + (size_t)r * rb, xq, xd, nb);
+                sets[i]->out[r] = sets[i]->bias ? s + sets[i]->bias[r] : s;
+            }
+        return;
+    }
+    __m512i ncx[Q8D_PAIRS];
+    __m512 dxp[Q8D_PAIRS];
+    q8d_prep(xq, xd, nb, ncx, dxp);
+    Tok t = {NULL, cols, xq, ncx, dxp};
+    decode_sets(&t, rb, a, b, pair_q8, one_q8);
+}
+
 
 /* Prefill tile: R rows x T tokens, one zmm accumulator per pair. The sign
  * fix-up leaves the inner loop: each token's block is made unsigned once
@@ -711,23 +740,9 @@ static VNNI void q8v_matmul(float *out, int os, const int8_t *xq, const float *x
     int nb = cols / LUMI_Q8_BLOCK;
     size_t rb = (size_t)nb * LUMI_Q8_BLOCK_BYTES;
     const unsigned char *W = Wv;
-    if (t1 - t0 == 1) {
-        const int8_t *x = xq + (size_t)t0 * cols;
-        const float *d = xd + (size_t)t0 * nb;
-        if ((nb + 1) / 2 > Q8D_PAIRS) {
-            for (int r = r0; r < r1; r++) {
-                float s = q8v_dot(W + (size_t)r * rb, x, d, nb);
-                out[(size_t)t0 * os + r] = bias ? s + bias[r] : s;
-            }
-            return;
-        }
-        __m512i ncx[Q8D_PAIRS];
-        __m512 dxp[Q8D_PAIRS];
-        q8d_prep(x, d, nb, ncx, dxp);
-        for (int r = r0; r < r1; r++) {
-            float s = q8d_dot(W + (size_t)r * rb, x, ncx, dxp, nb);
-            out[(size_t)t0 * os + r] = bias ? s + bias[r] : s;
-        }
+    if (t1 - t0 == 1) { /* decode: the rows as one set, none beside them */
+        LumiRowSet a = {out + (size_t)t0 * os, W, bias, r0, r1}, none = {NULL, NULL, NULL, 0, 0};
+        q8v_decode(xq + (size_t)t0 * cols, xd + (size_t)t0 * nb, cols, &a, &none);
         return;
     }
     /* rows of up to Q8V_PAIRS pairs: each group's scales and corrections
@@ -751,30 +766,11 @@ static VNNI void q8v_matmul(float *out, int os, const int8_t *xq, const float *x
     }
 }
 
-INLINE VNNI void pair_q8(const Tok *t, const unsigned char *ra, const unsigned char *rb, float *sa, float *sb) {
-    q8d_dot2(ra, rb, t->xq, t->ncx, t->dxp, t->cols / LUMI_Q8_BLOCK, sa, sb);
-}
-INLINE VNNI float one_q8(const Tok *t, const unsigned char *row) {
-    return q8d_dot(row, t->xq, t->ncx, t->dxp, t->cols / LUMI_Q8_BLOCK);
-}
-
-/* decode2 with AVX512_VNNI: q8_0 rows in pairs too (rows of up to Q8D_PAIRS
- * block pairs; longer ones each set alone) */
+/* decode2 with AVX512_VNNI: q8_0 rows in pairs too */
 static VNNI void decode2_vnni(LumiDType dt, const float *x, const int8_t *xq, const float *xd, int cols,
                               const LumiRowSet *a, const LumiRowSet *b) {
-    int nb = cols / LUMI_Q8_BLOCK;
-    if (dt != LUMI_Q8_0 || (nb + 1) / 2 > Q8D_PAIRS) {
-        if (dt != LUMI_Q8_0) decode2(dt, x, xq, xd, cols, a, b);
-        else
-            q8v_matmul(a->out, 0, xq, xd, a->W, a->bias, cols, 0, 1, a->r0, a->r1),
-                q8v_matmul(b->out, 0, xq, xd, b->W, b->bias, cols, 0, 1, b->r0, b->r1);
-        return;
-    }
-    __m512i ncx[Q8D_PAIRS];
-    __m512 dxp[Q8D_PAIRS];
-    q8d_prep(xq, xd, nb, ncx, dxp);
-    Tok t = {x, cols, xq, ncx, dxp};
-    decode_sets(&t, (size_t)nb * LUMI_Q8_BLOCK_BYTES, a, b, pair_q8, one_q8);
+    if (dt == LUMI_Q8_0) q8v_decode(xq, xd, cols, a, b);
+    else decode2(dt, x, xq, xd, cols, a, b);
 }
 
 static const LumiCpuKernels KV = {"avx512vnni", matmul, dot, matmul_dt, q8v_matmul, axpy, dots, axpys, read_sum,
