@@ -141,11 +141,15 @@ LumiPool *lumi_pool_new(int n) {
             cpu_set_t one;
             CPU_ZERO(&one);
             CPU_SET(c, &one);
-            pthread_attr_setaffinity_np(&attr, sizeof one, &one); /* a hint: if refused, it starts anywhere */
+            pthread_attr_setaffinity_np(&attr, sizeof one, &one);
         }
         w->widen = c >= 0;
         int rc = pthread_create(&p->th[i], &attr, worker_main, w);
         pthread_attr_destroy(&attr);
+        if (rc != 0 && c >= 0) { /* the placement is a hint: refused, the worker starts anywhere */
+            w->widen = 0;
+            rc = pthread_create(&p->th[i], NULL, worker_main, w);
+        }
         if (rc != 0) {
             /* run with the threads we got: the work split adapts to n */
             free(w);
